@@ -1,0 +1,56 @@
+"""Deep Research jobs: a background Gemini agent run, claimed and polled by Celery workers."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from patients.models import Patient, PatientSummary
+
+
+class ResearchJob(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        STARTING = "starting", "Starting"
+        RUNNING = "running", "Running"
+        SUMMARIZING = "summarizing", "Writing brief"
+        COMPLETED = "completed", "Completed"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+        TIMED_OUT = "timed_out", "Timed out"
+
+    TERMINAL = (Status.COMPLETED, Status.FAILED, Status.CANCELLED, Status.TIMED_OUT)
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="research_jobs")
+    summary = models.ForeignKey(
+        PatientSummary, null=True, blank=True, on_delete=models.SET_NULL, related_name="research_jobs"
+    )
+    question = models.TextField()
+    # The exact de-identified prompt that left the clinic.
+    prompt = models.TextField(blank=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    remote_interaction_id = models.CharField(max_length=128, blank=True)
+    brief_interaction_id = models.CharField(max_length=128, blank=True)
+    report = models.TextField(blank=True)
+    brief = models.TextField(blank=True)
+    sources = models.JSONField(default=list, blank=True)
+    usage = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    poll_count = models.PositiveIntegerField(default=0)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    deadline_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Research job #{self.pk} ({self.get_status_display()})"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in self.TERMINAL

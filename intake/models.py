@@ -1,0 +1,93 @@
+"""Intake sessions and their append-only turns: the local record of truth of every conversation."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from patients.models import AppendOnlyModel, Patient, PatientSummary
+
+
+class IntakeSession(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active", "In progress"
+        REVIEW = "review", "Patient reviewing"
+        SUMMARIZING = "summarizing", "Summarizing"
+        COMPLETED = "completed", "Completed"
+        MANUAL = "manual", "Needs manual summary"
+        CANCELLED = "cancelled", "Cancelled"
+
+    class Mode(models.TextChoices):
+        CHAINED = "chained", "Chained (server-side state)"
+        STATELESS = "stateless", "Stateless (history re-sent, store=false)"
+
+    class Urgency(models.TextChoices):
+        ROUTINE = "routine", "Routine"
+        URGENT = "urgent", "Urgent"
+        EMERGENT = "emergent", "Emergent"
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="intake_sessions")
+    # sha256 of the patient's access token; the token itself is shown once, in the link.
+    token_hash = models.CharField(max_length=64, unique=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.ACTIVE, db_index=True)
+    mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.CHAINED)
+    store = models.BooleanField(default=True, help_text="Whether interactions are stored by Gemini")
+    # Head of the remote chain, advanced by compare-and-set on head_version.
+    head_interaction_id = models.CharField(max_length=128, blank=True)
+    head_version = models.PositiveIntegerField(default=0)
+    head_created_at = models.DateTimeField(null=True, blank=True)
+    # In-flight lease: set while a model call runs so a second post gets 409, no lock held.
+    lease_token = models.CharField(max_length=32, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    step_index = models.PositiveSmallIntegerField(default=0)
+    urgency = models.CharField(max_length=10, choices=Urgency.choices, default=Urgency.ROUTINE, db_index=True)
+    emergency_flagged = models.BooleanField(default=False, db_index=True)
+    rebuild_count = models.PositiveIntegerField(default=0, help_text="Times the context was rebuilt locally")
+    # Per-step answers the plan tracks (declined questions, review corrections).
+    answers = models.JSONField(default=dict, blank=True)
+    summary = models.OneToOneField(
+        PatientSummary, null=True, blank=True, on_delete=models.SET_NULL, related_name="intake_session"
+    )
+    created_by = models.ForeignKey(
+        "auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Intake #{self.pk}"
+
+
+class IntakeTurn(AppendOnlyModel):
+    """One message in a session. Written before the model call (patient) and after it (model)."""
+
+    class Role(models.TextChoices):
+        PATIENT = "patient", "Patient"
+        MODEL = "model", "Assistant"
+        TOOL = "tool", "Tool"
+        SYSTEM = "system", "System"
+
+    session = models.ForeignKey(IntakeSession, on_delete=models.CASCADE, related_name="turns")
+    index = models.PositiveIntegerField()
+    role = models.CharField(max_length=10, choices=Role.choices)
+    step = models.PositiveSmallIntegerField(default=0, help_text="Plan step this turn belongs to")
+    text = models.TextField(blank=True)
+    attachments = models.JSONField(default=list, blank=True, help_text="Type and size only, never content")
+    interaction_id = models.CharField(max_length=128, blank=True)
+    previous_interaction_id = models.CharField(max_length=128, blank=True)
+    request_bytes = models.PositiveIntegerField(default=0)
+    input_tokens = models.PositiveIntegerField(default=0)
+    output_tokens = models.PositiveIntegerField(default=0)
+    cached_tokens = models.PositiveIntegerField(default=0)
+    thought_tokens = models.PositiveIntegerField(default=0)
+    latency_ms = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["session", "index"]
+        constraints = [models.UniqueConstraint(fields=["session", "index"], name="intake_turn_unique_index")]
+
+    def __str__(self) -> str:
+        return f"Turn {self.index} of intake #{self.session_id}"
