@@ -7,10 +7,24 @@ only by settings (base URL and key); nothing here branches on it.
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 from django.conf import settings
+from google import genai
+from google.genai import _interactions as interaction_errors
+from google.genai import errors as model_errors
+from google.genai import types
+
+# Codes worth retrying later; every other 4xx is the caller's mistake and permanent.
+_TRANSIENT_STATUS = {408, 409, 429}
 
 
 class LlmError(Exception):
@@ -26,8 +40,338 @@ class LlmError(Exception):
         return self.status_code == 404
 
 
+@dataclass(frozen=True)
+class Usage:
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0
+    thought_tokens: int = 0
+    total_tokens: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            input_tokens=self.input_tokens + other.input_tokens,
+            output_tokens=self.output_tokens + other.output_tokens,
+            cached_tokens=self.cached_tokens + other.cached_tokens,
+            thought_tokens=self.thought_tokens + other.thought_tokens,
+            total_tokens=self.total_tokens + other.total_tokens,
+        )
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cached_tokens": self.cached_tokens,
+            "thought_tokens": self.thought_tokens,
+            "total_tokens": self.total_tokens,
+        }
+
+
+@dataclass(frozen=True)
+class FunctionCall:
+    id: str
+    name: str
+    arguments: dict[str, Any]
+
+
+@dataclass
+class InteractionResult:
+    """What the app needs from one interaction, free of SDK types."""
+
+    id: str
+    status: str
+    text: str = ""
+    function_calls: list[FunctionCall] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    request_bytes: int = 0
+    latency_ms: int = 0
+    error: str = ""
+
+    @property
+    def requires_action(self) -> bool:
+        return bool(self.function_calls)
+
+
+@dataclass(frozen=True)
+class StreamEvent:
+    """A streamed text delta (`text`), or the final `result` once the interaction completes."""
+
+    text: str = ""
+    result: InteractionResult | None = None
+
+
+@dataclass
+class _WireMeter:
+    request_bytes: int = 0
+
+
+# Each call gets its own meter; the httpx event hook writes the size of the body as sent.
+_meter: contextvars.ContextVar[_WireMeter | None] = contextvars.ContextVar("gemini_wire_meter", default=None)
+
+
+def _record_request(request: Any) -> None:
+    meter = _meter.get()
+    if meter is not None:
+        meter.request_bytes = len(request.content or b"")
+
+
+async def _arecord_request(request: Any) -> None:
+    _record_request(request)
+
+
 def base_url() -> str:
     return settings.GEMINI_BASE_URL or "https://generativelanguage.googleapis.com"
+
+
+def _api_key() -> str:
+    return settings.GEMINI_API_KEY or settings.GEMINI_EMULATOR_KEY
+
+
+def _http_options() -> types.HttpOptions:
+    return types.HttpOptions(
+        base_url=settings.GEMINI_BASE_URL or None,
+        timeout=settings.GEMINI_TIMEOUT_SECONDS * 1000,
+        retry_options=types.HttpRetryOptions(attempts=max(1, settings.GEMINI_RETRY_ATTEMPTS)),
+        client_args={"event_hooks": {"request": [_record_request]}},
+        async_client_args={"event_hooks": {"request": [_arecord_request]}},
+    )
+
+
+_clients: dict[tuple[Any, ...], genai.Client] = {}
+
+
+def _client(*, for_async: bool) -> genai.Client:
+    # Async HTTP pools belong to one event loop, so async clients are kept per loop.
+    loop_key = id(asyncio.get_running_loop()) if for_async else None
+    key = (base_url(), _api_key(), settings.GEMINI_TIMEOUT_SECONDS, settings.GEMINI_RETRY_ATTEMPTS, loop_key)
+    client = _clients.get(key)
+    if client is None:
+        if len(_clients) > 32:  # loops come and go in tests; keep the cache bounded
+            _clients.clear()
+        client = genai.Client(api_key=_api_key(), http_options=_http_options())
+        _clients[key] = client
+    return client
+
+
+def _to_error(exc: Exception) -> LlmError:
+    if isinstance(exc, interaction_errors.APIStatusError):
+        code = exc.status_code
+        return LlmError(
+            f"Gemini returned HTTP {code}",
+            permanent=code < 500 and code not in _TRANSIENT_STATUS,
+            status_code=code,
+        )
+    if isinstance(exc, model_errors.APIError):
+        code = int(exc.code or 0)
+        return LlmError(
+            f"Gemini returned HTTP {code}",
+            permanent=code < 500 and code not in _TRANSIENT_STATUS,
+            status_code=code,
+        )
+    if isinstance(exc, interaction_errors.APITimeoutError | httpx.TimeoutException | TimeoutError):
+        return LlmError("Gemini did not answer in time", permanent=False)
+    if isinstance(exc, interaction_errors.APIConnectionError | httpx.HTTPError | OSError):
+        return LlmError("Gemini could not be reached", permanent=False)
+    return LlmError(f"Gemini call failed: {type(exc).__name__}", permanent=True)
+
+
+_SDK_ERRORS = (
+    interaction_errors.GeminiNextGenAPIClientError,
+    model_errors.APIError,
+    httpx.HTTPError,
+    OSError,
+    TimeoutError,
+)
+
+
+def _usage(raw: Any) -> Usage:
+    if raw is None:
+        return Usage()
+    return Usage(
+        input_tokens=raw.total_input_tokens or 0,
+        output_tokens=raw.total_output_tokens or 0,
+        cached_tokens=raw.total_cached_tokens or 0,
+        thought_tokens=raw.total_thought_tokens or 0,
+        total_tokens=raw.total_tokens or 0,
+    )
+
+
+def _result(interaction: Any, *, meter: _WireMeter, started: float) -> InteractionResult:
+    calls = [
+        FunctionCall(id=step.id, name=step.name, arguments=dict(step.arguments or {}))
+        for step in (interaction.steps or [])
+        if getattr(step, "type", None) == "function_call"
+    ]
+    errors = getattr(interaction, "errors", None) or []
+    return InteractionResult(
+        id=interaction.id,
+        status=str(interaction.status),
+        text=interaction.output_text or "",
+        function_calls=calls,
+        usage=_usage(interaction.usage),
+        request_bytes=meter.request_bytes,
+        latency_ms=int((time.monotonic() - started) * 1000),
+        error="; ".join(str(getattr(e, "message", e)) for e in errors),
+    )
+
+
+@contextmanager
+def _metered() -> Iterator[_WireMeter]:
+    meter = _WireMeter()
+    token = _meter.set(meter)
+    try:
+        yield meter
+    finally:
+        _meter.reset(token)
+
+
+def _create_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
+    # Omit unset keys: the wire body then carries only what the caller chose to send.
+    return {key: value for key, value in kwargs.items() if value is not None}
+
+
+def interaction_create(**kwargs: Any) -> InteractionResult:
+    """Create an interaction and wait for it (or for its `in_progress` state when background)."""
+    started = time.monotonic()
+    with _metered() as meter:
+        try:
+            interaction = _client(for_async=False).interactions.create(**_create_kwargs(kwargs))
+        except _SDK_ERRORS as exc:
+            raise _to_error(exc) from exc
+    return _result(interaction, meter=meter, started=started)
+
+
+async def ainteraction_create(**kwargs: Any) -> InteractionResult:
+    started = time.monotonic()
+    with _metered() as meter:
+        try:
+            interaction = await _client(for_async=True).aio.interactions.create(**_create_kwargs(kwargs))
+        except _SDK_ERRORS as exc:
+            raise _to_error(exc) from exc
+    return _result(interaction, meter=meter, started=started)
+
+
+async def ainteraction_stream(**kwargs: Any) -> AsyncIterator[StreamEvent]:
+    """Stream an interaction: text deltas as they come, then one event carrying the final result."""
+    started = time.monotonic()
+    text_parts: list[str] = []
+    calls: dict[int, dict[str, Any]] = {}
+    interaction_id = ""
+    status = "in_progress"
+    usage = Usage()
+    with _metered() as meter:
+        try:
+            stream = await _client(for_async=True).aio.interactions.create(
+                stream=True, **_create_kwargs(kwargs)
+            )
+            async for event in stream:
+                kind = event.event_type
+                if kind == "interaction.created":
+                    interaction_id = event.interaction.id
+                elif kind == "step.start" and getattr(event.step, "type", None) == "function_call":
+                    calls[event.index] = {"id": event.step.id, "name": event.step.name, "arguments": ""}
+                elif kind == "step.delta":
+                    delta = event.delta
+                    if delta.type == "text" and delta.text:
+                        text_parts.append(delta.text)
+                        yield StreamEvent(text=delta.text)
+                    elif delta.type == "arguments_delta" and event.index in calls:
+                        calls[event.index]["arguments"] += delta.arguments or ""
+                elif kind == "interaction.status_update":
+                    status = str(event.status)
+                elif kind == "interaction.completed":
+                    status = str(event.interaction.status)
+                    usage = _usage(event.interaction.usage)
+                    interaction_id = event.interaction.id or interaction_id
+                elif kind == "error":
+                    raise LlmError(f"Gemini stream error: {event.error.code}", permanent=False)
+        except _SDK_ERRORS as exc:
+            raise _to_error(exc) from exc
+    function_calls = [
+        FunctionCall(id=c["id"], name=c["name"], arguments=_parse_arguments(c["arguments"]))
+        for c in calls.values()
+    ]
+    yield StreamEvent(
+        result=InteractionResult(
+            id=interaction_id,
+            status=status,
+            text="".join(text_parts),
+            function_calls=function_calls,
+            usage=usage,
+            request_bytes=meter.request_bytes,
+            latency_ms=int((time.monotonic() - started) * 1000),
+        )
+    )
+
+
+def _parse_arguments(raw: str) -> dict[str, Any]:
+    import json
+
+    try:
+        value = json.loads(raw or "{}")
+    except json.JSONDecodeError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def interaction_get(interaction_id: str) -> InteractionResult:
+    started = time.monotonic()
+    with _metered() as meter:
+        try:
+            interaction = _client(for_async=False).interactions.get(interaction_id)
+        except _SDK_ERRORS as exc:
+            raise _to_error(exc) from exc
+    return _result(interaction, meter=meter, started=started)
+
+
+def interaction_cancel(interaction_id: str) -> InteractionResult:
+    started = time.monotonic()
+    with _metered() as meter:
+        try:
+            interaction = _client(for_async=False).interactions.cancel(interaction_id)
+        except _SDK_ERRORS as exc:
+            raise _to_error(exc) from exc
+    return _result(interaction, meter=meter, started=started)
+
+
+def interaction_delete(interaction_id: str) -> None:
+    try:
+        _client(for_async=False).interactions.delete(interaction_id)
+    except _SDK_ERRORS as exc:
+        raise _to_error(exc) from exc
+
+
+@dataclass(frozen=True)
+class GenerateResult:
+    text: str
+    usage: Usage
+    request_bytes: int
+
+
+def content_generate(
+    *, model: str, contents: list[dict[str, Any]], system_instruction: str
+) -> GenerateResult:
+    """One generateContent call with the whole history re-sent (the pre-Interactions way)."""
+    with _metered() as meter:
+        try:
+            response = _client(for_async=False).models.generate_content(
+                model=model,
+                contents=contents,
+                config=types.GenerateContentConfig(system_instruction=system_instruction),
+            )
+        except _SDK_ERRORS as exc:
+            raise _to_error(exc) from exc
+    meta = response.usage_metadata
+    prompt = (meta.prompt_token_count or 0) if meta else 0
+    output = (meta.candidates_token_count or 0) if meta else 0
+    usage = Usage(
+        input_tokens=prompt,
+        output_tokens=output,
+        cached_tokens=(meta.cached_content_token_count or 0) if meta else 0,
+        thought_tokens=(meta.thoughts_token_count or 0) if meta else 0,
+        total_tokens=(meta.total_token_count or prompt + output) if meta else 0,
+    )
+    return GenerateResult(text=response.text or "", usage=usage, request_bytes=meter.request_bytes)
 
 
 def endpoint_reachable() -> str | None:
