@@ -136,3 +136,21 @@ class AuditEvent(AppendOnlyModel):
 
     def __str__(self) -> str:
         return f"{self.action} {self.object_type}:{self.object_id}"
+
+
+class FhirSource(models.Model):
+    """One bundle file loaded into the chart store, with the hash of the content that was loaded.
+
+    Lets `seed_demo` skip files that did not change, and lets a reload replace exactly the
+    resources a file brought in."""
+
+    name = models.CharField(max_length=255, unique=True, help_text="File name the bundle was loaded from")
+    sha256 = models.CharField(max_length=64)
+    resource_count = models.PositiveIntegerField(default=0)
+    loaded_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
