@@ -111,6 +111,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+    # Tests use a file, not :memory:, so worker processes and threads share it with real locking.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -163,18 +165,46 @@ FHIR_BASE_URL = env_str("FHIR_BASE_URL", "")  # empty: the local chart store in 
 FHIR_TIMEOUT_SECONDS = env_int("FHIR_TIMEOUT_SECONDS", 5)
 
 # --- Celery -----------------------------------------------------------------------------------------
+# See docs/celery.md for why each of these is set the way it is.
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
-CELERY_BROKER_URL = REDIS_URL
-CELERY_RESULT_BACKEND = None
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
+CELERY_RESULT_BACKEND = None  # tasks write their outcome to the database, never to a result store
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
+# One message at a time per process: a slow task never sits on work another process could take.
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 300)
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 240)
+# acks_late is opted into per task, only where a redelivery is harmless (see agents/tasks.py).
+CELERY_TASK_ACKS_LATE = False
+CELERY_TASK_REJECT_ON_WORKER_LOST = False
 # Unacknowledged messages come back after this; every countdown stays far below it.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE = {
+    # A lost broker message (or a worker killed mid-task) cannot strand a research job.
+    "research-jobs-reconcile": {
+        "task": "agents.tasks.research_jobs_reconcile",
+        "schedule": float(env_int("RESEARCH_RECONCILE_EVERY_SECONDS", 60)),
+    },
+}
+
+# --- Deep Research jobs (docs/research.md) ---------------------------------------------------------
+RESEARCH_DEADLINE_MINUTES = env_int("RESEARCH_DEADLINE_MINUTES", 65)
+# Poll backoff: first countdown, growth factor 1.5, capped. Floats so tests can poll every 0.5 s.
+RESEARCH_POLL_INITIAL_SECONDS = float(env_str("RESEARCH_POLL_INITIAL_SECONDS", "5"))
+RESEARCH_POLL_MAX_SECONDS = float(env_str("RESEARCH_POLL_MAX_SECONDS", "60"))
+# How long one poll may hold the job while it calls Gemini (the lease a crashed poll leaves behind).
+RESEARCH_CALL_LEASE_SECONDS = env_int("RESEARCH_CALL_LEASE_SECONDS", 240)
+# The reconciler re-queues a job whose next step is overdue by this much.
+RESEARCH_STALE_SECONDS = env_int("RESEARCH_STALE_SECONDS", 120)
+# A start claimed this long ago without a remote id is presumed lost with its worker.
+RESEARCH_START_GRACE_SECONDS = env_int("RESEARCH_START_GRACE_SECONDS", 300)
+# Typical run length, only for the progress bar shown to staff.
+RESEARCH_EXPECTED_SECONDS = env_int("RESEARCH_EXPECTED_SECONDS", 600)
+if RESEARCH_POLL_MAX_SECONDS * 10 > CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]:
+    raise ImproperlyConfigured("Research poll countdowns must stay far below the broker visibility timeout.")
 
 # --- Logging: no PHI goes to logs; log ids, never names or free text. ---------------------------------
 LOGGING = {
