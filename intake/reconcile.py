@@ -1,0 +1,407 @@
+"""Reconcile what the patient reports (medications, allergies) against the chart. Pure code.
+
+Decisions:
+- Each reported item gets a status against the chart. Chart items the patient never mentioned are
+  NOT added to the patient's list (silence is not "not taking"); they are returned separately in
+  `chart_only`, for the reviewer's reconciliation table.
+- Drugs match by normalised ingredient token: strength, units, dosage forms and salts are dropped
+  from Synthea-style names ("24 HR Metformin hydrochloride 500 MG Extended Release Oral Tablet" ->
+  {"metformin"}), and a small brand vocabulary maps "tylenol" to "acetaminophen".
+- Doses compare numerically after unit normalisation ("10mg" == "10 MG", "0.5 g" == "500 mg").
+  No dose given, or no dose in the chart, is not a disagreement.
+- Pass the chart's active list. Entries that carry a `status` attribute which is clearly inactive
+  ("stopped", "completed", ...) are ignored, so a stopped chart entry cannot "confirm" a drug.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from agents.schemas import (
+    AllergySchema,
+    AllergyStatus,
+    MedicationSchema,
+    MedicationStatus,
+    PatientSummarySchema,
+)
+
+
+class ChartMedicationLike(Protocol):
+    """What reconciliation needs of `patients.ehr.ChartMedication`."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def dose(self) -> str: ...
+    @property
+    def frequency(self) -> str: ...
+
+
+class ChartAllergyLike(Protocol):
+    """What reconciliation needs of `patients.ehr.ChartAllergy`."""
+
+    @property
+    def substance(self) -> str: ...
+
+
+_INACTIVE = frozenset({"stopped", "completed", "cancelled", "entered-in-error", "inactive", "resolved"})
+
+
+def _vocab(words: str) -> frozenset[str]:
+    # Whitespace-separated word lists read better than long list literals.
+    return frozenset(words.split())
+
+
+# --- Tokens -----------------------------------------------------------------------------------
+
+BRAND_TO_GENERIC: dict[str, str] = {
+    "tylenol": "acetaminophen",
+    "paracetamol": "acetaminophen",
+    "panadol": "acetaminophen",
+    "advil": "ibuprofen",
+    "motrin": "ibuprofen",
+    "aleve": "naproxen",
+    "naprosyn": "naproxen",
+    "glucophage": "metformin",
+    "zestril": "lisinopril",
+    "prinivil": "lisinopril",
+    "benadryl": "diphenhydramine",
+    "claritin": "loratadine",
+    "epipen": "epinephrine",
+    "epi": "epinephrine",
+    "adrenaline": "epinephrine",
+    "lipitor": "atorvastatin",
+    "zocor": "simvastatin",
+    "crestor": "rosuvastatin",
+    "norvasc": "amlodipine",
+    "synthroid": "levothyroxine",
+    "levoxyl": "levothyroxine",
+    "prilosec": "omeprazole",
+    "nexium": "esomeprazole",
+    "zoloft": "sertraline",
+    "lexapro": "escitalopram",
+    "prozac": "fluoxetine",
+    "ventolin": "albuterol",
+    "proair": "albuterol",
+    "proventil": "albuterol",
+    "salbutamol": "albuterol",
+    "flovent": "fluticasone",
+    "flonase": "fluticasone",
+    "microzide": "hydrochlorothiazide",
+    "hctz": "hydrochlorothiazide",
+    "coumadin": "warfarin",
+    "eliquis": "apixaban",
+    "xarelto": "rivaroxaban",
+    "plavix": "clopidogrel",
+    "lasix": "furosemide",
+    "nexplanon": "etonogestrel",
+    "implanon": "etonogestrel",
+    "cortisone": "hydrocortisone",
+}
+
+# Words in drug names that are not the drug: dosage forms, release, packaging, units, schedules.
+_DRUG_NOISE = _vocab(
+    """
+    oral tablet tablets tab tabs capsule capsules cap caps chewable extended release delayed er xr sr dr hr
+    day days pack topical cream ointment gel lotion solution suspension syrup injection injectable
+    auto injector autoinjector drug implant vaginal ring metered dose doses inhaler actuat inhalation
+    spray nasal patch transdermal film coated per prefilled syringe pen kit drops ophthalmic
+    mg mcg ug g gm ml l unit units iu meq
+    daily once twice thrice times time a an every each morning mornings night nightly evening bedtime
+    as needed prn bid tid qid qd qhs hours hour week weekly monthly with without food meals
+    the my of and or for to in on at i take taking took pill pills tablet medicine medication about
+    """
+)
+# Salt and ester words; dropped unless they are all that is left ("potassium chloride").
+_SALTS = _vocab(
+    """
+    hydrochloride hcl sodium potassium succinate hydrobromide propionate maleate besylate tartrate
+    citrate sulfate sulphate mesylate calcium acetate bromide fumarate phosphate chloride magnesium
+    """
+)
+_WORD = re.compile(r"[a-z][a-z-]*[a-z]|[a-z]")
+
+
+def _words(text: str) -> list[str]:
+    # Digits, strengths and codes ("NDA020800", "0.3") never name the drug.
+    text = re.sub(r"\b\w*\d\w*\b", " ", text.lower())
+    words: list[str] = []
+    for part in _WORD.findall(text):
+        joined = part.replace("-", "")
+        # "epi-pen" is the brand "epipen"; "auto-injector" is two noise words.
+        words.extend([joined] if joined in BRAND_TO_GENERIC else [w for w in part.split("-") if w])
+    return words
+
+
+def drug_tokens(name: str) -> frozenset[str]:
+    """Normalised ingredient tokens of a drug name, patient- or chart-written."""
+    words = [BRAND_TO_GENERIC.get(w, w) for w in _words(name) if w not in _DRUG_NOISE and len(w) > 2]
+    core = [w for w in words if w not in _SALTS]
+    return frozenset(core or words)
+
+
+# --- Doses and frequencies --------------------------------------------------------------------
+
+_DOSE = re.compile(r"(\d+(?:\.\d+)?)\s*(mg|mcg|µg|ug|g|gm|ml|units?|iu|meq|%)(?![a-z])", re.IGNORECASE)
+_TO_MG = {"mg": 1.0, "mcg": 0.001, "µg": 0.001, "ug": 0.001, "g": 1000.0, "gm": 1000.0}
+
+
+def parse_dose(text: str) -> tuple[float, str] | None:
+    """The strength in `text` as (amount, unit), mass converted to mg; a mass beats a volume.
+
+    "NDA020800 0.3 ML Epinephrine 1 MG/ML" gives (1.0, "mg"): the first mass amount, so a patient's
+    "10mg" is compared with the chart's milligrams, not with a fill volume.
+    """
+    doses: list[tuple[float, str]] = []
+    for m in _DOSE.finditer(text or ""):
+        amount, unit = float(m.group(1)), m.group(2).lower()
+        if unit in _TO_MG:
+            doses.append((round(amount * _TO_MG[unit], 6), "mg"))
+        else:
+            doses.append((amount, "unit" if unit.startswith("unit") or unit == "iu" else unit))
+    masses = [d for d in doses if d[1] == "mg"]
+    return (masses or doses or [None])[0]
+
+
+_FREQUENCIES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(p), v)
+    for p, v in (
+        (r"\b(?:as needed|prn|when needed|if needed)\b", "prn"),
+        (r"\b(?:four times|4 times|qid|every 6 hours)\b", "4/day"),
+        (r"\b(?:three times|3 times|tid|every 8 hours)\b", "3/day"),
+        (r"\b(?:twice|two times|2 times|bid|every 12 hours)\b", "2/day"),
+        (
+            r"\b(?:once|one time|1 time|daily|qd|qhs|nightly"
+            r"|every (?:day|morning|night|evening)|at (?:bed ?time|night))\b",
+            "1/day",
+        ),
+        (r"\bweekly|once a week\b", "1/week"),
+    )
+)
+
+
+def normalise_frequency(text: str) -> str | None:
+    t = (text or "").lower()
+    for pattern, value in _FREQUENCIES:
+        if pattern.search(t):
+            return value
+    return None
+
+
+# --- Medications ------------------------------------------------------------------------------
+
+_STOPPED_CUE = re.compile(r"\b(?:stopped|quit|discontinued|came off|finished)\b")
+_NOT_TAKING_CUE = re.compile(
+    r"\b(?:not taking|no longer taking|don'?t take|do not take|never took|never taken|not on)\b"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class MedicationRow:
+    """One line of the reconciliation table: what the patient said, the chart entry, the verdict."""
+
+    reported: MedicationSchema
+    chart: ChartMedicationLike | None
+    status: MedicationStatus
+
+
+@dataclass(frozen=True, slots=True)
+class MedicationReconciliation:
+    rows: tuple[MedicationRow, ...]
+    chart_only: tuple[ChartMedicationLike, ...]  # in the chart, never mentioned by the patient
+
+    @property
+    def medications(self) -> list[MedicationSchema]:
+        """The patient's list with reconciled statuses, ready for the summary."""
+        return [row.reported.model_copy(update={"status": row.status}) for row in self.rows]
+
+
+def _is_active(item: object) -> bool:
+    status = getattr(item, "status", None)
+    return not (isinstance(status, str) and status.lower() in _INACTIVE)
+
+
+def _chart_dose(chart: ChartMedicationLike) -> tuple[float, str] | None:
+    # Synthea often carries the strength only in the name ("lisinopril 10 MG Oral Tablet").
+    return parse_dose(chart.dose) or parse_dose(chart.name)
+
+
+def _reported_dose(med: MedicationSchema) -> tuple[float, str] | None:
+    return parse_dose(med.dose) or parse_dose(med.name)
+
+
+def _same_schedule(med: MedicationSchema, chart: ChartMedicationLike) -> bool:
+    ours, theirs = normalise_frequency(med.frequency), normalise_frequency(chart.frequency)
+    return ours is None or theirs is None or ours == theirs
+
+
+def _pick_chart(med: MedicationSchema, candidates: list[ChartMedicationLike]) -> ChartMedicationLike | None:
+    if not candidates:
+        return None
+    dose = _reported_dose(med)
+    for chart in candidates:  # prefer the entry whose strength agrees
+        if dose is not None and _chart_dose(chart) == dose:
+            return chart
+    return candidates[0]
+
+
+def _said_not_taking(med: MedicationSchema) -> MedicationStatus | None:
+    if med.status in ("stopped", "not_taking"):
+        return med.status
+    text = f"{med.name} {med.dose} {med.frequency}".lower()
+    if _NOT_TAKING_CUE.search(text):
+        return "not_taking"
+    if _STOPPED_CUE.search(text):
+        return "stopped"
+    return None
+
+
+def reconcile_medications(
+    reported: Iterable[MedicationSchema], chart: Sequence[ChartMedicationLike]
+) -> MedicationReconciliation:
+    active = [c for c in chart if _is_active(c)]
+    chart_tokens = [drug_tokens(c.name) for c in active]
+    used: set[int] = set()
+    rows: list[MedicationRow] = []
+    for med in reported:
+        tokens = drug_tokens(med.name)
+        candidates = [c for c, t in zip(active, chart_tokens, strict=True) if tokens & t]
+        match = _pick_chart(med, candidates)
+        if match is not None:
+            used.add(id(match))
+        declined = _said_not_taking(med)
+        if declined is not None:
+            status: MedicationStatus = declined
+        elif match is None:
+            status = "new"
+        else:
+            ours, theirs = _reported_dose(med), _chart_dose(match)
+            # Different kinds of unit (mg vs ml) cannot be compared here, so they do not disagree.
+            same_dose = ours is None or theirs is None or ours[1] != theirs[1] or ours == theirs
+            status = "confirmed" if same_dose and _same_schedule(med, match) else "changed"
+        rows.append(MedicationRow(reported=med, chart=match, status=status))
+    chart_only = tuple(c for c in active if id(c) not in used)
+    return MedicationReconciliation(rows=tuple(rows), chart_only=chart_only)
+
+
+# --- Allergies --------------------------------------------------------------------------------
+
+_ALLERGY_NOISE = _vocab(
+    """
+    allergy allergies allergic to of the my i am i'm im and or a an intolerance sensitivity reaction
+    substance finding disorder
+    """
+)
+# Tokens that alone do not identify an allergen: "tree pollen" and "grass pollen" are different.
+_ALLERGY_WEAK = frozenset({"pollen", "venom", "animal", "house", "food", "tree", "drug", "mite", "sting"})
+_ALLERGY_SYNONYMS: dict[str, str] = {
+    "bees": "bee",
+    "wasp": "bee",
+    "shrimp": "shellfish",
+    "crab": "shellfish",
+    "lobster": "shellfish",
+    "prawn": "shellfish",
+    "salmon": "fish",
+    "tuna": "fish",
+    "cod": "fish",
+    "cat": "dander",
+    "dog": "dander",
+    "pet": "dander",
+    "mold": "mould",
+    "latex": "latex",
+    "pcn": "penicillin",
+}
+
+
+def _singular(word: str) -> str:
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
+    return word
+
+
+def allergy_tokens(substance: str) -> frozenset[str]:
+    words = (_singular(w) for w in _words(substance) if w not in _ALLERGY_NOISE and len(w) > 1)
+    return frozenset(_ALLERGY_SYNONYMS.get(w, w) for w in words)
+
+
+def _allergy_match(ours: frozenset[str], theirs: frozenset[str]) -> bool:
+    strong_ours, strong_theirs = ours - _ALLERGY_WEAK, theirs - _ALLERGY_WEAK
+    if strong_ours:
+        return bool(strong_ours & strong_theirs)
+    # Only generic words: all of them must appear, so "pollen" covers every pollen entry while
+    # "tree pollen" does not cover "grass pollen".
+    return ours <= theirs
+
+
+_RESOLVED_CUE = re.compile(r"\b(?:outgrew|outgrown|grew out|no longer|not anymore|resolved|used to be)\b")
+_DENIED_CUE = re.compile(r"\b(?:not allergic|never (?:been )?allergic|wrong|mistake|never had)\b")
+
+
+@dataclass(frozen=True, slots=True)
+class AllergyRow:
+    reported: AllergySchema
+    chart: tuple[ChartAllergyLike, ...]  # a vague report ("pollen") can cover several chart entries
+    status: AllergyStatus
+
+
+@dataclass(frozen=True, slots=True)
+class AllergyReconciliation:
+    rows: tuple[AllergyRow, ...]
+    chart_only: tuple[ChartAllergyLike, ...]
+
+    @property
+    def allergies(self) -> list[AllergySchema]:
+        return [row.reported.model_copy(update={"status": row.status}) for row in self.rows]
+
+
+def _allergy_status(allergy: AllergySchema, matched: bool) -> AllergyStatus:
+    if allergy.status in ("denied", "resolved"):
+        return allergy.status
+    text = f"{allergy.substance} {allergy.reaction}".lower()
+    if _DENIED_CUE.search(text):
+        return "denied"
+    if _RESOLVED_CUE.search(text):
+        return "resolved"
+    return "confirmed" if matched else "new"
+
+
+def reconcile_allergies(
+    reported: Iterable[AllergySchema], chart: Sequence[ChartAllergyLike]
+) -> AllergyReconciliation:
+    active = [c for c in chart if _is_active(c)]
+    chart_tokens = [allergy_tokens(c.substance) for c in active]
+    used: set[int] = set()
+    rows: list[AllergyRow] = []
+    for allergy in reported:
+        tokens = allergy_tokens(allergy.substance)
+        matches = tuple(
+            c for c, t in zip(active, chart_tokens, strict=True) if tokens and _allergy_match(tokens, t)
+        )
+        used.update(id(c) for c in matches)
+        rows.append(
+            AllergyRow(reported=allergy, chart=matches, status=_allergy_status(allergy, bool(matches)))
+        )
+    chart_only = tuple(c for c in active if id(c) not in used)
+    return AllergyReconciliation(rows=tuple(rows), chart_only=chart_only)
+
+
+# --- Whole summary ----------------------------------------------------------------------------
+
+
+class ChartListsLike(Protocol):
+    """What `summary_reconcile` needs of `patients.ehr.ChartSnapshot`."""
+
+    @property
+    def medications(self) -> Sequence[ChartMedicationLike]: ...
+    @property
+    def allergies(self) -> Sequence[ChartAllergyLike]: ...
+
+
+def summary_reconcile(*, summary: PatientSummarySchema, chart: ChartListsLike) -> PatientSummarySchema:
+    """The summary with medication and allergy statuses decided by these rules, not by the model."""
+    meds = reconcile_medications(summary.medications, chart.medications)
+    allergies = reconcile_allergies(summary.allergies, chart.allergies)
+    return summary.model_copy(update={"medications": meds.medications, "allergies": allergies.allergies})
