@@ -44,6 +44,9 @@ class ResearchJob(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     deadline_at = models.DateTimeField(null=True, blank=True)
+    # The poll chain's lease: a poll arriving before this is a duplicate and stops; one long past
+    # it means the chain was lost (crashed worker, lost message) and the reconciler re-queues it.
+    next_poll_at = models.DateTimeField(null=True, blank=True, db_index=True)
 
     class Meta:
         ordering = ["-created_at"]
