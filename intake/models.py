@@ -91,3 +91,16 @@ class IntakeTurn(AppendOnlyModel):
 
     def __str__(self) -> str:
         return f"Turn {self.index} of intake #{self.session_id}"
+
+
+class ApiToken(models.Model):
+    """A staff member's bearer token for the JSON API. Only its hash is stored."""
+
+    user = models.ForeignKey("auth.User", on_delete=models.CASCADE, related_name="api_tokens")
+    key_hash = models.CharField(max_length=64, unique=True)
+    label = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"API token #{self.pk} for {self.user}"

@@ -1,0 +1,348 @@
+"""The typed JSON API (django-ninja). OpenAPI at /api/v1/openapi.json, docs at /api/v1/docs.
+
+Endpoints parse input, call one service and shape the answer. Every error is JSON with a `detail`
+a person can read. A patient's token opens only its own intake; anything else is 404.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Literal
+
+from asgiref.sync import sync_to_async
+from django.contrib.auth.models import User
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from ninja import Field, NinjaAPI, Schema
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.security.base import AuthBase
+
+from intake import selectors, services
+from intake.attachments import MAX_ATTACHMENTS_PER_TURN, Attachment, AttachmentError, attachment_parse
+from patients import services as patient_services
+from patients.models import PatientSummary
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a staff user, or the patient holding one intake's token."""
+
+    user: User | None = None
+    session_id: int | None = None
+
+    @property
+    def is_staff(self) -> bool:
+        return self.user is not None
+
+
+class BearerAuth(AuthBase):
+    """`Authorization: Bearer <token>`: a staff API token or an intake's patient token."""
+
+    openapi_type = "http"
+    openapi_scheme = "bearer"
+
+    def __call__(self, request: HttpRequest) -> Principal | None:
+        # Parsed here rather than in ninja's HttpBearer, which logs bad headers verbatim in DEBUG.
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return None
+        return selectors.principal_for_token(token.strip(), principal_cls=Principal)
+
+
+api = NinjaAPI(
+    title="Clinic intake API",
+    version="1.0",
+    urls_namespace="api-v1",
+    auth=BearerAuth(),
+    docs_url="/docs",
+)
+
+
+@api.exception_handler(AuthenticationError)
+def _unauthenticated(request: HttpRequest, exc: Exception) -> HttpResponse:
+    return api.create_response(
+        request, {"detail": "Send a valid token as 'Authorization: Bearer <token>'."}, status=401
+    )
+
+
+@api.exception_handler(ValidationError)
+def _invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    problems = []
+    for error in exc.errors[:10]:
+        loc = [str(p) for p in error.get("loc", []) if p not in {"body", "payload", "query", "path"}]
+        problems.append(f"{'.'.join(loc) or 'body'}: {error.get('msg', 'invalid')}")
+    return api.create_response(request, {"detail": "Invalid request. " + "; ".join(problems)}, status=400)
+
+
+@api.exception_handler(services.IntakeError)
+def _intake_error(request: HttpRequest, exc: services.IntakeError) -> HttpResponse:
+    return api.create_response(request, {"detail": str(exc)}, status=exc.status_code)
+
+
+@api.exception_handler(AttachmentError)
+def _attachment_error(request: HttpRequest, exc: AttachmentError) -> HttpResponse:
+    return api.create_response(request, {"detail": str(exc)}, status=413 if exc.too_large else 415)
+
+
+@api.exception_handler(patient_services.PatientInvalidError)
+def _patient_invalid(request: HttpRequest, exc: Exception) -> HttpResponse:
+    return api.create_response(request, {"detail": str(exc)}, status=400)
+
+
+@api.exception_handler(patient_services.PatientDuplicateError)
+def _patient_duplicate(request: HttpRequest, exc: Exception) -> HttpResponse:
+    return api.create_response(request, {"detail": str(exc)}, status=409)
+
+
+@api.exception_handler(Http404)
+def _not_found(request: HttpRequest, exc: Exception) -> HttpResponse:
+    return api.create_response(request, {"detail": str(exc) or "Not found."}, status=404)
+
+
+@api.exception_handler(Exception)
+def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
+    if isinstance(exc, HttpError):
+        return api.create_response(request, {"detail": exc.message}, status=exc.status_code)
+    logger.exception("unexpected API error (%s)", type(exc).__name__)
+    return api.create_response(
+        request, {"detail": "Something went wrong on our side. Please try again."}, status=500
+    )
+
+
+def _require_staff(request: HttpRequest) -> User:
+    principal: Principal = request.auth  # type: ignore[attr-defined]
+    if not principal.is_staff:
+        raise HttpError(403, "This call is for clinic staff.")
+    assert principal.user is not None
+    return principal.user
+
+
+def _intake_id_allowed(request: HttpRequest, intake_id: int) -> None:
+    principal: Principal = request.auth  # type: ignore[attr-defined]
+    if principal.is_staff:
+        return
+    if principal.session_id != intake_id:
+        # Another intake's token: answer as if it did not exist.
+        raise HttpError(404, "No such intake.")
+
+
+# --- Schemas ------------------------------------------------------------------------------------
+
+
+class Error(Schema):
+    detail: str
+
+
+class PatientIn(Schema):
+    given_name: str = Field(min_length=1, max_length=100)
+    family_name: str = Field(min_length=1, max_length=100)
+    birth_date: date
+    sex: Literal["female", "male", "other", "unknown"] = "unknown"
+    phone: str = Field("", max_length=32)
+    email: str = Field("", max_length=254)
+    mrn: str | None = Field(None, max_length=64)
+
+
+class PatientOut(Schema):
+    id: int
+    given_name: str
+    family_name: str
+    birth_date: date
+    sex: str
+    mrn: str | None
+    chart_matched: bool
+
+
+class IntakeIn(Schema):
+    patient_id: int
+    store: bool | None = None
+
+
+class IntakeCreated(Schema):
+    id: int
+    chat_url: str
+    patient_token: str
+
+
+class TurnOut(Schema):
+    index: int
+    role: str
+    text: str
+    step: int
+    interaction_id: str
+    previous_interaction_id: str
+    request_bytes: int
+    input_tokens: int
+    output_tokens: int
+    cached_tokens: int
+    thought_tokens: int
+    latency_ms: int
+
+
+class IntakeOut(Schema):
+    id: int
+    status: str
+    mode: str
+    store: bool
+    step: int
+    total_steps: int
+    step_title: str
+    urgency: str
+    emergency_flagged: bool
+    head_interaction_id: str
+    rebuild_count: int
+    summary_id: int | None
+    turns: list[TurnOut]
+
+
+class AttachmentIn(Schema):
+    mime_type: str = Field(max_length=100)
+    data_base64: str
+
+
+class MessageIn(Schema):
+    text: str = Field("", max_length=services.MAX_TEXT_CHARS)
+    attachments: list[AttachmentIn] = Field(default_factory=list, max_length=MAX_ATTACHMENTS_PER_TURN)
+
+
+class MessageOut(Schema):
+    reply: str
+    step: int
+    total_steps: int
+    status: str
+    urgency: str
+    emergency: str | None = None
+    step_title: str = ""
+
+
+class SummaryOut(Schema):
+    id: int
+    patient_id: int
+    intake_id: int | None
+    urgency: str
+    review_status: str
+    created_at: Any
+    reviewed_at: Any | None
+    data: dict[str, Any]
+
+
+# --- Endpoints ----------------------------------------------------------------------------------
+
+
+@api.post("/patients", response={201: PatientOut, 400: Error, 409: Error}, tags=["staff"])
+def patient_create(request: HttpRequest, payload: PatientIn) -> tuple[int, dict[str, Any]]:
+    user = _require_staff(request)
+    patient = patient_services.patient_create(**payload.dict(), actor=user)
+    return 201, {**_patient_dict(patient)}
+
+
+def _patient_dict(patient: Any) -> dict[str, Any]:
+    return {
+        "id": patient.pk,
+        "given_name": patient.given_name,
+        "family_name": patient.family_name,
+        "birth_date": patient.birth_date,
+        "sex": patient.sex,
+        "mrn": patient.mrn,
+        "chart_matched": bool(patient.fhir_patient_id),
+    }
+
+
+@api.post("/intakes", response={201: IntakeCreated, 404: Error}, tags=["staff"])
+def intake_create(request: HttpRequest, payload: IntakeIn) -> tuple[int, dict[str, Any]]:
+    user = _require_staff(request)
+    patient = selectors.patient_get(payload.patient_id)
+    session, token = services.intake_start(patient=patient, store=payload.store, actor=user)
+    return 201, {
+        "id": session.pk,
+        "chat_url": request.build_absolute_uri(f"/i/{token}/"),
+        "patient_token": token,
+    }
+
+
+@api.get("/intakes/{intake_id}", response={200: IntakeOut, 404: Error}, tags=["intake"])
+def intake_detail(request: HttpRequest, intake_id: int) -> dict[str, Any]:
+    _intake_id_allowed(request, intake_id)
+    return selectors.intake_detail(intake_id)
+
+
+def _attachments(payload: MessageIn) -> list[Attachment]:
+    return [attachment_parse(mime_type=a.mime_type, data_base64=a.data_base64) for a in payload.attachments]
+
+
+@api.post(
+    "/intakes/{intake_id}/messages",
+    response={200: MessageOut, 400: Error, 404: Error, 409: Error, 413: Error, 415: Error, 503: Error},
+    tags=["intake"],
+)
+async def intake_message(request: HttpRequest, intake_id: int, payload: MessageIn) -> dict[str, Any]:
+    _intake_id_allowed(request, intake_id)
+    await selectors.aintake_exists(intake_id)
+    outcome = await services.aintake_turn_submit(
+        session_id=intake_id, text=payload.text, attachments=_attachments(payload)
+    )
+    return outcome.as_dict()
+
+
+def _sse(event: str, data: dict[str, Any]) -> bytes:
+    return f"event: {event}\ndata: {json.dumps(data)}\n\n".encode()
+
+
+@api.post(
+    "/intakes/{intake_id}/messages/stream",
+    response={200: None, 400: Error, 404: Error, 409: Error, 413: Error, 415: Error},
+    tags=["intake"],
+    summary="Send a message; the reply streams as server-sent events (delta, then done or error)",
+)
+async def intake_message_stream(request: HttpRequest, intake_id: int, payload: MessageIn) -> HttpResponse:
+    _intake_id_allowed(request, intake_id)
+    await selectors.aintake_exists(intake_id)
+    immediate, events = await services.aintake_turn_stream(
+        session_id=intake_id, text=payload.text, attachments=_attachments(payload)
+    )
+
+    async def body() -> Any:
+        if immediate is not None:
+            yield _sse("done", {"type": "done", **immediate.as_dict()})
+            return
+        assert events is not None
+        async for event in events:
+            yield _sse(event["type"], event)
+
+    response = StreamingHttpResponse(body(), content_type="text/event-stream")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"  # proxies must not hold the stream back
+    return response
+
+
+@api.post(
+    "/intakes/{intake_id}/complete",
+    response={200: SummaryOut, 404: Error, 409: Error, 422: Error, 503: Error},
+    tags=["intake"],
+)
+async def intake_complete(request: HttpRequest, intake_id: int) -> dict[str, Any]:
+    _intake_id_allowed(request, intake_id)
+    await selectors.aintake_exists(intake_id)
+    summary = await services.aintake_finish(session_id=intake_id)
+    return await sync_to_async(selectors.summary_dict)(summary.pk)
+
+
+@api.get("/summaries", response={200: list[SummaryOut], 400: Error}, tags=["staff"])
+def summary_list(
+    request: HttpRequest,
+    status: Literal["pending", "changes_requested", "approved", "rejected"] | None = None,
+) -> list[dict[str, Any]]:
+    _require_staff(request)
+    return selectors.summary_list(status=status)
+
+
+@api.get("/summaries/{summary_id}", response={200: SummaryOut, 404: Error}, tags=["staff"])
+def summary_detail(request: HttpRequest, summary_id: int) -> dict[str, Any]:
+    _require_staff(request)
+    if not PatientSummary.objects.filter(pk=summary_id).exists():
+        raise HttpError(404, "No such summary.")
+    return selectors.summary_dict(summary_id)
