@@ -31,7 +31,10 @@ seed: migrate
 run: seed
 	@bin/ensure-redis $(BIN)/python
 	@$(BIN)/python manage.py run_banner
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile
+	@# Ctrl-C reaches honcho, which stops its processes; the trap keeps this shell alive long
+	@# enough to also stop a Redis that ensure-redis started, so nothing is left running.
+	@trap true INT TERM; PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile; \
+	  status=$$?; bin/ensure-redis --stop; exit $$status
 
 test: venv
 	$(BIN)/ruff check .
