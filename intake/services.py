@@ -124,9 +124,7 @@ class _TurnContext:
 # Tokens and sessions
 
 
-def intake_start(
-    *, patient: Patient, store: bool | None = None, actor: Any = None
-) -> tuple[IntakeSession, str]:
+def intake_start(*, patient: Patient, store: bool | None = None, actor: Any = None) -> tuple[IntakeSession, str]:
     """Open an intake for a patient. Returns the session and the patient's access token (shown once)."""
     store_flag = settings.INTERACTIONS_STORE if store is None else store
     token = secrets.token_urlsafe(24)
@@ -196,9 +194,7 @@ def _lease_acquire(session_id: int, *, allowed: tuple[str, ...]) -> _TurnContext
             raise IntakeClosedError(
                 f"This intake is {session.get_status_display().lower()} and takes no more messages."
             )
-        raise IntakeBusyError(
-            "Another message for this intake is still being answered. Please wait for the reply."
-        )
+        raise IntakeBusyError("Another message for this intake is still being answered. Please wait for the reply.")
     last = session.turns.order_by("-index").values_list("index", flat=True).first()
     return _TurnContext(
         session_id=session.pk,
@@ -216,9 +212,7 @@ def _lease_acquire(session_id: int, *, allowed: tuple[str, ...]) -> _TurnContext
 
 
 def _lease_release(ctx: _TurnContext) -> None:
-    IntakeSession.objects.filter(pk=ctx.session_id, lease_token=ctx.lease).update(
-        lease_token="", lease_expires_at=None
-    )
+    IntakeSession.objects.filter(pk=ctx.session_id, lease_token=ctx.lease).update(lease_token="", lease_expires_at=None)
 
 
 def _turn_append(ctx: _TurnContext, **fields: Any) -> IntakeTurn:
@@ -243,9 +237,7 @@ def _head_advance(ctx: _TurnContext, *, new_head: str, updates: dict[str, Any]) 
         pk=ctx.session_id, head_version=ctx.head_version, lease_token=ctx.lease
     ).update(**fields)
     if not advanced:
-        raise IntakeBusyError(
-            "This intake changed while the reply was being written. Please send the message again."
-        )
+        raise IntakeBusyError("This intake changed while the reply was being written. Please send the message again.")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -299,9 +291,7 @@ def _validate_text(text: str, attachments: list[Attachment]) -> str:
     if not text and not attachments:
         raise IntakeInputError("Please type a message or attach a file.")
     if len(text) > MAX_TEXT_CHARS:
-        raise IntakeInputError(
-            f"The message is too long ({len(text)} characters); the limit is {MAX_TEXT_CHARS}."
-        )
+        raise IntakeInputError(f"The message is too long ({len(text)} characters); the limit is {MAX_TEXT_CHARS}.")
     return text
 
 
@@ -325,15 +315,11 @@ def _emergency_turn(ctx: _TurnContext, text: str, attachments: list[Attachment],
         session.urgency = IntakeSession.Urgency.EMERGENT
         session.emergency_flagged = True
         answers = dict(session.answers)
-        answers["red_flags"] = sorted(
-            {*answers.get("red_flags", []), *(rule.label for rule in flags.matched)}
-        )
+        answers["red_flags"] = sorted({*answers.get("red_flags", []), *(rule.label for rule in flags.matched)})
         session.answers = answers
         session.lease_token = ""
         session.lease_expires_at = None
-        session.save(
-            update_fields=["urgency", "emergency_flagged", "answers", "lease_token", "lease_expires_at"]
-        )
+        session.save(update_fields=["urgency", "emergency_flagged", "answers", "lease_token", "lease_expires_at"])
         AuditEvent.objects.create(
             actor_label=ctx.scope.actor_label,
             patient_id=ctx.scope.patient_id,
@@ -388,9 +374,7 @@ def _next_index(step_index: int) -> int:
 def _request_kwargs(ctx: _TurnContext, *, user_input: Any, next_index: int) -> dict[str, Any]:
     kwargs: dict[str, Any] = {
         "model": settings.GEMINI_MODEL,
-        "system_instruction": plan.system_instruction(
-            step_index=next_index, patient_first_name=ctx.first_name
-        ),
+        "system_instruction": plan.system_instruction(step_index=next_index),
         "tools": tool_declarations(),
         "store": ctx.store,
     }
@@ -414,9 +398,7 @@ def _as_user_step(user_input: Any) -> dict[str, Any]:
     return {"type": "user_input", "content": user_input}
 
 
-async def _call(
-    ctx: _TurnContext, kwargs: dict[str, Any], *, stream: bool
-) -> AsyncIterator[client.StreamEvent]:
+async def _call(ctx: _TurnContext, kwargs: dict[str, Any], *, stream: bool) -> AsyncIterator[client.StreamEvent]:
     """One model call, falling back to a locally rebuilt context when the remote chain is gone."""
     try:
         async for event in _call_once(kwargs, stream=stream):
@@ -488,9 +470,7 @@ async def _run_turn(
                 arguments=call.arguments,
                 timeout=settings.FHIR_TIMEOUT_SECONDS + 1,
             )
-            outputs.append(
-                {"type": "function_result", "call_id": call.id, "name": call.name, "result": payload}
-            )
+            outputs.append({"type": "function_result", "call_id": call.id, "name": call.name, "result": payload})
         ctx.hops[-1].role = IntakeTurn.Role.TOOL
         if result.id and ctx.store and not ctx.stateless:
             kwargs["previous_interaction_id"] = result.id
@@ -528,11 +508,7 @@ def _finish_turn(ctx: _TurnContext, result: client.InteractionResult) -> TurnOut
                 thought_tokens=hop.result.usage.thought_tokens,
                 latency_ms=hop.result.latency_ms,
             )
-        status = (
-            IntakeSession.Status.REVIEW
-            if plan.progress(next_index).is_review
-            else IntakeSession.Status.ACTIVE
-        )
+        status = IntakeSession.Status.REVIEW if plan.progress(next_index).is_review else IntakeSession.Status.ACTIVE
         _head_advance(
             ctx,
             new_head=result.id if ctx.store else "",
@@ -647,9 +623,7 @@ def _summary_parse(text: str) -> tuple[PatientSummarySchema | None, str]:
     try:
         return PatientSummarySchema.model_validate_json(text), ""
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'reply'}: {e['msg']}" for e in exc.errors()[:8]
-        )
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'reply'}: {e['msg']}" for e in exc.errors()[:8])
         return None, problems
 
 
@@ -706,9 +680,7 @@ def _summary_save(ctx: _TurnContext, parsed: PatientSummarySchema) -> PatientSum
 
 
 def _summary_manual(ctx: _TurnContext) -> None:
-    _head_advance(
-        ctx, new_head="", updates={"status": IntakeSession.Status.MANUAL, "finished_at": timezone.now()}
-    )
+    _head_advance(ctx, new_head="", updates={"status": IntakeSession.Status.MANUAL, "finished_at": timezone.now()})
 
 
 async def aintake_finish(*, session_id: int) -> PatientSummary:
