@@ -31,10 +31,7 @@ def test_loading_a_bundle_twice_leaves_the_same_rows(path: Path):
     result = fhir_bundle_load(path=path, force=True)
     assert not result.skipped
     assert FhirResource.objects.count() == once == len(bundle["entry"])
-    assert (
-        sorted(FhirResource.objects.values_list("resource_type", "resource_id", "patient_ref"))
-        == once_by_type
-    )
+    assert sorted(FhirResource.objects.values_list("resource_type", "resource_id", "patient_ref")) == once_by_type
     assert FhirSource.objects.count() == 1
 
     # Every resource that refers to the Patient (urn:uuid in the file) got patient_ref set.
@@ -125,3 +122,15 @@ def test_a_bundle_that_is_not_a_transaction_or_collection_is_refused(tmp_path: P
     path.write_text(json.dumps({"resourceType": "Bundle", "type": "document", "entry": []}))
     with pytest.raises(FhirBundleError, match=r"x\.json: bundle type 'document'"):
         fhir_bundle_load(path=path)
+
+
+def test_a_collection_bundle_loads_like_a_transaction(tmp_path: Path):
+    bundle = read_bundle(SYNTHEA_FILES[3])
+    bundle["type"] = "collection"
+    for entry in bundle["entry"]:
+        entry.pop("request", None)
+    path = tmp_path / "collection.json"
+    path.write_text(json.dumps(bundle))
+    assert fhir_bundle_load(path=path).resources == len(bundle["entry"])
+    patient_id = next(e["resource"]["id"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Patient")
+    assert FhirResource.objects.filter(patient_ref=patient_id, resource_type="AllergyIntolerance").exists()
