@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any, Protocol
+from urllib.parse import quote
 
 import httpx
 from django.conf import settings
@@ -145,9 +146,7 @@ def _frequency(dosage: dict[str, Any]) -> str:
     repeat = timing.get("repeat") or {}
     parts: list[str] = []
     if repeat.get("frequency") is not None and repeat.get("period") is not None:
-        parts.append(
-            f"{repeat['frequency']} time(s) per {repeat['period']} {repeat.get('periodUnit', '')}".strip()
-        )
+        parts.append(f"{repeat['frequency']} time(s) per {repeat['period']} {repeat.get('periodUnit', '')}".strip())
     elif _concept_text(timing.get("code")):
         parts.append(_concept_text(timing.get("code")))
     if dosage.get("asNeededBoolean") is True or dosage.get("asNeededCodeableConcept"):
@@ -357,7 +356,7 @@ class HttpChartSource:
 
     def patient(self, fhir_patient_id: str) -> dict[str, Any] | None:
         with self._client() as client:
-            response = self._get(client, f"{self.base_url}/Patient/{fhir_patient_id}")
+            response = self._get(client, f"{self.base_url}/Patient/{quote(fhir_patient_id, safe='')}")
             if response.status_code in (404, 410):
                 return None
             return self._json(response, "Patient")
@@ -370,9 +369,7 @@ class HttpChartSource:
     ) -> list[dict[str, Any]]:
         found = self._search("Patient", {"identifier": mrn}) if mrn else []
         if not found:
-            found = self._search(
-                "Patient", {"family": family_name, "given": given_name, "birthdate": birth_date}
-            )
+            found = self._search("Patient", {"family": family_name, "given": given_name, "birthdate": birth_date})
         return found
 
 
@@ -404,9 +401,7 @@ def _check_scope(scope: PatientScope, *, action: str) -> Patient:
         reason = "no_such_patient" if patient is None else "chart_link_mismatch"
         # The refusal is audited too; the message and the record never say what the real link is.
         _audit(scope, patient=patient, action="chart.denied", detail={"attempted": action, "reason": reason})
-        logger.warning(
-            "chart access denied patient=%s reason=%s actor=%s", scope.patient_id, reason, scope.actor_label
-        )
+        logger.warning("chart access denied patient=%s reason=%s actor=%s", scope.patient_id, reason, scope.actor_label)
         raise ChartAccessError("This chart read is outside the session's patient scope.")
     return patient
 
@@ -481,9 +476,7 @@ def _norm(value: str) -> str:
     return clean_name(value).casefold()
 
 
-def chart_match_patient(
-    *, given_name: str, family_name: str, birth_date: date | str, mrn: str | None = None
-) -> str:
+def chart_match_patient(*, given_name: str, family_name: str, birth_date: date | str, mrn: str | None = None) -> str:
     """The chart's Patient id for this person, or "" when there is no single confident match.
 
     An MRN match counts only if the birth date agrees too; otherwise exactly one chart Patient must
