@@ -26,3 +26,23 @@ def test_changelists_open(admin_client, model):
 @pytest.mark.parametrize("model", ["patients_auditevent", "patients_fhirresource"])
 def test_read_only_models_cannot_be_added(admin_client, model):
     assert admin_client.get(reverse(f"admin:{model}_add")).status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("username", "group", "url", "status"),
+    [
+        ("staff", "staff", "admin:patients_patient_changelist", 200),
+        ("staff", "staff", "admin:patients_auditevent_changelist", 403),
+        ("reviewer", "reviewers", "admin:patients_patientsummary_changelist", 200),
+    ],
+)
+def test_roles_see_what_their_group_allows(client, django_user_model, username, group, url, status):
+    from django.contrib.auth.models import Group
+
+    from patients.demo import roles_ensure
+
+    roles_ensure()
+    user = django_user_model.objects.create_user(username, password="pw-for-test", is_staff=True)
+    user.groups.add(Group.objects.get(name=group))
+    client.force_login(user)
+    assert client.get(reverse(url)).status_code == status
