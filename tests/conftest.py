@@ -3,3 +3,5 @@
 import os
 
 os.environ["GEMINI_API_KEY"] = ""
+
+pytest_plugins = ["tests.emulator_fixture"]

@@ -1,0 +1,44 @@
+"""Command line entry point: `python -m agents.emulator [--host] [--port] ...`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from agents.emulator.server import EmulatorConfig, run
+
+
+def parse_args(argv: list[str] | None = None) -> EmulatorConfig:
+    p = argparse.ArgumentParser(prog="python -m agents.emulator", description=__doc__)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--latency-ms", type=int, default=0, help="delay before the first byte of a reply")
+    p.add_argument("--chunk-ms", type=int, default=0, help="delay between streamed deltas")
+    p.add_argument("--fault-rate", type=float, default=0.0, help="fraction of API calls answered 429/503")
+    p.add_argument("--research-seconds", type=float, default=20.0, help="how long a research agent runs")
+    p.add_argument("--retention-seconds", type=float, default=86400.0, help="stored interactions expire")
+    p.add_argument("--seed", type=int, default=0, help="seed for the offline model and fault injection")
+    p.add_argument("--quiet", action="store_true", help="do not log each request")
+    a = p.parse_args(argv)
+    if not 0.0 <= a.fault_rate <= 1.0:
+        p.error("--fault-rate must be between 0 and 1")
+    return EmulatorConfig(
+        host=a.host,
+        port=a.port,
+        latency_ms=a.latency_ms,
+        chunk_ms=a.chunk_ms,
+        fault_rate=a.fault_rate,
+        research_seconds=a.research_seconds,
+        retention_seconds=a.retention_seconds,
+        seed=a.seed,
+        log_requests=not a.quiet,
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s emulator %(levelname)s %(message)s")
+    run(parse_args(argv))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,789 @@
+"""Fact extraction from patient messages: general rules + vocabularies (see vocab.py).
+
+`read_conversation` walks a whole step history and returns `Facts`, remembering which user turn
+(1-based, or the transcript's own "Turn N" labels) each fact came from.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from agents.emulator import vocab
+
+# --- small helpers -----------------------------------------------------------------------------
+
+
+def _alts(forms: Any) -> str:
+    return "|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True))
+
+
+def _compile(forms: Any) -> re.Pattern[str]:
+    return re.compile(rf"(?<![\w-])(?:{_alts(forms)})(?![\w-])", re.IGNORECASE)
+
+
+SYMPTOM_RE = {k: _compile(v) for k, v in vocab.SYMPTOMS.items()}
+RED_FLAG_RE = {k: _compile(v) for k, v in vocab.RED_FLAG_PHRASES.items()}
+DRUG_RE = _compile(vocab.DRUGS)
+ALLERGEN_RE = _compile(vocab.ALLERGENS)
+REACTION_RE = {k: _compile(v) for k, v in vocab.REACTIONS.items()}
+CONDITION_RE = {k: _compile(v) for k, v in vocab.CONDITIONS.items()}
+SURGERY_RE = re.compile(rf"(?<![\w-])(?:{_alts(vocab.SURGERY_WORDS)})(?![\w-])|{vocab.SURGERY_PATTERN}", re.I)
+RELATION_RE = {k: _compile(v) for k, v in vocab.RELATIONS.items()}
+INSURER_RE = {k: _compile(v) for k, v in vocab.INSURERS.items()}
+OCCUPATION_RE = _compile(vocab.OCCUPATIONS)
+FREQ_RE = {k: _compile(v) for k, v in vocab.FREQUENCIES.items()}
+SEVERITY_RE = {k: _compile(v) for k, v in vocab.SEVERITY_WORDS.items()}
+DECLINE_RE = _compile(vocab.DECLINE_PHRASES)
+NEGATION_RE = _compile(vocab.NEGATIONS)
+
+EMAIL_RE = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+PHONE_RE = re.compile(
+    r"(?<![\w/.-])(?:\+?\d{1,3}[\s.-]?)?(?:\(\d{2,4}\)|\d{2,4})[\s.-]?\d{3,4}[\s.-]?\d{3,4}(?![\w/-])"
+)
+DOSE_RE = re.compile(
+    rf"(\d+(?:[.,]\d+)?)\s?({'|'.join(re.escape(u) for u in vocab.DOSE_UNITS)})(?![a-z])", re.IGNORECASE
+)
+SCORE_RE = re.compile(r"\b(10|[0-9])(?:\.\d)?\s?(?:/|out of|on a scale of \d+ to)\s?10\b", re.I)
+SCORE_RE2 = re.compile(r"\b(?:a|an|about|around|like)\s+(10|[0-9])\b(?=[^.]*\b(?:pain|scale|severity)\b)", re.I)
+MEMBER_RE = re.compile(
+    r"(?:member|policy|subscriber|insurance|plan|id|group)\s*(?:id|number|no\.?|#)?\s*(?:is|:|=|#)?\s*"
+    r"([A-Z]{0,4}[-]?[0-9][A-Z0-9-]{3,}|[A-Z]{1,4}[0-9][A-Z0-9-]{3,})",
+    re.I,
+)
+ID_TOKEN_RE = re.compile(r"\b(?=[A-Z0-9-]*\d)(?=[A-Z0-9-]*[A-Z])[A-Z0-9][A-Z0-9-]{5,}\b")
+TURN_LABEL_RE = re.compile(r"^\s*(?:\[?turn\s*#?(\d+)\]?|\[(\d+)\])\s*[:.)\-]?\s*", re.I | re.M)
+
+NUM = r"(\d+|" + "|".join(re.escape(w) for w in sorted(vocab.NUMBER_WORDS, key=len, reverse=True)) + r")"
+UNIT = r"(minutes?|hours?|days?|weeks?|months?|years?|nights?)"
+ONSET_PATTERNS = [
+    re.compile(rf"\b(?:for|over|in)\s+(?:the\s+)?(?:past|last)\s+{NUM}?\s*{UNIT}", re.I),
+    re.compile(rf"\bfor\s+(?:about\s+|around\s+|almost\s+|nearly\s+|over\s+)?{NUM}\s+{UNIT}", re.I),
+    re.compile(rf"\b{NUM}\s+{UNIT}\s+ago\b", re.I),
+    re.compile(
+        r"\bsince\s+(?:last\s+)?(?:yesterday|this morning|last night|monday|tuesday|wednesday|thursday|friday|"
+        r"saturday|sunday|the weekend|last week|last month|\w+ \d{1,2}|\d{4}|january|february|march|april|"
+        r"may|june|july|august|september|october|november|december)\b",
+        re.I,
+    ),
+    re.compile(
+        r"\b(?:started|began|starting|beginning)\s+(?:on\s+|about\s+|around\s+)?(?:yesterday|today|this morning|"
+        r"last night|last week|(?:on\s+)?(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday))\b",
+        re.I,
+    ),
+    re.compile(r"\b(?:yesterday|this morning|last night|earlier today)\b", re.I),
+]
+
+WORD_RE = re.compile(r"[a-z0-9']+")
+
+
+def _negated(clause: str, start: int) -> bool:
+    """A negation word within the ~4 words before position `start`."""
+    before = clause[:start].lower().split()[-4:]
+    return bool(NEGATION_RE.search(" ".join(before)))
+
+
+def split_sentences(text: str) -> list[str]:
+    parts = re.split(r"(?<=[.!?])\s+|\n+|;\s*", text)
+    return [p.strip() for p in parts if p and p.strip()]
+
+
+def split_clauses(sentence: str) -> list[str]:
+    parts = re.split(
+        r",\s*(?:and|but|plus|though|although)\s+|,\s*(?=(?:my|his|her|i|i'm|i've|she|he|they|we|also|plus|our)\b)|\s+but\s+"
+        r"|\s+and\s+(?=(?:my|his|her|i|i'm|i've|she|he|they|also|our)\b)|\s+while\s+|\s+whereas\s+",
+        sentence,
+        flags=re.I,
+    )
+    return [p.strip(" ,") for p in parts if p and p.strip(" ,")]
+
+
+def title_name(raw: str) -> str:
+    return " ".join(w[:1].upper() + w[1:] if w.islower() else w for w in raw.split())
+
+
+# --- data ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Med:
+    name: str
+    dose: str = ""
+    frequency: str = ""
+    stopped: bool = False
+    turn: int = 0
+
+
+@dataclass
+class Allergy:
+    substance: str
+    reaction: str = ""
+    turn: int = 0
+
+
+@dataclass
+class Family:
+    relation: str
+    condition: str
+    turn: int = 0
+
+
+@dataclass
+class Facts:
+    name: str = ""
+    dob: str = ""
+    phone: str = ""
+    email: str = ""
+    insurer: str = ""
+    member_id: str = ""
+    chief_complaint: str = ""
+    symptoms: list[str] = field(default_factory=list)
+    onset: str = ""
+    severity: str = ""
+    severity_score: int | None = None
+    medications: list[Med] = field(default_factory=list)
+    no_medications: bool = False
+    allergies: list[Allergy] = field(default_factory=list)
+    no_allergies: bool = False
+    conditions: list[str] = field(default_factory=list)
+    surgeries: list[str] = field(default_factory=list)
+    no_history: bool = False
+    family: list[Family] = field(default_factory=list)
+    no_family_history: bool = False
+    tobacco: str = ""
+    alcohol: str = ""
+    occupation: str = ""
+    declined: list[str] = field(default_factory=list)
+    red_flags: list[str] = field(default_factory=list)
+    affirmed: bool = False  # the latest message reads as "yes / still / correct"
+    denied: bool = False  # the latest message reads as "no / not anymore"
+    turns: dict[str, list[int]] = field(default_factory=dict)
+    user_turns: int = 0
+
+    def mark(self, key: str, turn: int) -> None:
+        lst = self.turns.setdefault(key, [])
+        if turn and turn not in lst:
+            lst.append(turn)
+
+    def empty(self) -> bool:
+        return not any(
+            (
+                self.name,
+                self.dob,
+                self.phone,
+                self.email,
+                self.insurer,
+                self.member_id,
+                self.symptoms,
+                self.onset,
+                self.severity,
+                self.medications,
+                self.no_medications,
+                self.allergies,
+                self.no_allergies,
+                self.conditions,
+                self.surgeries,
+                self.family,
+                self.tobacco,
+                self.alcohol,
+                self.occupation,
+                self.declined,
+                self.no_family_history,
+                self.no_history,
+            )
+        )
+
+
+# --- topics ----------------------------------------------------------------------------------
+
+TOPIC_WORDS: dict[str, tuple[str, ...]] = {
+    "name": ("name", "called", "who"),
+    "dob": ("birth", "born", "birthday", "dob", "age", "old"),
+    "contact": ("phone", "email", "e-mail", "contact", "number", "reach", "address", "mobile", "cell"),
+    "insurance": ("insurance", "insurer", "member", "policy", "coverage", "plan", "payer", "carrier"),
+    "complaint": (
+        "symptom",
+        "symptoms",
+        "complaint",
+        "brings",
+        "reason",
+        "visit",
+        "problem",
+        "concern",
+        "feeling",
+        "wrong",
+    ),
+    "onset": ("when", "start", "started", "onset", "long", "duration", "begin", "began"),
+    "severity": ("severe", "severity", "scale", "rate", "bad", "pain", "intensity"),
+    "medications": (
+        "medication",
+        "medications",
+        "medicine",
+        "medicines",
+        "drug",
+        "drugs",
+        "prescription",
+        "prescriptions",
+        "pills",
+        "take",
+        "dose",
+        "taking",
+    ),
+    "allergies": ("allergy", "allergies", "allergic", "reaction", "reactions"),
+    "history": (
+        "history",
+        "conditions",
+        "condition",
+        "surgeries",
+        "surgery",
+        "operations",
+        "diagnosed",
+        "illnesses",
+        "past",
+        "medical",
+        "problems",
+        "hospitalizations",
+    ),
+    "family": ("family", "relatives", "parents", "mother", "father", "siblings", "hereditary"),
+    "social": (
+        "smoke",
+        "smoking",
+        "tobacco",
+        "alcohol",
+        "drink",
+        "drinking",
+        "occupation",
+        "work",
+        "job",
+        "lifestyle",
+        "social",
+        "exercise",
+        "drugs",
+    ),
+    "summary": ("summary", "summarize", "summarise", "brief", "bullet", "bullets", "recap", "overview"),
+}
+
+
+def topics_of(text: str) -> list[str]:
+    words = set(WORD_RE.findall(text.lower()))
+    hits = []
+    for topic, kws in TOPIC_WORDS.items():
+        if any(k in words for k in kws):
+            hits.append(topic)
+    return hits
+
+
+# --- extraction ------------------------------------------------------------------------------
+
+
+def _dates(text: str) -> list[tuple[int, str]]:
+    """All dates in text as (position, ISO string)."""
+    out: list[tuple[int, str]] = []
+    months = _alts(vocab.MONTHS)
+
+    def add(pos: int, y: int, m: int, d: int) -> None:
+        if y < 100:
+            y += 1900 if y > (date.today().year % 100) else 2000
+        with contextlib.suppress(ValueError):
+            out.append((pos, date(y, m, d).isoformat()))
+
+    for m in re.finditer(r"\b(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})\b", text):
+        add(m.start(), int(m[1]), int(m[2]), int(m[3]))
+    for m in re.finditer(r"\b(\d{1,2})([/.-])(\d{1,2})\2(\d{4}|\d{2})\b", text):
+        a, b, y = int(m[1]), int(m[3]), int(m[4])
+        if m[2] == "." or a > 12:  # European day.month.year
+            add(m.start(), y, b, a)
+        else:
+            add(m.start(), y, a, b)
+    for m in re.finditer(rf"\b({months})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+(\d{{4}})\b", text, re.I):
+        add(m.start(), int(m[3]), vocab.MONTHS[m[1].lower()], int(m[2]))
+    for m in re.finditer(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({months})\.?,?\s+(\d{{4}})\b", text, re.I):
+        add(m.start(), int(m[3]), vocab.MONTHS[m[2].lower()], int(m[1]))
+    out.sort()
+    return out
+
+
+def _name(text: str, asked_name: bool) -> str:
+    stop = r"(?=\s*(?:$|[,.;!?]|\s(?:and|but|i|i'm|im|my|born|from|here|dob|date|phone|email|age|aged|calling)\b))"
+    pats = [
+        rf"\bmy (?:full |first |legal )?name is\s+([a-z][a-z'\-]+(?:\s+[a-z][a-z'\-]+){{0,2}}?){stop}",
+        rf"\bname(?:'s|:)\s*([a-z][a-z'\-]+(?:\s+[a-z][a-z'\-]+){{0,2}}?){stop}",
+        rf"\b(?:call me|this is|it's|it is)\s+([A-Z][a-z'\-]+(?:\s+[A-Z][a-z'\-]+){{0,2}}?){stop}",
+        rf"\b(?:i am|i'm|im)\s+([A-Z][a-z'\-]+(?:\s+[A-Z][a-z'\-]+){{0,2}}?){stop}",
+    ]
+    for i, pat in enumerate(pats):
+        flags = re.I if i < 2 else 0
+        # "I'm"/"this is" patterns need a capitalised name; the keyword itself may be any case.
+        src = text if i < 2 else re.sub(r"\b(?:I AM|I'M|IM|Im|i'm|i am|I am|I'm)\b", "I'm", text)
+        if i == 2:
+            src = re.sub(r"\b(?:Call me|CALL ME)\b", "call me", re.sub(r"\b(?:This is|THIS IS)\b", "this is", src))
+            src = re.sub(r"\b(?:It's|IT'S)\b", "it's", src)
+        if i == 3:
+            pat = pat.replace("(?:i am|i'm|im)", "(?:I'm)")
+        for m in re.finditer(pat, src, flags):
+            cand = m.group(1).strip()
+            words = cand.split()
+            while words and words[-1].lower() in vocab.NOT_NAMES:
+                words.pop()
+            if not words or words[0].lower() in vocab.NOT_NAMES:
+                continue
+            low = " ".join(words).lower()
+            if any(r.search(low) for r in SYMPTOM_RE.values()) or DRUG_RE.search(low) or OCCUPATION_RE.search(low):
+                continue
+            return title_name(" ".join(words))
+    if asked_name:
+        short = text.strip().strip(".!")
+        words = short.split()
+        plain = all(re.fullmatch(r"[A-Za-z][A-Za-z'\-]*", w) for w in words)
+        if 1 <= len(words) <= 4 and plain and not any(w.lower() in vocab.NOT_NAMES for w in words):
+            return title_name(short)
+    return ""
+
+
+def _member_id(text: str, insurer_hit: bool) -> str:
+    for m in MEMBER_RE.finditer(text):
+        val = m.group(1).strip("-")
+        if any(c.isdigit() for c in val) and len(val) >= 5:
+            return val.upper()
+    if insurer_hit:
+        for m in ID_TOKEN_RE.finditer(text.upper()):
+            tok = m.group(0)
+            if not re.fullmatch(r"\d+", tok):
+                return tok
+    return ""
+
+
+def _phone(text: str) -> str:
+    for m in PHONE_RE.finditer(text):
+        digits = re.sub(r"\D", "", m.group(0))
+        raw = m.group(0).strip()
+        if 7 <= len(digits) <= 15 and not re.fullmatch(r"\d{4}", raw) and not re.search(r"\d{4}-\d{2}-\d{2}", raw):
+            context = text[max(0, m.start() - 30) : m.start()].lower()
+            if re.search(r"member|policy|subscriber|\bid\b|group", context):
+                continue
+            return raw
+    return ""
+
+
+def _onset(text: str) -> str:
+    for pat in ONSET_PATTERNS:
+        m = pat.search(text)
+        if m:
+            return m.group(0).strip()
+    return ""
+
+
+def _freq(clause: str) -> str:
+    best, pos = "", 10**9
+    for canon, rx in FREQ_RE.items():
+        m = rx.search(clause)
+        if m and m.start() < pos:
+            best, pos = canon, m.start()
+    m = re.search(r"\bevery\s+(\d+)\s+hours?\b", clause, re.I)
+    if m and not best:
+        best = f"every {m[1]} hours"
+    return best
+
+
+STOP_MED = re.compile(
+    r"\b(?:stopped|quit|no longer|not taking|don't take|do not take|ran out|came off|discontinued|not anymore)\b", re.I
+)
+ALLERGY_CTX = re.compile(
+    r"\b(?:allerg\w*|reaction|react|gives? me|gave me|makes? me|made me|break out|broke out|"
+    r"sensitive to|intoleran\w*)\b",
+    re.I,
+)
+NO_ALLERGY = re.compile(
+    r"\b(?:no (?:known )?(?:drug )?allergies|nkda|nka|not allergic to anything|no allergies|don't have any allergies|"
+    r"do not have any allergies|allergic to nothing|none that i know)\b",
+    re.I,
+)
+NO_MEDS = re.compile(
+    r"\b(?:no (?:regular )?medications?|not (?:on|taking) any (?:medications?|medicines?|meds|pills)|"
+    r"don't take any|do not take any|no meds|no medicines?|nothing regularly|not on anything|no pills)\b",
+    re.I,
+)
+NO_FAMILY = re.compile(
+    r"\b(?:no (?:known )?family history|nothing runs in (?:my|the) family|family is healthy)\b", re.I
+)
+NO_HISTORY = re.compile(
+    r"\b(?:no (?:past )?(?:medical )?(?:history|conditions|surgeries|operations|health problems)|never had surgery|"
+    r"never had any surgery|healthy otherwise|no chronic)\b",
+    re.I,
+)
+AFFIRM = re.compile(
+    r"^\s*(?:yes|yeah|yep|yup|correct|right|that's right|that is right|still|i still|sure|exactly|i do\W*$|i am\W*$)",
+    re.I,
+)
+DENY = re.compile(r"^\s*(?:no|nope|not anymore|not really|i don't|i do not|i stopped)\b", re.I)
+
+
+def _meds(clause: str, allergy_clause: bool) -> list[Med]:
+    if allergy_clause and not DOSE_RE.search(clause):
+        return []  # "penicillin gives me hives" names an allergen, not a medication
+    hits = [(m.start(), m.end(), m.group(0).lower()) for m in DRUG_RE.finditer(clause)]
+    # An unknown drug name directly followed by a dose ("zestoretic 20 mg") still counts.
+    for m in re.finditer(rf"\b([A-Za-z][A-Za-z-]{{3,}})\s+(?={DOSE_RE.pattern})", clause, re.I):
+        word = m.group(1).lower()
+        if word in {"take", "takes", "taking", "about", "around", "with", "and", "of", "the", "daily", "some"}:
+            continue
+        if not any(s <= m.start(1) < e for s, e, _ in hits):
+            hits.append((m.start(1), m.end(1), word))
+    hits.sort()
+    meds: list[Med] = []
+    for i, (s, _e, name) in enumerate(hits):
+        end = hits[i + 1][0] if i + 1 < len(hits) else len(clause)
+        seg = clause[s:end]
+        dose = DOSE_RE.search(seg)
+        stopped = bool(STOP_MED.search(clause[max(0, s - 40) : end]))
+        neg = _negated(clause, s) and not stopped
+        if neg:
+            continue
+        meds.append(
+            Med(
+                name=name,
+                dose=f"{dose.group(1)} {dose.group(2).lower()}" if dose else "",
+                frequency=_freq(seg) or (_freq(clause) if len(hits) == 1 else ""),
+                stopped=stopped,
+            )
+        )
+    return meds
+
+
+def _allergies(clause: str) -> list[Allergy]:
+    has_ctx = bool(ALLERGY_CTX.search(clause))
+    reaction = ""
+    for canon, rx in REACTION_RE.items():
+        if rx.search(clause):
+            reaction = canon
+            break
+    if not has_ctx and not reaction:
+        return []
+    found: list[Allergy] = []
+    seen = set()
+    for rx in (ALLERGEN_RE, DRUG_RE):
+        for m in rx.finditer(clause):
+            sub = m.group(0).lower()
+            if sub in seen or _negated(clause, m.start()):
+                continue
+            seen.add(sub)
+            found.append(Allergy(substance=sub, reaction=reaction))
+    if not found and has_ctx:
+        m = re.search(
+            r"allergic to\s+([a-z][a-z\s-]{2,30}?)(?=$|[,.;]|\s(?:and|which|that|it|they|so)\b)", clause, re.I
+        )
+        if m and m.group(1).lower().strip() not in {"anything", "nothing", "any"}:
+            found.append(Allergy(substance=m.group(1).lower().strip(), reaction=reaction))
+    return found
+
+
+def _relations(clause: str) -> list[tuple[int, str]]:
+    out = []
+    for canon, rx in RELATION_RE.items():
+        for m in rx.finditer(clause):
+            out.append((m.start(), canon))
+    out.sort()
+    return out
+
+
+def _conditions(clause: str) -> list[tuple[int, str]]:
+    out: list[tuple[int, str]] = []
+    taken: list[tuple[int, int]] = []
+    for canon, rx in sorted(CONDITION_RE.items(), key=lambda kv: -max(len(f) for f in vocab.CONDITIONS[kv[0]])):
+        for m in rx.finditer(clause):
+            if any(s <= m.start() < e for s, e in taken):
+                continue
+            if _negated(clause, m.start()):
+                continue
+            taken.append((m.start(), m.end()))
+            out.append((m.start(), canon))
+    out.sort()
+    return out
+
+
+def _tobacco(clause: str) -> str:
+    low = clause.lower()
+    if not re.search(r"\b(?:smok\w*|cigar\w*|cigs?|vap\w*|tobacco|nicotine|chew|packs?)\b", low):
+        return ""
+    if re.search(r"\bnon-?smoker\b", low) or re.search(
+        r"\b(?:never|don't|do not|doesn't|no)\s+(?:\w+\s+){0,2}(?:smok\w*|tobacco|cig\w*|vap\w*)", low
+    ):
+        return "never smoker"
+    if re.search(
+        r"\b(?:quit|used to|former|ex-?smoker|stopped|gave up)\s+(?:\w+\s+){0,2}?(?:smok|cig|tobacco|vap)", low
+    ) or re.search(r"\bex-?smoker|former smoker\b", low):
+        m = re.search(rf"\b(?:quit|stopped|gave up)\b[^.]*?\b({NUM}\s+{UNIT}\s+ago|in \d{{4}})", low)
+        return "former smoker" + (f" (quit {m.group(1)})" if m else "")
+    qty = re.search(
+        r"((?:half|a|one|two|\d+(?:\.\d+)?)\s+(?:packs?|cigarettes|cigs)\s+(?:a|per|each)\s+(?:day|week))", low
+    )
+    kind = "vapes" if re.search(r"\bvap", low) else "current smoker"
+    return kind + (f", {qty.group(1)}" if qty else "")
+
+
+def _alcohol(clause: str) -> str:
+    low = clause.lower()
+    if not re.search(r"\b(?:drink\w*|alcohol\w*|beers?|wine|liquor|spirits|whiske?y|vodka|cocktails?|sober)\b", low):
+        return ""
+    if re.search(r"\b(?:water|coffee|tea|soda|juice|milk)\b", low) and not re.search(r"alcohol|beer|wine|liquor", low):
+        return ""
+    if re.search(r"\b(?:sober|teetotal|teetotaler)\b", low) or re.search(
+        r"\b(?:never|don't|do not|doesn't|no|quit|stopped|not)\s+(?:\w+\s+){0,2}?(?:drink\w*|alcohol)", low
+    ):
+        return "does not drink alcohol"
+    qty = re.search(
+        rf"({NUM}\s+(?:or\s+\w+\s+)?(?:drinks?|beers?|glass(?:es)?(?: of wine)?|shots?|units?)[^.,;]*?"
+        r"(?:a|per|each|every)\s+(?:day|night|week|weekend|month))",
+        low,
+    )
+    if qty:
+        return "drinks " + qty.group(1)
+    for word in ("socially", "occasionally", "rarely", "on weekends", "daily", "every day", "heavily"):
+        if word in low:
+            return f"drinks {word}"
+    return "drinks alcohol"
+
+
+def _occupation(clause: str) -> str:
+    low = clause.lower()
+    m = re.search(
+        r"\bi(?:'m| am)?\s+(?:work|working)\s+as\s+(?:an?\s+)?([a-z][a-z -]{2,40}?)(?=$|[,.;]|\s(?:at|for|in|and)\b)",
+        low,
+    )
+    if m:
+        return m.group(1).strip()
+    m = re.search(
+        r"\b(?:i(?:'m| am)\s+an?|my job is|my occupation is|i do|job:|occupation:)\s+"
+        r"([a-z][a-z -]{2,40}?)(?=$|[,.;]|\s(?:at|for|in|and)\b)",
+        low,
+    )
+    if m and OCCUPATION_RE.search(m.group(1)):
+        return m.group(1).strip()
+    m = re.search(r"\bi(?:'m| am)\s+(?:an?\s+)?(retired|unemployed|self-employed|a student|student)\b", low)
+    if m:
+        return m.group(1).replace("a student", "student")
+    m = re.search(r"\bi work (?:at|for|in)\s+(?:an?\s+|the\s+)?([a-z][a-z -]{2,40}?)(?=$|[,.;]|\s(?:and|as)\b)", low)
+    if m:
+        return f"works at {m.group(1).strip()}"
+    return ""
+
+
+def _chief(sentence: str) -> str:
+    m = re.search(
+        r"\b(?:here (?:for|because(?: of)?)|coming in (?:for|because(?: of)?)|reason (?:for (?:my|the) visit )?is|"
+        r"(?:i have had|i have been having|i have|i've (?:had|been having)|i am having|i'm having|i've got|"
+        r"suffering from|dealing with|"
+        r"worried about|concerned about))\s+(.{3,120})",
+        sentence,
+        re.I,
+    )
+    if m:
+        return m.group(1).strip(" .!")
+    return sentence.strip(" .!")
+
+
+def read_message(text: str, facts: Facts, turn: int, asked: list[str]) -> Facts:
+    """Add what one user message says to `facts` (later statements refine earlier ones)."""
+    asked_name = "name" in asked
+    if DECLINE_RE.search(text):
+        topic = asked[0] if asked else "that question"
+        facts.declined.append(topic)
+        facts.mark("declined", turn)
+    if AFFIRM.search(text):
+        facts.affirmed, facts.denied = True, False
+    elif DENY.search(text):
+        facts.denied, facts.affirmed = True, False
+    name = _name(text, asked_name)
+    if name:
+        facts.name = name
+        facts.mark("name", turn)
+    email = EMAIL_RE.search(text)
+    if email:
+        facts.email = email.group(0)
+        facts.mark("email", turn)
+    scrubbed = EMAIL_RE.sub(" ", text)
+    dates = _dates(scrubbed)
+    for pos, iso_date in dates:
+        ctx = scrubbed[max(0, pos - 40) : pos].lower()
+        birthish = re.search(r"born|birth|dob|birthday|b\.d\.", ctx) or "dob" in asked
+        if (birthish or (len(dates) == 1 and not facts.dob)) and not re.search(
+            r"since|started|began|ago|surgery|diagnosed", ctx
+        ):
+            facts.dob = iso_date
+            facts.mark("dob", turn)
+            break
+    no_dates = re.sub(r"\b\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}\b", " ", scrubbed)
+    insurer_hit = False
+    for canon, rx in INSURER_RE.items():
+        if rx.search(text):
+            facts.insurer = canon
+            facts.mark("insurance", turn)
+            insurer_hit = True
+            break
+    member = _member_id(no_dates, insurer_hit or "insurance" in asked)
+    if member:
+        facts.member_id = member
+        facts.mark("insurance", turn)
+    phone = _phone(no_dates.replace(member, " ") if member else no_dates)
+    if phone:
+        facts.phone = phone
+        facts.mark("phone", turn)
+    for sentence in split_sentences(text):
+        # Onset belongs to symptoms: skip sentences about smoking, surgery or diagnoses.
+        if re.search(r"smok|quit|surgery|operation|diagnosed|born|married|moved", sentence, re.I):
+            continue
+        has_symptom = any(r.search(sentence) for r in SYMPTOM_RE.values())
+        if has_symptom or "onset" in asked or re.search(r"\b(?:started|began|start)\b", sentence, re.I):
+            onset = _onset(sentence)
+            if onset:
+                facts.onset = onset
+                facts.mark("onset", turn)
+                break
+    sc = SCORE_RE.search(text) or SCORE_RE2.search(text)
+    if sc:
+        facts.severity_score = int(sc.group(1))
+        facts.severity = f"{sc.group(1)}/10"
+        facts.mark("severity", turn)
+    else:
+        for canon, rx in SEVERITY_RE.items():
+            if rx.search(text) and (facts.symptoms or any(r.search(text) for r in SYMPTOM_RE.values())):
+                facts.severity = canon
+                facts.mark("severity", turn)
+    if NO_ALLERGY.search(text):
+        facts.no_allergies = True
+        facts.allergies = []
+        facts.mark("allergies", turn)
+    if NO_MEDS.search(text):
+        facts.no_medications = True
+        facts.mark("medications", turn)
+    if NO_FAMILY.search(text):
+        facts.no_family_history = True
+        facts.mark("family", turn)
+    if NO_HISTORY.search(text):
+        facts.no_history = True
+        facts.mark("history", turn)
+    for flag, rx in RED_FLAG_RE.items():
+        m = rx.search(text)
+        if m and not _negated(text, m.start()) and flag not in facts.red_flags:
+            facts.red_flags.append(flag)
+            facts.mark("red_flags", turn)
+    for sentence in split_sentences(text):
+        for clause in split_clauses(sentence):
+            _read_clause(clause, sentence, facts, turn)
+    return facts
+
+
+def _read_clause(clause: str, sentence: str, facts: Facts, turn: int) -> None:
+    relations = _relations(clause)
+    allergy_clause = bool(ALLERGY_CTX.search(clause)) and not NO_ALLERGY.search(clause)
+    for a in _allergies(clause) if not NO_ALLERGY.search(clause) else []:
+        a.turn = turn
+        facts.allergies = [x for x in facts.allergies if x.substance != a.substance] + [a]
+        facts.no_allergies = False
+        facts.mark("allergies", turn)
+    for med in _meds(clause, allergy_clause):
+        med.turn = turn
+        old = next((m for m in facts.medications if m.name == med.name), None)
+        if old:
+            old.dose = med.dose or old.dose
+            old.frequency = med.frequency or old.frequency
+            old.stopped = med.stopped
+        else:
+            facts.medications.append(med)
+        facts.no_medications = False
+        facts.mark("medications", turn)
+    conds = _conditions(clause)
+    if relations and conds and not re.search(r"\b(?:i|i'm|i've|me)\b", clause[: relations[0][0]], re.I):
+        for pos, cond in conds:
+            rel = min(relations, key=lambda r: abs(r[0] - pos))[1]
+            if not any(f.relation == rel and f.condition == cond for f in facts.family):
+                facts.family.append(Family(relation=rel, condition=cond, turn=turn))
+        facts.mark("family", turn)
+    elif not relations:
+        if conds and not allergy_clause:
+            for _, cond in conds:
+                if cond not in facts.conditions:
+                    facts.conditions.append(cond)
+            facts.mark("history", turn)
+        for m in SURGERY_RE.finditer(clause):
+            s = m.group(0).lower()
+            if s not in facts.surgeries and not _negated(clause, m.start()):
+                facts.surgeries.append(s)
+                facts.mark("history", turn)
+    if not relations:
+        found = []
+        for canon, rx in SYMPTOM_RE.items():
+            m = rx.search(clause)
+            if m and not _negated(clause, m.start()) and not allergy_clause:
+                found.append(canon)
+        for s in found:
+            if s not in facts.symptoms:
+                facts.symptoms.append(s)
+                facts.mark("symptoms", turn)
+        if found and not facts.chief_complaint:
+            facts.chief_complaint = _chief(sentence)
+            facts.mark("chief_complaint", turn)
+    tob = _tobacco(clause)
+    if tob:
+        facts.tobacco = tob
+        facts.mark("social", turn)
+    alc = _alcohol(clause)
+    if alc:
+        facts.alcohol = alc
+        facts.mark("social", turn)
+    occ = _occupation(clause)
+    if occ:
+        facts.occupation = occ
+        facts.mark("social", turn)
+
+
+# --- conversation ----------------------------------------------------------------------------
+
+
+def step_text(step: dict[str, Any]) -> str:
+    parts = []
+    for c in step.get("content") or []:
+        if isinstance(c, dict) and c.get("type") == "text":
+            parts.append(str(c.get("text", "")))
+        elif isinstance(c, dict) and c.get("_text"):
+            parts.append(str(c["_text"]))  # text the emulator read out of an attached document
+    return "\n".join(parts)
+
+
+def user_messages(steps: list[dict[str, Any]]) -> list[tuple[int, str, list[str]]]:
+    """(turn number, text, topics the model asked about just before) for each user text."""
+    out = []
+    asked: list[str] = []
+    n = 0
+    for step in steps:
+        kind = step.get("type")
+        if kind == "model_output":
+            q = step_text(step)
+            # The last question the model asked decides how a bare answer is read.
+            qs = [s for s in split_sentences(q) if s.endswith("?")]
+            asked = topics_of(qs[-1]) if qs else []
+        elif kind == "user_input":
+            text = step_text(step)
+            if not text.strip():
+                continue
+            labelled = list(TURN_LABEL_RE.finditer(text))
+            if labelled:  # a transcript with its own turn numbers
+                for i, m in enumerate(labelled):
+                    end = labelled[i + 1].start() if i + 1 < len(labelled) else len(text)
+                    out.append((int(m.group(1) or m.group(2)), text[m.end() : end].strip(), asked))
+                continue
+            n += 1
+            out.append((n, text, asked))
+    return out
+
+
+def read_conversation(steps: list[dict[str, Any]]) -> Facts:
+    facts = Facts()
+    msgs = user_messages(steps)
+    for turn, text, asked in msgs:
+        read_message(text, facts, turn, asked)
+    facts.user_turns = len(msgs)
+    return facts

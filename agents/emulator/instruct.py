@@ -1,0 +1,120 @@
+"""Turning the app's step instruction into a polite second-person question.
+
+Contract (docs/emulator.md): the app puts a line `Next: <imperative sentence>` in
+`system_instruction`, e.g. `Next: Ask for the patient's phone number and email address.`
+Without a `Next:` line the last imperative "Ask ..." sentence is used.
+"""
+
+from __future__ import annotations
+
+import re
+
+NEXT_RE = re.compile(r"^\s*next\s*:\s*(.+?)\s*$", re.I | re.M)
+ASK_RE = re.compile(
+    r"(?:^|(?<=[.!?\n]))\s*(?:then\s+|and\s+|finally\s+|next\s+|also\s+)?"
+    r"((?:please\s+)?(?:ask|confirm|verify|collect|obtain|request|find out|check|get)\b[^.!?\n]*[.!?]?)",
+    re.I,
+)
+
+# Third person / "the patient" -> second person. Order matters (longest first).
+_PRONOUNS: list[tuple[str, str]] = [
+    (r"\bthe patient's\b", "your"),
+    (r"\bpatient's\b", "your"),
+    (r"\bthe patient\b", "you"),
+    (r"\bthe user's\b", "your"),
+    (r"\bthe user\b", "you"),
+    (r"\bhis or her\b", "your"),
+    (r"\bhe or she\b", "you"),
+    (r"\bhim or her\b", "you"),
+    (r"\bthey're\b", "you're"),
+    (r"\bthey've\b", "you've"),
+    (r"\bthey'd\b", "you'd"),
+    (r"\bthey'll\b", "you'll"),
+    (r"\bthemselves\b", "yourself"),
+    (r"\btheirs\b", "yours"),
+    (r"\btheir\b", "your"),
+    (r"\bthem\b", "you"),
+    (r"\bthey\b", "you"),
+]
+_AGREE: list[tuple[str, str]] = [
+    (r"\byou has\b", "you have"),
+    (r"\byou is\b", "you are"),
+    (r"\byou was\b", "you were"),
+    (r"\byou does\b", "you do"),
+    (r"\byou doesn't\b", "you don't"),
+    (r"\byou isn't\b", "you aren't"),
+    (r"\byou wasn't\b", "you weren't"),
+    (r"\byou hasn't\b", "you haven't"),
+]
+_VERB_S = re.compile(
+    r"\byou (take|use|need|smoke|drink|get|feel|live|work|experience|want|prefer|see|know|follow|"
+    r"consume|exercise|sleep|eat|notice|remember|carry|receive|visit|have)s\b"
+)
+
+
+def second_person(text: str) -> str:
+    out = text
+    for pat, rep in _PRONOUNS + _AGREE:
+        out = re.sub(pat, rep, out, flags=re.I)
+    out = _VERB_S.sub(lambda m: f"you {m.group(1)}", out)
+    return out
+
+
+def find_instruction(system_instruction: str | None) -> str:
+    """The sentence that says what to ask next ("" when there is none)."""
+    if not system_instruction:
+        return ""
+    nexts = NEXT_RE.findall(system_instruction)
+    if nexts:
+        return nexts[-1].strip()
+    asks = ASK_RE.findall(system_instruction)
+    return asks[-1].strip() if asks else ""
+
+
+def _clean(rest: str) -> str:
+    return rest.strip().rstrip(".!?;: ").strip()
+
+
+def to_question(instruction: str) -> str:
+    """`Ask for the patient's phone number.` -> `Could you tell me your phone number?`"""
+    s = re.sub(r"^\s*(?:please\s+|now\s+|then\s+)", "", instruction.strip(), flags=re.I)
+    s = second_person(s)
+    low = s.lower()
+    m = re.match(
+        r"(?:politely\s+|briefly\s+|gently\s+)?ask\s+(?:you\s+|politely\s+|briefly\s+|gently\s+)*(.*)$", s, re.I | re.S
+    )
+    if m:
+        rest = _clean(m.group(1))
+        rl = rest.lower()
+        if rl.startswith("for "):
+            return f"Could you tell me {rest[4:]}?"
+        if rl.startswith("to "):
+            return f"Could you please {rest[3:]}?"
+        if rl.startswith("about "):
+            return f"Could you tell me about {rest[6:]}?"
+        if re.match(r"(?:whether|if)\b", rl):
+            return f"Could you tell me {rest}?"
+        if re.match(r"(?:which|what|how|when|where|who|whom|whose|why)\b", rl):
+            return f"Could you tell me {rest}?"
+        if re.match(r"(?:do|does|did|are|is|have|has|can|could|would|will)\s+you\b", rl):
+            return rest[0].upper() + rest[1:] + "?"
+        if rest:
+            return f"Could you tell me {rest}?"
+        return "Is there anything else you'd like to tell me?"
+    for verb, lead in (
+        ("confirm", "Could you confirm"),
+        ("verify", "Could you confirm"),
+        ("collect", "Could you tell me"),
+        ("obtain", "Could you tell me"),
+        ("request", "Could you share"),
+        ("get", "Could you tell me"),
+        ("find out", "Could you tell me"),
+        ("check", "Could you tell me"),
+        ("clarify", "Could you clarify"),
+    ):
+        if low.startswith(verb + " "):
+            return f"{lead} {_clean(s[len(verb) + 1 :])}?"
+    if low.startswith(("tell ", "explain ", "let ", "inform ", "thank ", "say ")):
+        body = re.sub(r"^(?:tell|inform|let)\s+you\s+(?:know\s+)?(?:that\s+)?", "", _clean(s), flags=re.I)
+        return body[0].upper() + body[1:] + "."
+    return _clean(s)[:1].upper() + _clean(s)[1:] + ("?" if not s.rstrip().endswith(".") else ".")

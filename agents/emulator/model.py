@@ -1,0 +1,587 @@
+"""The offline model: deterministic, rule-based, able to carry a clinical intake.
+
+It reads the whole rebuilt history (not just the last message), follows the `Next:` instruction
+in `system_instruction`, calls a declared function tool when one fits, answers from function
+results, and fills response_format schemas. See docs/emulator.md for the contract.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import hashlib
+import io
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from agents.emulator import extract, instruct, schema_fill, toolcall
+from agents.emulator.extract import Facts, read_conversation, read_message, step_text
+
+OFFLINE_SUFFIX = " (offline emulator)"
+REPORT_MIN_CHARS = 400  # a model_output this long in the history is treated as a report to summarise
+
+
+@dataclass
+class ModelInput:
+    history: list[dict[str, Any]]
+    new_steps: list[dict[str, Any]]
+    system_instruction: str | None = None
+    tools: list[dict[str, Any]] = field(default_factory=list)
+    response_schema: dict[str, Any] | None = None
+    generation_config: dict[str, Any] = field(default_factory=dict)
+    seed: int = 0
+
+
+@dataclass
+class ModelResult:
+    steps: list[dict[str, Any]]
+    status: str = "completed"
+
+
+def preamble_text(inp: ModelInput) -> str:
+    """The request text that is not history or input: system instruction + tool declarations."""
+    tools = json.dumps(inp.tools, sort_keys=True) if inp.tools else ""
+    return (inp.system_instruction or "") + tools
+
+
+def _pick(options: list[str], seed: int, key: str) -> str:
+    h = hashlib.sha256(f"{seed}|{key}".encode()).digest()
+    return options[h[0] % len(options)]
+
+
+def _text_step(text: str) -> dict[str, Any]:
+    return {"type": "model_output", "content": [{"type": "text", "text": text}]}
+
+
+# --- attachments ------------------------------------------------------------------------------
+
+
+def _decode(data: str) -> bytes:
+    try:
+        return base64.b64decode(data + "=" * (-len(data) % 4), validate=False)
+    except (binascii.Error, ValueError):
+        return b""
+
+
+def read_pdf(raw: bytes) -> tuple[str, int]:
+    """Text and page count of a PDF ("" and 0 if it cannot be read)."""
+    try:
+        from pypdf import PdfReader
+
+        reader = PdfReader(io.BytesIO(raw))
+        text = "\n".join((page.extract_text() or "") for page in reader.pages)
+        return text.strip(), len(reader.pages)
+    except Exception:  # a broken upload must not break the emulator
+        return "", 0
+
+
+def _human_size(n: int) -> str:
+    if n < 1024:
+        return f"{n} bytes"
+    if n < 1024 * 1024:
+        return f"{n / 1024:.1f} KB"
+    return f"{n / (1024 * 1024):.1f} MB"
+
+
+def describe_attachments(step: dict[str, Any]) -> tuple[list[str], str]:
+    """Sentences acknowledging non-text blocks, and any text read out of documents."""
+    notes: list[str] = []
+    texts: list[str] = []
+    for block in step.get("content") or []:
+        kind = block.get("type")
+        if kind not in ("image", "audio", "video", "document"):
+            continue
+        mime = block.get("mime_type") or "unknown type"
+        sub = mime.split("/")[-1].upper() if "/" in mime else mime
+        if block.get("data"):
+            raw = _decode(block["data"])
+            size = _human_size(len(raw))
+            if kind == "document" and (mime == "application/pdf" or raw.startswith(b"%PDF")):
+                text, pages = read_pdf(raw)
+                if text:
+                    texts.append(text)
+                    notes.append(f"I read your PDF ({pages} page{'s' if pages != 1 else ''}, {size}).")
+                else:
+                    notes.append(f"I received your PDF ({size}) but could not read any text in it.")
+            elif kind == "document" and mime.startswith("text/"):
+                texts.append(raw.decode("utf-8", "replace"))
+                notes.append(f"I read your {sub} document ({size}).")
+            elif kind == "image":
+                notes.append(f"I received your {sub} image ({size}); I can't examine images offline.")
+            else:
+                notes.append(f"I received your {kind} file ({sub}, {size}); I can't play it offline.")
+        else:
+            notes.append(
+                f"I received a link to your {kind} ({mime}) at {block.get('uri')}; I can't open links offline."
+            )
+    return notes, "\n".join(texts)
+
+
+def conversation_view(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A copy of the steps where attached documents are replaced by the text read out of them."""
+    out = []
+    for step in steps:
+        if step.get("type") == "user_input" and any(
+            isinstance(b, dict) and b.get("type") == "document" for b in step.get("content") or []
+        ):
+            _, text = describe_attachments(step)
+            blocks = [b for b in step.get("content") or [] if b.get("type") == "text"]
+            if text:
+                blocks.append({"type": "text", "text": text})
+            out.append({"type": "user_input", "content": blocks})
+        else:
+            out.append(step)
+    return out
+
+
+# --- the model --------------------------------------------------------------------------------
+
+
+def generate(inp: ModelInput) -> ModelResult:
+    conv = conversation_view(inp.history + inp.new_steps)
+    facts = read_conversation(conv)
+    instruction = instruct.find_instruction(inp.system_instruction)
+    latest = inp.new_steps[-1] if inp.new_steps else {}
+    results = [s for s in inp.new_steps if s.get("type") == "function_result"]
+    user_steps = [s for s in inp.new_steps if s.get("type") == "user_input"]
+    latest_user = step_text(conversation_view(user_steps)[-1]) if user_steps else ""
+
+    if inp.response_schema is not None:
+        return ModelResult([_text_step(_json_answer(inp.response_schema, conv, facts))])
+
+    if latest.get("type") == "user_input" and inp.tools:
+        already = _calls_made(conv, latest_user)
+        call = toolcall.choose(
+            inp.tools, instruction=instruction, latest_user=latest_user, facts=facts, already=already
+        )
+        if call is not None:
+            key = json.dumps([inp.seed, call.name, call.arguments, len(conv), latest_user], sort_keys=True)
+            digest = hashlib.sha256(key.encode()).hexdigest()
+            return ModelResult(
+                [
+                    {"type": "thought", "signature": base64.b64encode(digest[:24].encode()).decode()},
+                    {
+                        "type": "function_call",
+                        "id": f"call_{digest[:16]}",
+                        "name": call.name,
+                        "arguments": call.arguments,
+                    },
+                ],
+                status="requires_action",
+            )
+
+    if results:
+        text = _result_reply(results, conv, facts, instruction, inp.seed)
+    else:
+        text = _reply(inp, conv, facts, instruction, latest_user, user_steps)
+    text = _limit(text, inp.generation_config)
+    status = "incomplete" if text.endswith("…") else "completed"
+    return ModelResult([_text_step(text + OFFLINE_SUFFIX)], status=status)
+
+
+def _limit(text: str, gen: dict[str, Any]) -> str:
+    cap = gen.get("max_output_tokens") if isinstance(gen, dict) else None
+    if isinstance(cap, int) and cap > 0 and len(text) > cap * 4:
+        return text[: max(1, cap * 4 - 1)].rstrip() + "…"
+    return text
+
+
+RECHECK_RE = re.compile(r"\b(?:check|look up|lookup|recheck|record|chart|file|again)\b", re.I)
+
+
+def _calls_made(conv: list[dict[str, Any]], latest_user: str) -> list[dict[str, Any]]:
+    """Calls that rule out calling again: those of this user turn, and (so an intake step does not
+    look the chart up on every turn) earlier ones too unless the patient asks to check again."""
+    calls: list[dict[str, Any]] = []
+    this_turn = True
+    for step in reversed(conv):
+        if step.get("type") == "user_input":
+            if RECHECK_RE.search(latest_user):
+                break
+            this_turn = False
+        if step.get("type") == "function_call" and (this_turn or not RECHECK_RE.search(latest_user)):
+            calls.append(step)
+    return calls
+
+
+# --- text replies -----------------------------------------------------------------------------
+
+QUESTION_RE = re.compile(
+    r"\?\s*$|^\s*(?:what|which|who|when|where|why|how|do|does|did|can|could|would|is|are|am|tell me|remind me)\b", re.I
+)
+SUMMARY_RE = re.compile(r"\b(?:summar\w+|brief|bullet\w*|recap|overview|key points|tl;?dr)\b", re.I)
+
+
+def _first(name: str) -> str:
+    return name.split()[0] if name else ""
+
+
+def _reply(
+    inp: ModelInput,
+    conv: list[dict[str, Any]],
+    facts: Facts,
+    instruction: str,
+    latest_user: str,
+    user_steps: list[dict[str, Any]],
+) -> str:
+    first_turn = not any(s.get("type") == "model_output" for s in inp.history)
+    question = instruct.to_question(instruction) if instruction else ""
+    # What was asked just before the latest message decides how a bare answer is read.
+    msgs = extract.user_messages(conv)
+    asked = msgs[-1][2] if msgs else []
+    latest = Facts()
+    if latest_user:
+        read_message(latest_user, latest, facts.user_turns, asked)
+    parts: list[str] = []
+
+    if SUMMARY_RE.search(latest_user) or (SUMMARY_RE.search(instruction) and not latest_user):
+        return _summary_reply(conv, facts, latest_user + " " + instruction)
+
+    notes: list[str] = []
+    for s in user_steps:
+        notes.extend(describe_attachments(s)[0])
+
+    if (
+        latest_user
+        and QUESTION_RE.search(latest_user.strip())
+        and re.search(r"\b(?:my|i|me|mine)\b", latest_user, re.I)
+    ):
+        recall = _recall(latest_user, facts)
+        if recall:
+            return " ".join([recall, question]).strip()
+
+    ack = _acknowledge(latest, facts, inp.seed)
+    if first_turn and not latest.name:
+        parts.append(f"Hello, {_first(facts.name)}!" if facts.name else "Hello!")
+    elif latest.name:
+        parts.append(f"Nice to meet you, {_first(latest.name)}.")
+    elif facts.name and not latest.declined:
+        parts.append(_pick(["Thank you, {n}.", "Thanks, {n}."], inp.seed, latest_user).format(n=_first(facts.name)))
+    elif not ack and not notes:
+        parts.append(_pick(["Thank you.", "Thanks for letting me know."], inp.seed, latest_user))
+    parts.extend(notes)
+    parts.extend(ack)
+    if question:
+        parts.append(question)
+    elif latest_user and QUESTION_RE.search(latest_user.strip()):
+        parts.append("I'm an offline emulator, so I can't answer that; a clinician will review your answers.")
+    elif not ack and not notes:
+        parts.append("Is there anything else you would like to tell me?")
+    return " ".join(p for p in parts if p)
+
+
+def _join(items: list[str]) -> str:
+    items = [i for i in items if i]
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _med_text(m: extract.Med) -> str:
+    return " ".join(p for p in (m.name, m.dose, m.frequency) if p)
+
+
+def _acknowledge(lf: Facts, facts: Facts, seed: int) -> list[str]:
+    """Short sentences saying what the latest message told us."""
+    if lf.declined:
+        return ["That's fine, we can skip that."]
+    out: list[str] = []
+    noted: list[str] = []
+    if lf.dob:
+        noted.append(f"your date of birth as {lf.dob}")
+    contact = [x for x in (lf.phone and f"phone {lf.phone}", lf.email and f"email {lf.email}") if x]
+    if contact:
+        noted.append("your " + _join(contact))
+    if lf.insurer or lf.member_id:
+        noted.append(
+            "your insurance ("
+            + ", ".join(x for x in (lf.insurer, lf.member_id and f"member ID {lf.member_id}") if x)
+            + ")"
+        )
+    if lf.symptoms:
+        extra = ", ".join(x for x in (lf.onset, lf.severity and f"rated {lf.severity}") if x)
+        out.append(f"I'm sorry to hear about the {_join(lf.symptoms)}" + (f" ({extra})" if extra else "") + ".")
+    elif lf.onset or lf.severity:
+        noted.append(
+            "that it "
+            + ", ".join(x for x in (lf.onset and f"started {lf.onset}", lf.severity and f"is {lf.severity}") if x)
+        )
+    taking = [m for m in lf.medications if not m.stopped]
+    stopped = [m for m in lf.medications if m.stopped]
+    if taking:
+        noted.append(_join([_med_text(m) for m in taking]))
+    if stopped:
+        noted.append("that you stopped " + _join([m.name for m in stopped]))
+    if lf.no_medications:
+        noted.append("that you take no regular medications")
+    if lf.allergies:
+        noted.append(
+            "your allergy to " + _join([a.substance + (f" ({a.reaction})" if a.reaction else "") for a in lf.allergies])
+        )
+    if lf.no_allergies:
+        noted.append("no known allergies")
+    if lf.conditions or lf.surgeries:
+        noted.append("a history of " + _join(lf.conditions + lf.surgeries))
+    if lf.no_history:
+        noted.append("no significant past medical history")
+    if lf.family:
+        noted.append("family history of " + _join([f"{x.condition} ({x.relation})" for x in lf.family]))
+    if lf.no_family_history:
+        noted.append("no known family history")
+    social = [x for x in (lf.tobacco, lf.alcohol, lf.occupation and f"work: {lf.occupation}") if x]
+    if social:
+        noted.append(_join(social))
+    if noted:
+        out.append(_pick(["I've noted {x}.", "Got it: I've noted {x}."], seed, "|".join(noted)).format(x=_join(noted)))
+    if lf.affirmed and not noted and not out:
+        out.append("Thank you for confirming.")
+    if lf.red_flags:
+        out.append(
+            f"Some of what you describe ({_join(lf.red_flags)}) can be serious: if it is severe or getting worse, "
+            "please call emergency services now."
+        )
+    return out
+
+
+def _recall(text: str, facts: Facts) -> str:
+    topics = extract.topics_of(text)
+    low = text.lower()
+    answers: list[str] = []
+    if "name" in topics or re.search(r"\bwho am i\b", low):
+        answers.append(f"Your name is {facts.name}." if facts.name else "I don't know your name yet.")
+    if "dob" in topics:
+        answers.append(
+            f"You told me you were born on {facts.dob}." if facts.dob else "I don't have your date of birth yet."
+        )
+    if "contact" in topics:
+        bits = [x for x in (facts.phone and f"phone {facts.phone}", facts.email and f"email {facts.email}") if x]
+        answers.append("I have your " + _join(bits) + "." if bits else "I don't have your contact details yet.")
+    if "insurance" in topics:
+        answers.append(
+            f"Your insurance is {schema_fill._insurance_text(facts)}."
+            if facts.insurer or facts.member_id
+            else "I don't have your insurance details yet."
+        )
+    if "allergies" in topics:
+        if facts.allergies:
+            answers.append(
+                "You told me you're allergic to "
+                + _join([a.substance + (f" ({a.reaction})" if a.reaction else "") for a in facts.allergies])
+                + "."
+            )
+        elif facts.no_allergies:
+            answers.append("You told me you have no known allergies.")
+        else:
+            answers.append("You haven't told me about any allergies.")
+    if "medications" in topics and "allergies" not in topics:
+        if facts.medications:
+            answers.append(
+                "You told me you take " + _join([_med_text(m) for m in facts.medications if not m.stopped]) + "."
+            )
+        else:
+            answers.append("You haven't told me about any medications.")
+    if "complaint" in topics or re.search(r"\bsymptoms?\b", low):
+        answers.append(
+            "You told me about " + _join(facts.symptoms) + "."
+            if facts.symptoms
+            else "You haven't told me about any symptoms."
+        )
+    if "family" in topics:
+        answers.append(
+            "Your family history: " + _join([f"{x.condition} ({x.relation})" for x in facts.family]) + "."
+            if facts.family
+            else "You haven't told me about your family history."
+        )
+    if "history" in topics and "family" not in topics:
+        items = facts.conditions + facts.surgeries
+        answers.append(
+            "Your history includes " + _join(items) + "." if items else "You haven't told me about past conditions."
+        )
+    if "social" in topics:
+        s = schema_fill._social_text(facts)
+        answers.append(f"You told me: {s}." if s else "You haven't told me about smoking, alcohol or work.")
+    return " ".join(answers)
+
+
+# --- function results -------------------------------------------------------------------------
+
+
+def _item_label(item: Any, *, kind: str) -> str:
+    if isinstance(item, str):
+        return item
+    if not isinstance(item, dict):
+        return str(item)
+    if kind == "allergies":
+        sub = str(
+            schema_fill._item_get(item, "substance", "name", "allergen", "code", "display") or "an unnamed substance"
+        )
+        reaction = schema_fill._item_get(item, "reaction", "reactions", "manifestation")
+        if isinstance(reaction, list):
+            reaction = ", ".join(str(r) for r in reaction)
+        return sub + (f" ({reaction})" if reaction else "")
+    name = schema_fill._item_name(item) or json.dumps(item, sort_keys=True)[:60]
+    dose = schema_fill._item_get(item, "dose", "strength", "dosage")
+    freq = schema_fill._item_get(item, "frequency", "sig", "instructions")
+    extra = [str(x) for x in (dose, freq) if x and str(x).lower() not in name.lower()]
+    return " ".join([name, *extra])
+
+
+SECTION_NOUNS = {
+    "medications": "medications",
+    "allergies": "allergies",
+    "conditions": "conditions",
+    "problems": "conditions",
+    "immunizations": "immunizations",
+    "procedures": "procedures",
+    "observations": "results",
+}
+
+
+def _result_reply(
+    results: list[dict[str, Any]], conv: list[dict[str, Any]], facts: Facts, instruction: str, seed: int
+) -> str:
+    parts: list[str] = []
+    covered: set[str] = set()
+    for res in results:
+        payload = res.get("result")
+        if isinstance(payload, list) and payload and all(isinstance(x, dict) and "type" in x for x in payload):
+            payload = " ".join(str(x.get("text", "")) for x in payload)  # a list of content blocks
+        if isinstance(payload, str):
+            with contextlib.suppress(ValueError):
+                payload = json.loads(payload)
+        if res.get("is_error") or (isinstance(payload, dict) and payload.get("error")):
+            err = payload.get("error") if isinstance(payload, dict) else payload
+            detail = err if isinstance(err, str) else json.dumps(err)[:120]
+            parts.append(f"I couldn't check your record just now ({detail}), so let's go through it together.")
+            continue
+        if isinstance(payload, dict):
+            sections = {k: v for k, v in payload.items() if isinstance(v, list)}
+            for key, items in sections.items():
+                noun = SECTION_NOUNS.get(key.lower(), key.replace("_", " "))
+                covered.add(noun)
+                if not items:
+                    parts.append(f"Your record doesn't list any {noun}.")
+                    continue
+                labels = [_item_label(i, kind="allergies" if "allerg" in key.lower() else key) for i in items]
+                if "allerg" in key.lower():
+                    parts.append(f"Your record lists an allergy to {_join(labels)}. Is that still correct?")
+                elif "medic" in key.lower() or "drug" in key.lower():
+                    pron = "it" if len(labels) == 1 else "them"
+                    parts.append(f"Your record lists {_join(labels)}. Are you still taking {pron}?")
+                else:
+                    parts.append(f"Your record lists these {noun}: {_join(labels)}. Is that still correct?")
+            scalars = {k: v for k, v in payload.items() if not isinstance(v, (list, dict))}
+            if scalars and not sections:
+                parts.append(
+                    "Here is what I found: "
+                    + "; ".join(f"{k.replace('_', ' ')}: {v}" for k, v in list(scalars.items())[:6])
+                    + "."
+                )
+            elif not sections:
+                parts.append("I checked, but nothing relevant came back.")
+        elif isinstance(payload, list):
+            labels = [_item_label(i, kind="items") for i in payload]
+            parts.append(f"I found: {_join(labels[:8])}." if labels else "I checked, but nothing came back.")
+        elif payload not in (None, ""):
+            parts.append(f"I found: {str(payload)[:300]}.")
+        else:
+            parts.append("I checked, but nothing came back.")
+    if instruction:
+        topics = set(extract.topics_of(instruction))
+        if not (topics & {"medications", "allergies"} and covered & {"medications", "allergies"}):
+            parts.append(instruct.to_question(instruction))
+    return " ".join(parts) if parts else "Thank you."
+
+
+# --- summaries and structured output ---------------------------------------------------------
+
+
+def _strip_md(text: str) -> str:
+    text = re.sub(r"\[([^\]]+)\]\([^)]+\)", r"\1", text)
+    text = re.sub(r"\[\d+\]", "", text)
+    text = re.sub(r"[*_`>#]+", "", text)
+    return re.sub(r"[ \t]+", " ", text)
+
+
+def latest_report(conv: list[dict[str, Any]]) -> str:
+    for step in reversed(conv):
+        if step.get("type") == "model_output":
+            text = step_text(step)
+            if len(text) >= REPORT_MIN_CHARS:
+                return text
+    return ""
+
+
+def report_bullets(report: str, n: int) -> list[str]:
+    """Key sentences of a report: bullet lines first, then sentences of paragraphs."""
+    lines = [ln.strip() for ln in report.splitlines()]
+    body = [ln for ln in lines if ln and not ln.startswith("#") and "http" not in ln and "offline" not in ln.lower()]
+    candidates: list[str] = []
+    for ln in body:
+        clean = _strip_md(re.sub(r"^\s*(?:[-*•]|\d+[.)])\s*", "", ln)).strip()
+        for sentence in extract.split_sentences(clean):
+            if len(sentence) >= 30 and sentence not in candidates:
+                candidates.append(sentence.rstrip(". ") + ".")
+    return [c[:220] for c in candidates[:n]]
+
+
+NUM_BULLETS_RE = re.compile(
+    r"\b(\d+|one|two|three|four|five|six|seven|eight|nine|ten)[-\s]*(?:bullet|point|key|item)", re.I
+)
+
+
+def _summary_reply(conv: list[dict[str, Any]], facts: Facts, request: str) -> str:
+    m = NUM_BULLETS_RE.search(request)
+    n = 5
+    if m:
+        n = int(m.group(1)) if m.group(1).isdigit() else extract.vocab.NUMBER_WORDS.get(m.group(1).lower(), 5)
+    report = latest_report(conv)
+    if report:
+        bullets = report_bullets(report, n)
+        head = f"Here is a {len(bullets)}-bullet brief of the report:"
+    else:
+        bullets = [b.strip() for b in schema_fill.intake_summary(facts).rstrip(".").split("; ") if b.strip()][:n]
+        head = "Here is a summary of what you told me:" if bullets else "There is nothing to summarise yet."
+    return head + ("\n" + "\n".join(f"- {b}" for b in bullets) + "\n" if bullets else "")
+
+
+def _chart_from(conv: list[dict[str, Any]]) -> dict[str, Any]:
+    chart: dict[str, Any] = {}
+    for step in conv:
+        if step.get("type") != "function_result":
+            continue
+        payload = step.get("result")
+        if isinstance(payload, str):
+            try:
+                payload = json.loads(payload)
+            except ValueError:
+                continue
+        if isinstance(payload, dict) and not payload.get("error"):
+            for k, v in payload.items():
+                if isinstance(v, list):
+                    chart[k.lower()] = v
+    return chart
+
+
+def _json_answer(schema: dict[str, Any], conv: list[dict[str, Any]], facts: Facts) -> str:
+    report = latest_report(conv)
+    ctx = schema_fill.Ctx(
+        facts=facts,
+        chart=_chart_from(conv),
+        summary=" ".join(report_bullets(report, 3)) if report else "",
+        report_bullets=report_bullets(report, 5) if report else [],
+    )
+    if not schema:  # JSON mode without a schema: the facts as a plain object
+        value: Any = {
+            "summary": schema_fill.intake_summary(facts),
+            "patient_name": facts.name,
+            "symptoms": facts.symptoms,
+            "medications": [_med_text(m) for m in facts.medications],
+            "allergies": [a.substance for a in facts.allergies],
+        }
+    else:
+        value = schema_fill.fill(schema, ctx)
+    return json.dumps(value, ensure_ascii=False)

@@ -1,0 +1,159 @@
+"""The simulated Deep Research agent: progress notes while it "works", then a cited markdown report."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Any
+from urllib.parse import quote_plus
+
+from agents.emulator import extract
+from agents.emulator.extract import step_text
+
+TOOL_USE_TOKENS = 1200  # what the simulated searches "cost", reported as tool-use tokens
+
+STOP = set(
+    [
+        "the",
+        "a",
+        "an",
+        "and",
+        "or",
+        "of",
+        "to",
+        "for",
+        "in",
+        "on",
+        "at",
+        "by",
+        "with",
+        "from",
+        "is",
+        "are",
+        "be",
+        "it",
+        "this",
+        "that",
+        "these",
+        "those",
+        "as",
+        "what",
+        "which",
+        "how",
+        "about",
+        "into",
+        "their",
+        "your",
+        "my",
+        "our",
+        "please",
+        "research",
+        "report",
+        "write",
+        "find",
+        "out",
+        "latest",
+        "evidence",
+        "on",
+        "regarding",
+        "patient",
+        "patients",
+        "summary",
+        "summarize",
+        "brief",
+        "give",
+        "me",
+        "us",
+    ]
+)
+
+
+def query_text(history: list[dict[str, Any]], input_steps: list[dict[str, Any]]) -> str:
+    texts = [step_text(s) for s in input_steps if s.get("type") == "user_input"]
+    return " ".join(t for t in texts if t).strip() or "the requested topic"
+
+
+def _keywords(query: str) -> list[str]:
+    words = re.findall(r"[A-Za-z][A-Za-z'-]+", query.lower())
+    out: list[str] = []
+    for w in words:
+        if w not in STOP and len(w) > 2 and w not in out:
+            out.append(w)
+    return out[:6] or ["health"]
+
+
+def _topic(query: str) -> str:
+    facts = extract.Facts()
+    extract.read_message(query, facts, 1, [])
+    named = facts.conditions + facts.symptoms + [m.name for m in facts.medications]
+    return ", ".join(named[:3]) if named else " ".join(_keywords(query)[:4])
+
+
+def progress_notes(query: str) -> list[str]:
+    topic = _topic(query)
+    return [
+        f"Planning the research on {topic}.",
+        f"Searching guidelines and reviews about {topic}.",
+        "Reading and comparing the sources found.",
+        "Writing the report with citations.",
+    ]
+
+
+def _sources(query: str, seed: int) -> list[tuple[str, str]]:
+    kws = _keywords(query)
+    q = quote_plus(" ".join(kws[:4]))
+    slug = "".join(kws[:2])
+    pool = [
+        ("PubMed search", f"https://pubmed.ncbi.nlm.nih.gov/?term={q}"),
+        ("MedlinePlus health topics", f"https://medlineplus.gov/{slug}.html"),
+        ("CDC", f"https://www.cdc.gov/search/?query={q}"),
+        ("NICE guidance", f"https://www.nice.org.uk/search?q={q}"),
+        (
+            "World Health Organization",
+            f"https://www.who.int/home/search-results?indexCatalogue=genericsearchindex1&searchQuery={q}",
+        ),
+        ("Cochrane Library", f"https://www.cochranelibrary.com/search?q={q}"),
+    ]
+    h = int(hashlib.sha256(f"{seed}|{query}".encode()).hexdigest(), 16)
+    start = h % len(pool)
+    return [pool[(start + i) % len(pool)] for i in range(4)]
+
+
+def build_report(query: str, *, seed: int) -> dict[str, Any]:
+    """A text content block: markdown report + url_citation annotations (byte offsets)."""
+    topic = _topic(query)
+    sources = _sources(query, seed)
+    lines = [
+        f"# Research report: {topic}",
+        "",
+        "_Produced offline by the Gemini Interactions emulator: this is simulated research, not medical advice._",
+        "",
+        "## Summary",
+        f"This report reviews what is commonly recommended about {topic}. Current guidance emphasises a careful "
+        f"history, review of medications and allergies, and escalation when red-flag symptoms appear [1].",
+        "",
+        "## Key findings",
+        f"- Clinical guidelines recommend a structured assessment of {topic} before treatment decisions [1].",
+        f"- Reviews suggest that medication reconciliation reduces avoidable harm in patients with {topic} [2].",
+        "- Red-flag symptoms such as chest pain, breathing difficulty or confusion need urgent care [3].",
+        f"- Patient education and a clear follow-up plan improve adherence and outcomes for {topic} [2].",
+        "- Evidence quality varies; local protocols and clinician judgement should guide individual care [4].",
+        "",
+        "## Considerations",
+        "Findings come from general sources; check them against the patient's record and local guidance [4].",
+        "",
+        "## Sources",
+    ]
+    for i, (title, url) in enumerate(sources, 1):
+        lines.append(f"{i}. [{title}]({url})")
+    text = "\n".join(lines) + "\n"
+    annotations = []
+    raw = text.encode()
+    for i, (title, url) in enumerate(sources, 1):
+        marker = f"[{i}]".encode()
+        pos = raw.find(marker)
+        if pos >= 0:
+            annotations.append(
+                {"type": "url_citation", "url": url, "title": title, "start_index": pos, "end_index": pos + len(marker)}
+            )
+    return {"type": "text", "text": text, "annotations": annotations}

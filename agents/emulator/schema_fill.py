@@ -1,0 +1,601 @@
+"""Filling a JSON Schema (response_format) from what the conversation established.
+
+Field names are matched by meaning (patient_name/name, chief_complaint/reason, medications[] ...).
+Enum fields get the best-matching allowed value. A field that cannot be filled gets an empty value
+that still validates ("" / [] / first enum / 0 / null when nullable). The result is checked with
+jsonschema; if the fill does not validate, the minimal valid instance is returned instead.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import jsonschema
+
+from agents.emulator.extract import Facts
+
+# --- schema helpers ----------------------------------------------------------------------------
+
+
+def resolve(schema: Any, root: dict[str, Any]) -> dict[str, Any]:
+    """Follow local $refs (`#/$defs/X`, `#/definitions/X`) and single-member allOf wrappers."""
+    seen = 0
+    while isinstance(schema, dict) and seen < 32:
+        seen += 1
+        ref = schema.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/"):
+            target: Any = root
+            for part in ref[2:].split("/"):
+                target = target.get(part, {}) if isinstance(target, dict) else {}
+            extra = {k: v for k, v in schema.items() if k != "$ref"}
+            schema = {**target, **extra} if extra else target
+            continue
+        all_of = schema.get("allOf")
+        if isinstance(all_of, list) and len(all_of) == 1:
+            extra = {k: v for k, v in schema.items() if k != "allOf"}
+            schema = {**resolve(all_of[0], root), **extra}
+            continue
+        break
+    return schema if isinstance(schema, dict) else {}
+
+
+def _variants(schema: dict[str, Any], root: dict[str, Any]) -> tuple[list[dict[str, Any]], bool]:
+    """Non-null alternatives of an anyOf/oneOf/type-list, and whether null is allowed."""
+    alts = schema.get("anyOf") or schema.get("oneOf")
+    nullable = schema.get("nullable") is True
+    if isinstance(alts, list):
+        out = []
+        for a in alts:
+            r = resolve(a, root)
+            if r.get("type") == "null":
+                nullable = True
+            else:
+                out.append(r)
+        return out, nullable
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        nullable = nullable or "null" in kind
+        return [{**schema, "type": k} for k in kind if k != "null"], nullable
+    return [schema], nullable
+
+
+def _kind(schema: dict[str, Any]) -> str:
+    kind = schema.get("type")
+    if isinstance(kind, str):
+        return kind.lower()
+    if schema.get("enum"):
+        v = schema["enum"][0]
+        return {str: "string", int: "integer", float: "number", bool: "boolean"}.get(type(v), "string")
+    if "const" in schema:
+        return "const"
+    if "properties" in schema:
+        return "object"
+    if "items" in schema:
+        return "array"
+    return "string"
+
+
+def empty_instance(schema: Any, root: dict[str, Any]) -> Any:
+    """The smallest value that validates: "" / [] / {} with required keys / first enum / 0 / null."""
+    schema = resolve(schema, root)
+    if "const" in schema:
+        return schema["const"]
+    if "default" in schema:
+        return schema["default"]
+    variants, nullable = _variants(schema, root)
+    if nullable:
+        return None
+    if not variants:
+        return None
+    s = variants[0]
+    if s.get("enum"):
+        return s["enum"][0]
+    kind = _kind(s)
+    if kind == "object":
+        props = s.get("properties") or {}
+        return {k: empty_instance(props.get(k, {}), root) for k in s.get("required") or []}
+    if kind == "array":
+        n = int(s.get("minItems") or 0)
+        return [empty_instance(s.get("items") or {}, root) for _ in range(n)]
+    if kind in ("integer", "number"):
+        lo = s.get("minimum", s.get("exclusiveMinimum", 0) + (1 if "exclusiveMinimum" in s else 0))
+        return int(lo) if kind == "integer" else float(lo)
+    if kind == "boolean":
+        return False
+    if kind == "null":
+        return None
+    fmt = s.get("format")
+    if fmt == "date":
+        return "1970-01-01"
+    if fmt == "date-time":
+        return "1970-01-01T00:00:00Z"
+    if fmt == "email":
+        return "unknown@example.invalid"
+    return "x" * int(s.get("minLength") or 0)
+
+
+# --- matching field names to facts ---------------------------------------------------------------
+
+
+def _tokens(name: str) -> list[str]:
+    name = re.sub(r"([a-z])([A-Z])", r"\1_\2", name)
+    return [t for t in re.split(r"[^a-zA-Z0-9]+", name.lower()) if t]
+
+
+def has(name: str, *keys: str) -> bool:
+    toks = _tokens(name)
+    joined = "_".join(toks)
+    return any(k in toks or (("_" in k) and k in joined) for k in keys)
+
+
+# Canonical status words and the enum spellings they match.
+STATUS_SYNONYMS = {
+    "confirmed": ("confirmed", "confirm", "active", "current", "taking", "verified", "unchanged", "continued", "yes"),
+    "new": ("new", "added", "reported", "patient_reported", "unverified", "started"),
+    "changed": ("changed", "modified", "updated", "dose_changed", "different"),
+    "stopped": ("stopped", "discontinued", "inactive", "not_taking", "no_longer", "resolved", "ended"),
+    "not_taking": ("not_taking", "not taking", "stopped", "discontinued", "inactive", "unconfirmed", "unknown"),
+}
+URGENCY_HIGH = ("emergency", "emergent", "immediate", "critical", "urgent", "high", "red", "stat", "er")
+URGENCY_MID = ("soon", "semi_urgent", "moderate", "medium", "priority", "elevated", "yellow", "same_day")
+URGENCY_LOW = ("routine", "low", "non_urgent", "normal", "standard", "green", "none", "minimal")
+
+
+def best_enum(values: list[Any], wanted: list[str]) -> Any:
+    """The allowed value that best matches the wanted words (exact > contains); first value otherwise."""
+    norm = [(v, "_".join(_tokens(str(v)))) for v in values]
+    for w in wanted:
+        wn = "_".join(_tokens(w))
+        for v, vn in norm:
+            if vn == wn:
+                return v
+    for w in wanted:
+        wn = "_".join(_tokens(w))
+        for v, vn in norm:
+            if wn and (wn in vn or (len(vn) > 2 and vn in wn)):
+                return v
+    return values[0]
+
+
+@dataclass
+class Ctx:
+    """What the filler knows: facts, the chart from function results, and the text of the report."""
+
+    facts: Facts
+    chart: dict[str, Any] = field(default_factory=dict)
+    summary: str = ""
+    report_bullets: list[str] = field(default_factory=list)
+    offline_note: str = "Produced offline by the emulator."
+
+
+def med_status(facts: Facts, chart: dict[str, Any], name: str, dose: str, from_chart: bool) -> str:
+    chart_meds = {str(_item_name(m)).lower(): m for m in chart.get("medications", []) if _item_name(m)}
+    mine = next((m for m in facts.medications if _same_drug(m.name, name)), None)
+    in_chart = next((v for k, v in chart_meds.items() if _same_drug(k, name)), None)
+    if mine is not None and mine.stopped:
+        return "stopped"
+    if from_chart and mine is None:
+        if facts.affirmed:
+            return "confirmed"
+        return "not_taking"
+    if in_chart is None:
+        return "new" if chart_meds else "confirmed" if not chart else "new"
+    chart_dose = _norm_dose(str(_item_get(in_chart, "dose", "strength", "dosage") or ""))
+    if mine is not None and mine.dose and chart_dose and _norm_dose(mine.dose) not in chart_dose:
+        return "changed"
+    return "confirmed"
+
+
+def _norm_dose(d: str) -> str:
+    return re.sub(r"\s+", "", d.lower())
+
+
+def _same_drug(a: str, b: str) -> bool:
+    a, b = a.lower(), b.lower()
+    return bool(a and b) and (a in b or b in a or a.split()[0] == b.split()[0])
+
+
+def _item_name(item: Any) -> str:
+    if isinstance(item, str):
+        return item
+    if isinstance(item, dict):
+        v = _item_get(item, "name", "medication", "drug", "substance", "display", "code", "text", "title")
+        return str(v) if v else ""
+    return ""
+
+
+def _item_get(item: Any, *keys: str) -> Any:
+    if not isinstance(item, dict):
+        return None
+    for k in keys:
+        if item.get(k) not in (None, ""):
+            return item[k]
+    return None
+
+
+def _urgency_words(facts: Facts) -> list[str]:
+    if facts.red_flags:
+        return list(URGENCY_HIGH)
+    if facts.severity == "severe" or (facts.severity_score or 0) >= 8:
+        return list(URGENCY_MID) + list(URGENCY_LOW)
+    return list(URGENCY_LOW)
+
+
+def _age(dob: str) -> int:
+    try:
+        born = date.fromisoformat(dob)
+    except ValueError:
+        return 0
+    today = date.today()
+    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+
+
+def _social_text(f: Facts) -> str:
+    parts = [p for p in (f.tobacco, f.alcohol, f.occupation and f"occupation: {f.occupation}") if p]
+    return "; ".join(parts)
+
+
+def _insurance_text(f: Facts) -> str:
+    return ", ".join(p for p in (f.insurer, f.member_id and f"member ID {f.member_id}") if p)
+
+
+def intake_summary(f: Facts) -> str:
+    bits = []
+    if f.name:
+        bits.append(f.name)
+    if f.chief_complaint:
+        bits.append(f"presents with {f.chief_complaint}")
+    elif f.symptoms:
+        bits.append("reports " + ", ".join(f.symptoms))
+    if f.onset:
+        bits.append(f"onset {f.onset}")
+    if f.severity:
+        bits.append(f"severity {f.severity}")
+    if f.medications:
+        bits.append("medications: " + ", ".join(_med_text(m) for m in f.medications))
+    if f.allergies:
+        bits.append(
+            "allergies: " + ", ".join(a.substance + (f" ({a.reaction})" if a.reaction else "") for a in f.allergies)
+        )
+    elif f.no_allergies:
+        bits.append("no known allergies")
+    if f.red_flags:
+        bits.append("red flags: " + ", ".join(f.red_flags))
+    return ("; ".join(bits) + ".") if bits else ""
+
+
+def _med_text(m: Any) -> str:
+    return " ".join(p for p in (m.name, m.dose, m.frequency) if p)
+
+
+def follow_up(f: Facts) -> str:
+    if f.red_flags:
+        return "Seek emergency care now (call emergency services); red flags: " + ", ".join(f.red_flags) + "."
+    if f.severity == "severe" or (f.severity_score or 0) >= 8:
+        return "Same-day review by a clinician."
+    if f.symptoms:
+        return "Routine review by the clinician at the scheduled visit."
+    return "Routine follow-up."
+
+
+# --- filling -------------------------------------------------------------------------------------
+
+
+def _list_source(name: str, ctx: Ctx) -> list[dict[str, Any]] | None:
+    """Rows for an array field, as dicts of canonical keys, or None if the name means nothing."""
+    f = ctx.facts
+    if has(name, "medications", "medication", "meds", "drugs", "prescriptions", "medication_list"):
+        rows = []
+        for m in f.medications:
+            rows.append(
+                {
+                    "name": m.name,
+                    "dose": m.dose,
+                    "frequency": m.frequency,
+                    "status": med_status(f, ctx.chart, m.name, m.dose, False),
+                    "turns": [m.turn] if m.turn else [],
+                    "source": "patient",
+                }
+            )
+        for cm in ctx.chart.get("medications", []) or []:
+            nm = _item_name(cm)
+            if nm and not any(_same_drug(nm, r["name"]) for r in rows):
+                rows.append(
+                    {
+                        "name": nm,
+                        "dose": str(_item_get(cm, "dose", "strength", "dosage") or ""),
+                        "frequency": str(_item_get(cm, "frequency", "sig", "instructions") or ""),
+                        "status": med_status(f, ctx.chart, nm, "", True),
+                        "turns": [],
+                        "source": "chart",
+                    }
+                )
+        return rows
+    if has(name, "allergies", "allergy", "allergens", "allergy_list"):
+        rows = [
+            {
+                "name": a.substance,
+                "substance": a.substance,
+                "reaction": a.reaction,
+                "status": "confirmed",
+                "turns": [a.turn] if a.turn else [],
+            }
+            for a in f.allergies
+        ]
+        for ca in ctx.chart.get("allergies", []) or []:
+            nm = str(_item_get(ca, "substance", "name", "allergen", "code") or _item_name(ca))
+            if nm and not any(_same_drug(nm, r["substance"]) for r in rows):
+                rows.append(
+                    {
+                        "name": nm,
+                        "substance": nm,
+                        "reaction": str(_item_get(ca, "reaction") or ""),
+                        "status": "confirmed" if f.affirmed else "new" if not f.allergies else "confirmed",
+                        "turns": [],
+                    }
+                )
+        return rows
+    if has(name, "family", "family_history"):
+        return [
+            {"relation": x.relation, "condition": x.condition, "name": x.condition, "turns": [x.turn]} for x in f.family
+        ]
+    if has(name, "symptoms", "symptom", "complaints"):
+        return [
+            {"name": s, "onset": f.onset, "severity": f.severity, "turns": f.turns.get("symptoms", [])}
+            for s in f.symptoms
+        ]
+    if has(name, "surgeries", "surgical", "procedures", "operations"):
+        return [{"name": s, "turns": f.turns.get("history", [])} for s in f.surgeries]
+    if has(name, "conditions", "diagnoses", "problems", "past_medical_history", "medical_history", "history", "pmh"):
+        return [{"name": c, "turns": f.turns.get("history", [])} for c in f.conditions + f.surgeries]
+    if has(name, "red_flags", "red_flag", "warning_signs", "flags", "alerts"):
+        return [{"name": r} for r in f.red_flags]
+    if has(name, "bullets", "bullet_points", "key_points", "highlights", "takeaways", "findings", "points"):
+        src = ctx.report_bullets or [s for s in intake_summary(f).split("; ") if s]
+        return [{"name": b} for b in src]
+    if has(name, "declined", "declines", "refused", "skipped"):
+        return [{"name": d} for d in f.declined]
+    if has(name, "turns", "source_turns", "sources", "turn_ids", "evidence_turns", "turn_numbers"):
+        every = sorted({t for lst in f.turns.values() for t in lst})
+        return [{"int": t} for t in every]
+    return None
+
+
+def _scalar_for(name: str, ctx: Ctx, row: dict[str, Any] | None) -> Any:
+    """A value for a scalar field by its name ("" when unknown)."""
+    f = ctx.facts
+    if row is not None:
+        if has(name, "turns", "turn", "source_turns", "sources", "turn_ids", "source_turn"):
+            return row.get("turns", [])
+        for keys, key in (
+            (("name", "medication", "drug", "title", "item", "text", "description", "value", "label"), "name"),
+            (("substance", "allergen", "agent"), "substance"),
+            (("reaction", "reactions", "symptom_reaction"), "reaction"),
+            (("dose", "dosage", "strength", "amount"), "dose"),
+            (("frequency", "how_often", "schedule", "sig", "timing"), "frequency"),
+            (("status", "state", "verification"), "status"),
+            (("relation", "relationship", "relative", "member", "who"), "relation"),
+            (("condition", "diagnosis", "disease", "problem"), "condition"),
+            (("onset", "since", "started", "duration"), "onset"),
+            (("severity", "intensity"), "severity"),
+            (("source", "origin"), "source"),
+        ):
+            if has(name, *keys) and key in row:
+                return row[key]
+        if "name" in row and has(name, "substance", "condition", "relation"):
+            return row.get("name", "")
+        return ""
+    if has(name, "first_name", "given_name"):
+        return f.name.split()[0] if f.name else ""
+    if has(name, "last_name", "family_name", "surname"):
+        return f.name.split()[-1] if len(f.name.split()) > 1 else ""
+    if has(name, "patient_name", "full_name", "name", "patient"):
+        return f.name
+    if has(name, "dob", "date_of_birth", "birth_date", "birthdate", "birthday"):
+        return f.dob
+    if has(name, "age"):
+        return _age(f.dob) if f.dob else 0
+    if has(name, "phone", "telephone", "mobile", "cell"):
+        return f.phone
+    if has(name, "email", "e_mail"):
+        return f.email
+    if has(name, "member_id", "policy_number", "subscriber_id", "member_number", "policy_id"):
+        return f.member_id
+    if has(name, "insurer", "insurance_provider", "payer", "carrier", "provider", "company", "plan"):
+        return f.insurer
+    if has(name, "insurance"):
+        return _insurance_text(f)
+    if has(
+        name,
+        "chief_complaint",
+        "complaint",
+        "reason",
+        "reason_for_visit",
+        "presenting_complaint",
+        "main_concern",
+        "concern",
+    ):
+        return f.chief_complaint or ", ".join(f.symptoms)
+    if has(name, "onset", "duration", "since", "started"):
+        return f.onset
+    if has(name, "severity_score", "pain_score", "pain_scale", "score", "pain_level"):
+        return f.severity_score if f.severity_score is not None else 0
+    if has(name, "severity", "intensity"):
+        return f.severity
+    if has(name, "tobacco", "smoking", "smoker", "cigarettes"):
+        return f.tobacco
+    if has(name, "alcohol", "drinking"):
+        return f.alcohol
+    if has(name, "occupation", "job", "work", "employment"):
+        return f.occupation
+    if has(name, "social_history", "social", "lifestyle"):
+        return _social_text(f)
+    if has(name, "family_history", "family"):
+        return "; ".join(f"{x.relation}: {x.condition}" for x in f.family)
+    if has(name, "allergies", "allergy"):
+        if f.no_allergies and not f.allergies:
+            return "No known allergies"
+        return ", ".join(a.substance + (f" ({a.reaction})" if a.reaction else "") for a in f.allergies)
+    if has(name, "medications", "medication", "meds"):
+        return ", ".join(_med_text(m) for m in f.medications)
+    if has(name, "symptoms", "symptom"):
+        return ", ".join(f.symptoms)
+    if has(name, "conditions", "medical_history", "past_medical_history", "history", "pmh"):
+        return ", ".join(f.conditions + f.surgeries)
+    if has(name, "urgency", "urgency_level", "triage", "acuity", "priority", "level"):
+        return _urgency_words(f)[0]
+    if has(
+        name,
+        "follow_up",
+        "recommended_follow_up",
+        "recommendation",
+        "recommendations",
+        "next_steps",
+        "plan",
+        "disposition",
+    ):
+        return follow_up(f)
+    if has(name, "red_flags", "red_flag", "flags"):
+        return ", ".join(f.red_flags)
+    if has(name, "summary", "narrative", "hpi", "overview", "brief", "assessment", "report"):
+        return ctx.summary or intake_summary(f)
+    if has(name, "disclaimer", "generated_by", "note_on_source", "provenance", "produced_by", "model_note"):
+        return ctx.offline_note
+    return ""
+
+
+def _bool_for(name: str, ctx: Ctx) -> bool:
+    f = ctx.facts
+    if has(name, "red_flag", "red_flags", "urgent", "emergency", "needs_escalation", "escalate"):
+        return bool(f.red_flags)
+    if has(name, "smoker", "smokes", "tobacco"):
+        return bool(f.tobacco) and "never" not in f.tobacco and "former" not in f.tobacco
+    if has(name, "allergies", "has_allergies", "allergy"):
+        return bool(f.allergies)
+    if has(name, "declined", "refused"):
+        return bool(f.declined)
+    if has(name, "complete", "completed", "done"):
+        return not f.empty()
+    return False
+
+
+def fill(schema: Any, ctx: Ctx, root: dict[str, Any] | None = None) -> Any:
+    root = root if root is not None else (schema if isinstance(schema, dict) else {})
+    value = _fill(schema, "", ctx, root, None)
+    return finalize(schema, value, root)
+
+
+def finalize(schema: Any, value: Any, root: dict[str, Any]) -> Any:
+    try:
+        jsonschema.validate(value, schema, format_checker=jsonschema.FormatChecker())
+        return value
+    except (jsonschema.ValidationError, jsonschema.SchemaError):
+        return empty_instance(schema, root)
+
+
+def _fill(schema: Any, name: str, ctx: Ctx, root: dict[str, Any], row: dict[str, Any] | None) -> Any:
+    schema = resolve(schema, root)
+    if "const" in schema:
+        return schema["const"]
+    variants, nullable = _variants(schema, root)
+    if not variants:
+        return None
+    s = variants[0]
+    kind = _kind(s)
+    if s.get("enum"):
+        return _fill_enum(s["enum"], name, ctx, row)
+    if kind == "object":
+        props = s.get("properties") or {}
+        if not props:
+            return {}
+        out = {}
+        sub_row = row
+        if row is None and has(name, "insurance", "coverage"):
+            sub_row = {"name": ctx.facts.insurer}
+        for pname, psch in props.items():
+            if sub_row is not None and has(name, "insurance", "coverage") and row is None:
+                val = _fill(psch, pname, ctx, root, None)
+            else:
+                val = _fill(psch, pname, ctx, root, row)
+            out[pname] = val
+        return out
+    if kind == "array":
+        items = resolve(s.get("items") or {}, root)
+        rows = _list_source(name, ctx) if row is None else None
+        if row is not None and has(name, "turns", "turn", "source_turns", "sources", "turn_ids"):
+            rows = [{"int": t} for t in row.get("turns", [])]
+        if rows is None:
+            out_list: list[Any] = []
+        else:
+            out_list = [_fill_item(items, r, ctx, root) for r in rows]
+        lo, hi = int(s.get("minItems") or 0), s.get("maxItems")
+        if hi is not None:
+            out_list = out_list[: int(hi)]
+        while len(out_list) < lo:
+            out_list.append(empty_instance(items, root))
+        return out_list
+    if kind in ("integer", "number"):
+        v = _scalar_for(name, ctx, row)
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            v = len(v) if isinstance(v, list) else 0
+        if isinstance(v, list):
+            v = v[0] if v else 0
+        return int(v) if kind == "integer" else float(v)
+    if kind == "boolean":
+        return _bool_for(name, ctx)
+    if kind == "null":
+        return None
+    v = _scalar_for(name, ctx, row)
+    if isinstance(v, list):
+        v = ", ".join(str(x) for x in v)
+    v = "" if v is None else str(v)
+    if not v and nullable:
+        return None
+    if s.get("format") == "date" and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", v):
+        return None if nullable else "1970-01-01"
+    return v
+
+
+def _fill_item(items: dict[str, Any], row: dict[str, Any], ctx: Ctx, root: dict[str, Any]) -> Any:
+    kind = _kind(items) if not items.get("anyOf") else "object"
+    if "int" in row:
+        return row["int"] if kind in ("integer", "number") else str(row["int"])
+    if items.get("enum"):
+        return best_enum(items["enum"], [row.get("name", "")])
+    if kind == "object" or items.get("anyOf"):
+        return _fill(items, "", ctx, root, row)
+    if kind in ("integer", "number"):
+        t = row.get("turns") or [0]
+        return t[0]
+    text = row.get("name", "")
+    extra = [row[k] for k in ("dose", "frequency") if row.get(k)]
+    if row.get("relation"):
+        text = f"{row['relation']}: {row['condition']}"
+    elif row.get("reaction"):
+        text = f"{text} ({row['reaction']})"
+    elif extra:
+        text = " ".join([text, *extra])
+    return text
+
+
+def _fill_enum(values: list[Any], name: str, ctx: Ctx, row: dict[str, Any] | None) -> Any:
+    f = ctx.facts
+    if row is not None and has(name, "status", "state", "verification"):
+        st = str(row.get("status", ""))
+        return best_enum(values, list(STATUS_SYNONYMS.get(st, (st,))))
+    if row is not None:
+        v = _scalar_for(name, ctx, row)
+        if v:
+            return best_enum(values, [str(v)])
+    if has(name, "urgency", "urgency_level", "triage", "acuity", "priority", "level", "risk"):
+        return best_enum(values, _urgency_words(f))
+    if has(name, "severity", "intensity"):
+        sev = f.severity
+        if f.severity_score is not None:
+            sev = "severe" if f.severity_score >= 7 else "moderate" if f.severity_score >= 4 else "mild"
+        return best_enum(values, [sev] if sev else ["unknown", "none"])
+    v = _scalar_for(name, ctx, None)
+    return best_enum(values, [str(v)] if v else ["unknown", "none", "other"])

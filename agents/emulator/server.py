@@ -1,0 +1,459 @@
+"""The aiohttp application: Interactions + generateContent routes, faults, latency, inspection.
+
+Handlers stay thin: they validate (wire.py), ask the offline model (model.py) or the research
+simulator (research.py), store the result (store.py) and reply as JSON or SSE (sse.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+import resource
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from agents.emulator import gencontent, model, research, sse
+from agents.emulator.store import Record, Store, new_id
+from agents.emulator.usage import compute_usage
+from agents.emulator.wire import ApiError, CreateRequest, bad, parse_create, response_schema
+
+log = logging.getLogger("agents.emulator")
+
+VERSION = r"{version:v\d+[a-z0-9]*}"
+BACKGROUND_MODEL_SECONDS = 0.3  # how long a background *model* interaction stays in_progress
+
+
+@dataclass
+class EmulatorConfig:
+    host: str = "127.0.0.1"
+    port: int = 8765
+    latency_ms: int = 0
+    chunk_ms: int = 0
+    fault_rate: float = 0.0
+    research_seconds: float = 20.0
+    retention_seconds: float = 86400.0
+    seed: int = 0
+    log_requests: bool = True
+    request_log_size: int = 2000
+
+
+class Emulator:
+    def __init__(self, config: EmulatorConfig) -> None:
+        self.config = config
+        self.store = Store(config.retention_seconds)
+        self.requests: deque[dict[str, Any]] = deque(maxlen=config.request_log_size)
+        self.fault_rng = random.Random(config.seed)
+        self.research_rng = random.Random(config.seed + 1)
+        self.streams_open = 0
+        self.streams_peak = 0
+        self.streams_total = 0
+
+    # --- application --------------------------------------------------------------------------
+    def app(self) -> web.Application:
+        app = web.Application(middlewares=[self.middleware], client_max_size=64 * 1024 * 1024)
+        r = app.router
+        r.add_post(f"/{VERSION}/interactions", self.create)
+        r.add_get(f"/{VERSION}/interactions/{{iid}}", self.get)
+        r.add_post(f"/{VERSION}/interactions/{{iid}}/cancel", self.cancel)
+        r.add_delete(f"/{VERSION}/interactions/{{iid}}", self.delete)
+        r.add_post(f"/{VERSION}/models/{{target}}", self.models_call)
+        r.add_get("/_emulator/requests", self.inspect_requests)
+        r.add_post("/_emulator/reset", self.inspect_reset)
+        r.add_get("/_emulator/stats", self.inspect_stats)
+        app.on_startup.append(self._start_sweeper)
+        app.on_cleanup.append(self._stop)
+        return app
+
+    async def _start_sweeper(self, app: web.Application) -> None:
+        app["sweeper"] = asyncio.create_task(self._sweep_forever())
+
+    async def _sweep_forever(self) -> None:
+        period = max(0.5, min(60.0, self.config.retention_seconds / 2))
+        while True:
+            await asyncio.sleep(period)
+            self.store.sweep()
+
+    async def _stop(self, app: web.Application) -> None:
+        app["sweeper"].cancel()
+        self.store.clear()
+
+    # --- middleware: log, faults, latency, error bodies ----------------------------------------
+    @web.middleware
+    async def middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        raw = await request.read()
+        inspect = request.path.startswith("/_emulator/")
+        entry: dict[str, Any] = {
+            "method": request.method,
+            "path": request.path,
+            "query": dict(request.query),
+            "bytes": len(raw),
+            "body": _parse_json(raw),
+            "time": time.time(),
+        }
+        if not inspect:
+            self.requests.append(entry)
+        request["log_entry"] = entry
+        is_models = "/models/" in request.path
+        try:
+            if not inspect:
+                if self.config.fault_rate > 0 and self.fault_rng.random() < self.config.fault_rate:
+                    status = 429 if self.fault_rng.random() < 0.5 else 503
+                    raise ApiError(status, _FAULT_MESSAGES[status])
+                if self.config.latency_ms > 0:
+                    await asyncio.sleep(self.config.latency_ms / 1000)
+            resp = await handler(request)
+        except ApiError as e:
+            resp = _error_response(e, google_style=is_models)
+        except web.HTTPException as e:
+            if e.status == 404 or e.status == 405:
+                msg = f"No route for {request.method} {request.path}."
+                resp = _error_response(ApiError(e.status, msg), google_style=is_models)
+            else:
+                raise
+        entry["status"] = resp.status
+        if isinstance(resp, web.Response) and resp.content_type == "application/json" and resp.body is not None:
+            # Kept so tests can run the SDK's strict parser over every reply the emulator sent.
+            entry["response"] = _parse_json(bytes(resp.body))  # type: ignore[arg-type]
+        if self.config.log_requests:
+            log.info("%s %s %s", request.method, request.path, resp.status)
+        return resp
+
+    # --- Interactions -------------------------------------------------------------------------
+    async def create(self, request: web.Request) -> web.StreamResponse:
+        body = _parse_json(await request.read())
+        if body is None:
+            raise bad("Invalid request body: expected a JSON object.")
+        req = parse_create(body)
+        history: list[dict[str, Any]] = []
+        if req.previous_interaction_id:
+            prev = self.store.get(req.previous_interaction_id)
+            if prev is None:
+                raise ApiError(404, f"Interaction '{req.previous_interaction_id}' was not found.")
+            if not prev.done:
+                raise bad(f"Invalid 'previous_interaction_id': interaction is still {prev.status}.")
+            history = self.store.history(req.previous_interaction_id)
+        echo = dict(req.echo)
+        if "response_format" in echo:
+            echo["response_format"] = _normalized_response_format(req.response_format)
+        rec = Record(
+            id=new_id(),
+            model=req.model,
+            agent=req.agent,
+            status="in_progress",
+            input_raw=req.input_raw,
+            input_steps=req.input_steps,
+            previous_interaction_id=req.previous_interaction_id,
+            echo=echo,
+            stored=req.store,
+            background=req.background,
+        )
+        if req.agent:
+            self._check_agent(req)
+            sse.emit_start(rec)
+            self.store.put(rec)
+            rec.task = asyncio.create_task(self._run_research(rec, req, history))
+        elif req.background:
+            sse.emit_start(rec)
+            self.store.put(rec)
+            rec.task = asyncio.create_task(self._run_background_model(rec, req, history))
+        else:
+            sse.emit_start(rec)
+            self._complete_model(rec, req, history)
+            self.store.put(rec)
+        if req.stream:
+            return await self._stream(request, rec, 0)
+        return web.json_response(rec.to_json(with_input_steps=False, include_input=False))
+
+    def _check_agent(self, req: CreateRequest) -> None:
+        if not (req.agent or "").startswith("deep-research"):
+            raise bad(f"Invalid value for 'agent': {req.agent!r} is not available in the emulator.")
+        if not req.background:
+            raise bad("Agent interactions require 'background' to be true.")
+        if not req.store:
+            raise bad("Agent interactions require 'store' to be true.")
+        if req.tools or req.response_format is not None:
+            pass  # Accepted and ignored: the research agent decides its own tools.
+
+    def _complete_model(self, rec: Record, req: CreateRequest, history: list[dict[str, Any]]) -> None:
+        """Run the offline model synchronously and finish the record (status, usage, events)."""
+        inp = model.ModelInput(
+            history=history,
+            new_steps=req.input_steps,
+            system_instruction=req.system_instruction,
+            tools=req.tools,
+            response_schema=response_schema(req.response_format),
+            generation_config=req.generation_config or {},
+            seed=self.config.seed,
+        )
+        result = model.generate(inp)
+        rec.output_steps = result.steps
+        rec.usage = compute_usage(
+            history=history,
+            new_input=req.input_steps,
+            preamble=model.preamble_text(inp),
+            output=result.steps,
+        )
+        rec.touch(result.status)
+        for i, step in enumerate(result.steps):
+            sse.emit_step(rec, i, step)
+        if result.status != "in_progress":
+            rec.emit({"event_type": "interaction.status_update", "interaction_id": rec.id, "status": rec.status})
+        sse.emit_finish(rec)
+
+    async def _run_background_model(self, rec: Record, req: CreateRequest, history: list[dict[str, Any]]) -> None:
+        try:
+            await asyncio.sleep(BACKGROUND_MODEL_SECONDS)
+            self._complete_model(rec, req, history)
+        except asyncio.CancelledError:
+            self._mark_cancelled(rec)
+            raise
+
+    async def _run_research(self, rec: Record, req: CreateRequest, history: list[dict[str, Any]]) -> None:
+        try:
+            query = research.query_text(history, req.input_steps)
+            plan = research.progress_notes(query)
+            total = max(0.0, self.config.research_seconds)
+            rec.emit({"event_type": "step.start", "index": 0, "step": {"type": "thought"}})
+            summaries: list[dict[str, Any]] = []
+            for note in plan:
+                await asyncio.sleep(total / len(plan))
+                block = {"type": "text", "text": note}
+                summaries.append(block)
+                rec.emit(
+                    {"event_type": "step.delta", "index": 0, "delta": {"type": "thought_summary", "content": block}}
+                )
+                rec.touch()
+            rec.emit({"event_type": "step.stop", "index": 0})
+            thought = {"type": "thought", "summary": summaries}
+            if self.config.fault_rate > 0 and self.research_rng.random() < self.config.fault_rate:
+                rec.output_steps = [thought]
+                rec.errors = [{"code": "unavailable", "message": "The research agent failed (injected fault)."}]
+                rec.usage = compute_usage(history=history, new_input=req.input_steps, preamble="", output=[thought])
+                rec.touch("failed")
+                rec.emit({"event_type": "interaction.status_update", "interaction_id": rec.id, "status": "failed"})
+                sse.emit_finish(rec)
+                return
+            report = research.build_report(query, seed=self.config.seed)
+            output = {"type": "model_output", "content": [report]}
+            rec.output_steps = [thought, output]
+            rec.usage = compute_usage(history=history, new_input=req.input_steps, preamble="", output=rec.output_steps)
+            rec.usage["total_tool_use_tokens"] = research.TOOL_USE_TOKENS
+            rec.usage["total_tokens"] += research.TOOL_USE_TOKENS
+            rec.touch("completed")
+            sse.emit_step(rec, 1, output)
+            rec.emit({"event_type": "interaction.status_update", "interaction_id": rec.id, "status": "completed"})
+            sse.emit_finish(rec)
+        except asyncio.CancelledError:
+            self._mark_cancelled(rec)
+            raise
+
+    def _mark_cancelled(self, rec: Record) -> None:
+        if rec.done and rec.status != "cancelled":
+            return
+        if rec.status != "cancelled":
+            rec.touch("cancelled")
+            rec.emit({"event_type": "interaction.status_update", "interaction_id": rec.id, "status": "cancelled"})
+            sse.emit_finish(rec)
+
+    def _lookup(self, request: web.Request) -> Record:
+        iid = request.match_info["iid"]
+        rec = self.store.get(iid)
+        if rec is None:
+            raise ApiError(404, f"Interaction '{iid}' was not found.")
+        return rec
+
+    async def get(self, request: web.Request) -> web.StreamResponse:
+        rec = self._lookup(request)
+        include_input = _query_bool(request, "include_input", False)
+        if _query_bool(request, "stream", False):
+            start = 0
+            last = request.query.get("last_event_id")
+            if last:
+                ids = [e["event_id"] for e in rec.events]
+                if last not in ids:
+                    raise bad(f"Invalid value for 'last_event_id': unknown event id {last!r}.")
+                start = ids.index(last) + 1
+            return await self._stream(request, rec, start)
+        if request.query.get("last_event_id"):
+            raise bad("'last_event_id' can only be used when 'stream' is true.")
+        return web.json_response(rec.to_json(with_input_steps=True, include_input=include_input))
+
+    async def cancel(self, request: web.Request) -> web.StreamResponse:
+        rec = self._lookup(request)
+        if not rec.background or rec.done:
+            raise bad(f"Only background interactions that are still running can be cancelled (status: {rec.status}).")
+        if rec.task is not None and not rec.task.done():
+            rec.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await rec.task
+        self._mark_cancelled(rec)
+        return web.json_response(rec.to_json(with_input_steps=False, include_input=False))
+
+    async def delete(self, request: web.Request) -> web.StreamResponse:
+        rec = self._lookup(request)
+        self.store.delete(rec.id)
+        return web.json_response({})
+
+    async def _stream(self, request: web.Request, rec: Record, start: int) -> web.StreamResponse:
+        resp = web.StreamResponse(
+            status=200, headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+        )
+        await resp.prepare(request)
+        self.streams_open += 1
+        self.streams_total += 1
+        self.streams_peak = max(self.streams_peak, self.streams_open)
+        pace = self.config.chunk_ms / 1000
+        log_events: list[dict[str, Any]] = request["log_entry"].setdefault("events", [])
+        try:
+            i = start
+            while True:
+                while i < len(rec.events):
+                    ev = rec.events[i]
+                    i += 1
+                    if pace and ev.get("event_type") == "step.delta":
+                        await asyncio.sleep(pace)
+                    await resp.write(sse.frame(ev))
+                    log_events.append(ev)
+                    if ev.get("event_type") == "interaction.completed":
+                        await resp.write_eof()
+                        return resp
+                waiter = rec.waiter()
+                await waiter.wait()
+        finally:
+            self.streams_open -= 1
+
+    # --- generateContent ----------------------------------------------------------------------
+    async def models_call(self, request: web.Request) -> web.StreamResponse:
+        target = request.match_info["target"]
+        model_name, _, method = target.rpartition(":")
+        if method not in ("generateContent", "streamGenerateContent") or not model_name:
+            raise ApiError(404, f"Method '{method}' is not supported by the emulator.")
+        body = _parse_json(await request.read())
+        inp = gencontent.parse_request(body, seed=self.config.seed)
+        result = model.generate(inp)
+        usage = compute_usage(
+            history=inp.history, new_input=inp.new_steps, preamble=model.preamble_text(inp), output=result.steps
+        )
+        # generateContent is stateless: the whole history is re-sent, so none of it is "cached".
+        usage["total_cached_tokens"] = 0
+        if method == "generateContent":
+            return web.json_response(gencontent.response(result, usage, model_name))
+        resp = web.StreamResponse(status=200, headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(request)
+        pace = self.config.chunk_ms / 1000
+        chunks = request["log_entry"].setdefault("chunks", [])
+        for chunk in gencontent.stream_chunks(result, usage, model_name):
+            if pace:
+                await asyncio.sleep(pace)
+            await resp.write(sse.frame_data(chunk))
+            chunks.append(chunk)
+        await resp.write_eof()
+        return resp
+
+    # --- inspection ---------------------------------------------------------------------------
+    async def inspect_requests(self, request: web.Request) -> web.StreamResponse:
+        return web.json_response(list(self.requests))
+
+    async def inspect_reset(self, request: web.Request) -> web.StreamResponse:
+        self.store.clear()
+        self.requests.clear()
+        self.fault_rng = random.Random(self.config.seed)
+        self.research_rng = random.Random(self.config.seed + 1)
+        return web.json_response({"ok": True})
+
+    async def inspect_stats(self, request: web.Request) -> web.StreamResponse:
+        return web.json_response(
+            {
+                "stored": len(self.store),
+                "streams_open": self.streams_open,
+                "streams_peak": self.streams_peak,
+                "streams_total": self.streams_total,
+                "requests_logged": len(self.requests),
+            }
+        )
+
+
+_FAULT_MESSAGES = {
+    429: "Resource has been exhausted (injected fault).",
+    503: "The service is currently unavailable (injected fault).",
+}
+_GOOGLE_STATUS = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    409: "ABORTED",
+    429: "RESOURCE_EXHAUSTED",
+    500: "INTERNAL",
+    503: "UNAVAILABLE",
+}
+
+
+def _error_response(e: ApiError, *, google_style: bool) -> web.Response:
+    if google_style:  # generateContent speaks Google's classic error body
+        body = {"error": {"code": e.status, "message": e.message, "status": _GOOGLE_STATUS.get(e.status, "UNKNOWN")}}
+    else:
+        body = e.body()
+    return web.json_response(body, status=e.status)
+
+
+def _parse_json(raw: bytes) -> Any:
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def _query_bool(request: web.Request, key: str, default: bool) -> bool:
+    v = request.query.get(key)
+    if v is None:
+        return default
+    if v.lower() in ("true", "1"):
+        return True
+    if v.lower() in ("false", "0"):
+        return False
+    raise bad(f"Invalid value for '{key}': expected true or false.")
+
+
+def _normalized_response_format(rf: Any) -> Any:
+    """Echo response_format in the typed form the SDK's Interaction model parses."""
+    items = rf if isinstance(rf, list) else [rf]
+    out = []
+    for item in items:
+        if isinstance(item, dict) and ("schema" in item or "mime_type" in item):
+            out.append(item)
+        elif isinstance(item, dict):
+            out.append({"type": "text", "mime_type": "application/json", "schema": item})
+    return out if isinstance(rf, list) else (out[0] if out else None)
+
+
+def raise_fd_limit() -> None:
+    """Allow thousands of sockets: lift the soft open-files limit to the hard limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def run(config: EmulatorConfig) -> None:
+    raise_fd_limit()
+    emulator = Emulator(config)
+    log.info("listening on http://%s:%s (seed=%s)", config.host, config.port, config.seed)
+    web.run_app(
+        emulator.app(),
+        host=config.host,
+        port=config.port,
+        backlog=4096,
+        access_log=None,
+        print=None,
+        handle_signals=True,
+    )

@@ -1,0 +1,275 @@
+"""Request validation and normalisation for the Interactions wire format.
+
+Errors raise `ApiError` with a real HTTP status and a message that names the offending field,
+the way Google's 400s do. Unknown top-level keys are accepted and ignored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+CONTENT_TYPES = {"text", "image", "audio", "video", "document"}
+STEP_TYPES = {"user_input", "model_output", "function_call", "function_result", "thought"}
+TOOL_TYPES = {
+    "function",
+    "code_execution",
+    "url_context",
+    "google_search",
+    "google_maps",
+    "file_search",
+    "mcp_server",
+    "retrieval",
+    "computer_use",
+    "tool_search",
+}
+STATUS_CODES = {
+    400: "invalid_request",
+    401: "authentication",
+    403: "permission_denied",
+    404: "not_found",
+    409: "conflict",
+    429: "rate_limit_exceeded",
+    500: "internal",
+    503: "unavailable",
+}
+
+
+class ApiError(Exception):
+    """An error reply: HTTP status plus an {"error": {"code", "message"}} body."""
+
+    def __init__(self, status: int, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.code = code or STATUS_CODES.get(status, "error")
+
+    def body(self) -> dict[str, Any]:
+        return {"error": {"code": self.code, "message": self.message}}
+
+
+def bad(message: str) -> ApiError:
+    return ApiError(400, message, "invalid_request")
+
+
+@dataclass
+class CreateRequest:
+    model: str | None
+    agent: str | None
+    input_raw: Any
+    input_steps: list[dict[str, Any]]
+    previous_interaction_id: str | None = None
+    system_instruction: str | None = None
+    tools: list[dict[str, Any]] = field(default_factory=list)
+    response_format: Any = None
+    generation_config: dict[str, Any] | None = None
+    agent_config: dict[str, Any] | None = None
+    store: bool = True
+    stream: bool = False
+    background: bool = False
+    echo: dict[str, Any] = field(default_factory=dict)  # request fields echoed on the resource
+
+
+def _opt_bool(body: dict[str, Any], key: str, default: bool) -> bool:
+    v = body.get(key)
+    if v is None:
+        return default
+    if not isinstance(v, bool):
+        raise bad(f"Invalid value for '{key}': expected a boolean.")
+    return v
+
+
+def _opt_str(body: dict[str, Any], key: str) -> str | None:
+    v = body.get(key)
+    if v is None:
+        return None
+    if not isinstance(v, str):
+        raise bad(f"Invalid value for '{key}': expected a string.")
+    return v
+
+
+def _check_content(block: Any, where: str) -> dict[str, Any]:
+    if isinstance(block, str):
+        return {"type": "text", "text": block}
+    if not isinstance(block, dict):
+        raise bad(f"Invalid value at '{where}': expected a content object.")
+    kind = block.get("type", "text" if "text" in block else None)
+    if kind not in CONTENT_TYPES:
+        raise bad(f"Invalid value at '{where}.type': unknown content type {kind!r}.")
+    out = dict(block, type=kind)
+    if kind == "text":
+        if not isinstance(block.get("text"), str):
+            raise bad(f"Missing or invalid '{where}.text': a text block needs a string 'text'.")
+    else:
+        data, uri = block.get("data"), block.get("uri")
+        if data is None and uri is None:
+            raise bad(f"Invalid value at '{where}': a {kind} block needs 'data' (base64) or 'uri'.")
+        if data is not None and not isinstance(data, str):
+            raise bad(f"Invalid value for '{where}.data': expected a base64 string.")
+        if uri is not None and not isinstance(uri, str):
+            raise bad(f"Invalid value for '{where}.uri': expected a string.")
+    return out
+
+
+def _check_step(step: Any, where: str) -> dict[str, Any]:
+    if not isinstance(step, dict) or "type" not in step:
+        raise bad(f"Invalid value at '{where}': expected a step object with a 'type' field.")
+    kind = step["type"]
+    if kind in CONTENT_TYPES:  # a bare content block inside a list of content
+        return {"type": "user_input", "content": [_check_content(step, where)]}
+    if kind not in STEP_TYPES:
+        raise bad(f"Invalid value at '{where}.type': unknown step type {kind!r}.")
+    out = dict(step)
+    if kind in ("user_input", "model_output"):
+        content = step.get("content", [])
+        if isinstance(content, str):
+            content = [content]
+        if not isinstance(content, list):
+            raise bad(f"Invalid value for '{where}.content': expected a list of content blocks.")
+        out["content"] = [_check_content(c, f"{where}.content[{i}]") for i, c in enumerate(content)]
+    elif kind == "function_result":
+        if not isinstance(step.get("call_id"), str):
+            raise bad(f"Missing or invalid '{where}.call_id': a function_result needs the call id.")
+        if "result" not in step:
+            raise bad(f"Missing '{where}.result': a function_result needs a result.")
+    elif kind == "function_call":
+        for key in ("id", "name"):
+            if not isinstance(step.get(key), str):
+                raise bad(f"Missing or invalid '{where}.{key}'.")
+        if not isinstance(step.get("arguments", {}), dict):
+            raise bad(f"Invalid value for '{where}.arguments': expected an object.")
+    return out
+
+
+def normalize_input(raw: Any) -> list[dict[str, Any]]:
+    """Any accepted `input` shape -> a list of steps."""
+    if raw is None:
+        return []
+    if isinstance(raw, str):
+        return [{"type": "user_input", "content": [{"type": "text", "text": raw}]}]
+    if isinstance(raw, dict):
+        if raw.get("type") in STEP_TYPES:
+            return [_check_step(raw, "input")]
+        return [{"type": "user_input", "content": [_check_content(raw, "input")]}]
+    if isinstance(raw, list):
+        if not raw:
+            raise bad("Invalid value for 'input': the list is empty.")
+        if all(isinstance(x, dict) and x.get("type") in CONTENT_TYPES for x in raw):
+            blocks = [_check_content(x, f"input[{i}]") for i, x in enumerate(raw)]
+            return [{"type": "user_input", "content": blocks}]
+        return [_check_step(x, f"input[{i}]") for i, x in enumerate(raw)]
+    raise bad("Invalid value for 'input': expected a string, a content object or a list of steps.")
+
+
+def _check_tools(raw: Any) -> list[dict[str, Any]]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise bad("Invalid value for 'tools': expected a list.")
+    tools = []
+    for i, t in enumerate(raw):
+        if not isinstance(t, dict) or not isinstance(t.get("type"), str):
+            raise bad(f"Invalid value at 'tools[{i}]': expected an object with a 'type' field.")
+        if t["type"] not in TOOL_TYPES:
+            raise bad(f"Invalid value at 'tools[{i}].type': unknown tool type {t['type']!r}.")
+        if t["type"] == "function":
+            if not isinstance(t.get("name"), str) or not t["name"]:
+                raise bad(f"Missing 'tools[{i}].name': a function tool needs a name.")
+            params = t.get("parameters")
+            if params is not None and not isinstance(params, dict):
+                raise bad(f"Invalid value for 'tools[{i}].parameters': expected a JSON Schema object.")
+        tools.append(t)
+    return tools
+
+
+def _check_response_format(raw: Any) -> Any:
+    if raw is None:
+        return None
+    items = raw if isinstance(raw, list) else [raw]
+    for i, item in enumerate(items):
+        where = f"response_format[{i}]" if isinstance(raw, list) else "response_format"
+        if not isinstance(item, dict):
+            raise bad(f"Invalid value for '{where}': expected an object.")
+        schema = item.get("schema")
+        if schema is not None and not isinstance(schema, dict):
+            raise bad(f"Invalid value for '{where}.schema': expected a JSON Schema object.")
+    return raw
+
+
+def parse_create(body: Any) -> CreateRequest:
+    if not isinstance(body, dict):
+        raise bad("Invalid request body: expected a JSON object.")
+    model, agent = _opt_str(body, "model"), _opt_str(body, "agent")
+    if model and agent:
+        raise bad("Only one of 'model' or 'agent' may be set.")
+    if not model and not agent:
+        raise bad("Missing required field 'model' (or 'agent').")
+    if model and model.startswith("models/"):
+        model = model[len("models/") :]
+    prev = _opt_str(body, "previous_interaction_id")
+    if "input" not in body and not body.get("continuation_token"):
+        raise bad("Missing required field 'input'.")
+    steps = normalize_input(body.get("input"))
+    gen = body.get("generation_config")
+    if gen is not None and not isinstance(gen, dict):
+        raise bad("Invalid value for 'generation_config': expected an object.")
+    if agent and gen is not None:
+        raise bad("'generation_config' cannot be used with 'agent'; use 'agent_config'.")
+    if gen:
+        for key in ("temperature", "top_p"):
+            if key in gen and not isinstance(gen[key], (int, float)):
+                raise bad(f"Invalid value for 'generation_config.{key}': expected a number.")
+        if "max_output_tokens" in gen and not isinstance(gen["max_output_tokens"], int):
+            raise bad("Invalid value for 'generation_config.max_output_tokens': expected an integer.")
+    agent_config = body.get("agent_config")
+    if agent_config is not None and not isinstance(agent_config, dict):
+        raise bad("Invalid value for 'agent_config': expected an object.")
+    req = CreateRequest(
+        model=model,
+        agent=agent,
+        input_raw=body.get("input"),
+        input_steps=steps,
+        previous_interaction_id=prev,
+        system_instruction=_opt_str(body, "system_instruction"),
+        tools=_check_tools(body.get("tools")),
+        response_format=_check_response_format(body.get("response_format")),
+        generation_config=gen,
+        agent_config=agent_config,
+        store=_opt_bool(body, "store", True),
+        stream=_opt_bool(body, "stream", False),
+        background=_opt_bool(body, "background", False),
+    )
+    if req.background and not req.store:
+        raise bad("'background' requires 'store' to be true.")
+    for key in (
+        "system_instruction",
+        "tools",
+        "response_format",
+        "generation_config",
+        "agent_config",
+        "service_tier",
+        "labels",
+        "safety_settings",
+        "webhook_config",
+    ):
+        if body.get(key) is not None:
+            req.echo[key] = body[key]
+    return req
+
+
+def response_schema(response_format: Any) -> dict[str, Any] | None:
+    """The JSON Schema a `response_format` asks for, if any (raw schema, typed form, or a list)."""
+    if response_format is None:
+        return None
+    items = response_format if isinstance(response_format, list) else [response_format]
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        if "schema" in item or "mime_type" in item:
+            if item.get("type", "text") == "text" and isinstance(item.get("schema"), dict):
+                return item["schema"]
+            if item.get("mime_type") == "application/json" and item.get("schema") is None:
+                return {}
+            continue
+        return item  # a raw JSON Schema
+    return None
