@@ -1,13 +1,27 @@
-"""Admin for patients, the chart store and the audit trail (the last two are read-only)."""
+"""Admin for patients, the chart store and the audit trail (the last two are read-only), and the
+reviewers' tool: the PatientSummary admin (queue, transcript, reconciliation, edits, decisions and
+the FHIR export). Every write goes through `patients.services`; every look is audited there too.
+"""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from django.contrib import admin
-from django.http import HttpRequest
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.db.models import Case, IntegerField, QuerySet, Value, When
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
+from simple_history.admin import SimpleHistoryAdmin
 
+from patients import services
 from patients.models import AuditEvent, FhirResource, FhirSource, Patient, PatientSummary
+from patients.review import reconciliation_rows, summary_validate
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -53,13 +67,451 @@ class AuditEventAdmin(ReadOnlyAdmin):
     list_select_related = ("actor", "patient")
 
 
-@admin.register(PatientSummary)
-class PatientSummaryAdmin(admin.ModelAdmin):
-    """Basic until the reviewers' admin lands."""
+# --- The reviewers' PatientSummary admin -----------------------------------------------------------
 
-    list_display = ("__str__", "patient", "urgency", "review_status", "reviewer", "created_at")
+URGENCY_RANK = Case(
+    When(urgency=PatientSummary.Urgency.EMERGENT, then=Value(0)),
+    When(urgency=PatientSummary.Urgency.URGENT, then=Value(1)),
+    default=Value(2),
+    output_field=IntegerField(),
+)
+# Submit-button name -> (service, past tense for the message, whether a note is required).
+DECISIONS = {
+    "_approve": (services.summary_approve, "approved", False),
+    "_request_changes": (services.summary_request_changes, "sent back for changes", True),
+    "_reject": (services.summary_reject, "rejected", True),
+}
+DECISION_ACTIONS = ("approve_selected", "request_changes_selected", "reject_selected")
+NO_APPROVE_MESSAGE = (
+    "You do not have permission to approve, reject or request changes to summaries "
+    "(a reviewer with “Can approve, reject or request changes to a summary” must do it). Nothing was changed."
+)
+TRANSCRIPT_ROLES = ("patient", "model")
+
+
+def _json_text(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False)
+
+
+def _lines(value: Any) -> str:
+    return "\n".join(str(v) for v in value) if isinstance(value, list) else ""
+
+
+class PatientSummaryReviewForm(forms.ModelForm):
+    """The summary's JSON as reviewable fields. Every save is validated against PatientSummarySchema."""
+
+    urgency_level = forms.ChoiceField(label="Urgency", choices=PatientSummary.Urgency.choices)
+    chief_complaint = forms.CharField(
+        label="Chief complaint", required=False, widget=forms.Textarea(attrs={"rows": 2, "cols": 80})
+    )
+    history_of_present_illness = forms.CharField(
+        label="History of present illness",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 5, "cols": 80}),
+    )
+    medications = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 8, "cols": 80, "class": "vLargeTextField json-field"}),
+        help_text=(
+            'JSON list, one object per medication: {"name", "dose", "frequency", "status"}; status is one of '
+            "confirmed, new, changed, stopped, not_taking."
+        ),
+    )
+    allergies = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 6, "cols": 80, "class": "vLargeTextField json-field"}),
+        help_text=(
+            'JSON list, one object per allergy: {"substance", "reaction", "status"}; status is one of '
+            "confirmed, new, resolved, denied."
+        ),
+    )
+    past_history = forms.CharField(
+        label="Past history",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
+        help_text="One condition or surgery per line.",
+    )
+    family_history = forms.CharField(
+        label="Family history",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
+        help_text="One item per line, e.g. “Mother: type 2 diabetes”.",
+    )
+
+    TEXT_FIELDS = ("chief_complaint", "history_of_present_illness")
+    JSON_FIELDS = ("medications", "allergies")
+    LINE_FIELDS = ("past_history", "family_history")
+
+    class Meta:
+        model = PatientSummary
+        fields = ["review_note"]
+        widgets = {"review_note": forms.Textarea(attrs={"rows": 3, "cols": 80})}
+        help_texts = {"review_note": "Required when rejecting or requesting changes; saved in the history."}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        data = (self.instance.data if self.instance and self.instance.pk else None) or {}
+        self.fields["urgency_level"].initial = data.get("urgency_level", self.instance.urgency)
+        for name in self.TEXT_FIELDS:
+            self.fields[name].initial = data.get(name, "")
+        for name in self.JSON_FIELDS:
+            self.fields[name].initial = _json_text(data.get(name, []))
+        for name in self.LINE_FIELDS:
+            self.fields[name].initial = _lines(data.get(name, []))
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        merged = dict(self.instance.data or {})
+        if "urgency_level" in cleaned:
+            merged["urgency_level"] = cleaned["urgency_level"]
+        for name in self.TEXT_FIELDS:
+            merged[name] = cleaned.get(name, "").strip()
+        for name in self.JSON_FIELDS:
+            raw = cleaned.get(name, "").strip() or "[]"
+            try:
+                merged[name] = json.loads(raw)
+            except json.JSONDecodeError as exc:
+                self.add_error(
+                    name,
+                    f"This is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}). "
+                    'Use a list like [{"name": "...", ...}].',
+                )
+        for name in self.LINE_FIELDS:
+            merged[name] = [line.strip() for line in cleaned.get(name, "").splitlines() if line.strip()]
+        decision = next((d for d in DECISIONS if d in self.data), None)
+        if decision and DECISIONS[decision][2] and not cleaned.get("review_note", "").strip():
+            self.add_error("review_note", "Please write a note saying what is wrong or what needs to change.")
+        if self.errors:
+            return cleaned
+        clean_data, errors = summary_validate(merged)
+        for field, message in errors:
+            self.add_error(field if field in self.fields else None, message)
+        cleaned["summary_data"] = clean_data
+        return cleaned
+
+
+@admin.register(PatientSummary)
+class PatientSummaryAdmin(SimpleHistoryAdmin):
+    """A clinician's review queue: emergent first, then oldest first within an urgency."""
+
+    form = PatientSummaryReviewForm
+    list_display = (
+        "summary_label",
+        "patient_name",
+        "patient_mrn",
+        "chief_complaint_short",
+        "urgency_badge",
+        "review_status",
+        "reviewer",
+        "created_at",
+    )
+    list_display_links = ("summary_label", "patient_name")
     list_filter = ("urgency", "review_status")
-    search_fields = ("patient__given_name", "patient__family_name", "patient__mrn")
+    search_fields = ("patient__given_name", "patient__family_name", "patient__mrn", "data__chief_complaint")
+    search_help_text = "Search by patient name, MRN or chief complaint."
     list_select_related = ("patient", "reviewer")
-    raw_id_fields = ("patient",)
-    readonly_fields = ("created_at",)
+    list_per_page = 50
+    actions = DECISION_ACTIONS
+    history_list_display = ("review_status", "urgency", "review_note")
+    change_form_template = "admin/patients/patientsummary/change_form.html"
+    edit_fields = (
+        "urgency_level",
+        "chief_complaint",
+        "history_of_present_illness",
+        "medications",
+        "allergies",
+        "past_history",
+        "family_history",
+    )
+    display_fields = ("summary_display",)
+    always_readonly = ("patient_link", "review_state", "urgency_badge", "reconciliation", "transcript")
+
+    class Media:
+        css = {"all": ("patients/review_admin.css",)}
+
+    # --- Permissions ---------------------------------------------------------------------------
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # summaries come from intakes
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # a reviewed summary is a record; reject it instead
+
+    def has_approve_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(services.APPROVE_PERMISSION)
+
+    # --- List --------------------------------------------------------------------------------
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[PatientSummary]:
+        # The rank must exist before ModelAdmin.get_queryset would order by it, so build it here.
+        qs = self.model._default_manager.get_queryset().annotate(urgency_rank=URGENCY_RANK)
+        return qs.order_by(*self.get_ordering(request))
+
+    def get_ordering(self, request: HttpRequest) -> tuple[str, ...]:
+        return ("urgency_rank", "created_at")
+
+    @admin.display(description="Summary", ordering="pk")
+    def summary_label(self, obj: PatientSummary) -> str:
+        return f"#{obj.pk}"
+
+    @admin.display(description="Patient", ordering="patient__family_name")
+    def patient_name(self, obj: PatientSummary) -> str:
+        return obj.patient.full_name
+
+    @admin.display(description="MRN", ordering="patient__mrn")
+    def patient_mrn(self, obj: PatientSummary) -> str:
+        return obj.patient.mrn or "—"
+
+    @admin.display(description="Chief complaint")
+    def chief_complaint_short(self, obj: PatientSummary) -> str:
+        text = str((obj.data or {}).get("chief_complaint", "")) or "—"
+        return text if len(text) <= 80 else text[:79] + "…"
+
+    @admin.display(description="Urgency", ordering="urgency_rank")
+    def urgency_badge(self, obj: PatientSummary) -> SafeString:
+        urgency = obj.urgency if obj.urgency in PatientSummary.Urgency.values else "routine"
+        return format_html('<span class="urgency-badge urgency-{}">{}</span>', urgency, obj.get_urgency_display())
+
+    # --- Change page -------------------------------------------------------------------------
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> list[tuple[str | None, dict[str, Any]]]:
+        editable = obj is not None and self.has_change_permission(request, obj)
+        return [
+            (None, {"fields": ("patient_link", "urgency_badge", "review_state")}),
+            ("Summary", {"fields": self.edit_fields if editable else self.display_fields}),
+            ("Chart against patient-reported", {"fields": ("reconciliation",)}),
+            ("Review", {"fields": ("review_note",)}),
+            ("Intake transcript", {"fields": ("transcript",)}),
+        ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        if obj is not None and self.has_change_permission(request, obj):
+            return self.always_readonly
+        return (*self.always_readonly, *self.display_fields, "review_note")
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        if obj is None or not self.has_change_permission(request, obj):
+            kwargs["form"] = forms.ModelForm  # view-only: nothing to edit, nothing to validate
+            kwargs["fields"] = []
+        return super().get_form(request, obj, change, **kwargs)
+
+    @admin.display(description="Patient")
+    def patient_link(self, obj: PatientSummary) -> SafeString:
+        p = obj.patient
+        return format_html("{} · born {} · MRN {}", p.full_name, p.birth_date.isoformat(), p.mrn or "not recorded")
+
+    @admin.display(description="Review status")
+    def review_state(self, obj: PatientSummary) -> SafeString:
+        if obj.reviewer_id is None:
+            return format_html("{}", obj.get_review_status_display())
+        when = obj.reviewed_at.strftime("%Y-%m-%d %H:%M") if obj.reviewed_at else ""
+        return format_html("{} by {} {}", obj.get_review_status_display(), obj.reviewer, when)
+
+    @admin.display(description="Summary")
+    def summary_display(self, obj: PatientSummary) -> SafeString:
+        data = obj.data or {}
+        meds = [
+            f"{m.get('name', '')} {m.get('dose', '')} {m.get('frequency', '')} [{m.get('status', '')}]"
+            for m in data.get("medications") or []
+            if isinstance(m, dict)
+        ]
+        allergies = [
+            f"{a.get('substance', '')} {a.get('reaction', '')} [{a.get('status', '')}]"
+            for a in data.get("allergies") or []
+            if isinstance(a, dict)
+        ]
+        rows = [
+            ("Chief complaint", data.get("chief_complaint", "")),
+            ("History of present illness", data.get("history_of_present_illness", "")),
+            ("Medications", "\n".join(meds)),
+            ("Allergies", "\n".join(allergies)),
+            ("Past history", _lines(data.get("past_history"))),
+            ("Family history", _lines(data.get("family_history"))),
+            ("Red flags", _lines(data.get("red_flags"))),
+        ]
+        return format_html(
+            '<dl class="summary-display">{}</dl>',
+            format_html_join("", "<dt>{}</dt><dd>{}</dd>", ((k, v or "—") for k, v in rows)),
+        )
+
+    @admin.display(description="Reconciliation")
+    def reconciliation(self, obj: PatientSummary) -> SafeString:
+        rows = reconciliation_rows(data=obj.data or {}, chart_snapshot=obj.chart_snapshot or {})
+        if not rows:
+            return format_html('<p class="help">{}</p>', "No medications or allergies, reported or charted.")
+        body = format_html_join(
+            "",
+            '<tr class="recon-row recon-{}"><td>{}</td><td>{}</td><td>{}</td>'
+            '<td><span class="recon-status status-{}">{}</span>{}</td></tr>',
+            (
+                (
+                    r.kind,
+                    "Medication" if r.kind == "medication" else "Allergy",
+                    r.chart_entry or "— not in chart",
+                    r.patient_said or "— not mentioned",
+                    r.status,
+                    r.status_label,
+                    format_html(' <span class="recon-rule">(rules say: {})</span>', r.rule_status_label)
+                    if r.rule_status
+                    else "",
+                )
+                for r in rows
+            ),
+        )
+        return format_html(
+            '<table class="reconciliation"><thead><tr><th>Kind</th><th>Chart entry</th>'
+            "<th>Patient said</th><th>Status</th></tr></thead><tbody>{}</tbody></table>",
+            body,
+        )
+
+    @admin.display(description="Transcript")
+    def transcript(self, obj: PatientSummary) -> SafeString:
+        session = getattr(obj, "intake_session", None)  # reverse one-to-one: absent raises, getattr hides it
+        if session is None:
+            return format_html('<p class="help">{}</p>', "No intake conversation is linked to this summary.")
+        turns = session.turns.filter(role__in=TRANSCRIPT_ROLES).order_by("index")
+        items = format_html_join(
+            "",
+            '<li class="turn turn-{}"><span class="turn-who">{}</span><div class="turn-text">{}</div></li>',
+            ((t.role, "Patient" if t.role == "patient" else "Assistant", t.text) for t in turns),
+        )
+        return (
+            format_html('<ol class="transcript">{}</ol>', items)
+            if items
+            else format_html('<p class="help">{}</p>', "The conversation has no messages.")
+        )
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        obj = self.get_object(request, unquote(object_id))
+        decision = next((d for d in DECISIONS if d in request.POST), None) if request.method == "POST" else None
+        refused = decision and not self.has_approve_permission(request)
+        if obj is not None and refused and self.has_change_permission(request, obj):
+            self.message_user(request, NO_APPROVE_MESSAGE, messages.ERROR)
+            return HttpResponseRedirect(request.path)
+        if obj is not None and request.method == "GET" and self.has_view_or_change_permission(request, obj):
+            services.summary_record_view(summary=obj, viewer=request.user)
+        context = {
+            **(extra_context or {}),
+            "can_review": self.has_approve_permission(request),
+            "can_export": obj is not None and obj.review_status == PatientSummary.ReviewStatus.APPROVED,
+        }
+        return super().change_view(request, object_id, form_url, extra_context=context)
+
+    def save_model(self, request: HttpRequest, obj: PatientSummary, form: Any, change: bool) -> None:
+        was_approved = PatientSummary.objects.filter(
+            pk=obj.pk, review_status=PatientSummary.ReviewStatus.APPROVED
+        ).exists()
+        data = form.cleaned_data.get("summary_data")
+        if data is None:  # a form without the summary fields (never for editors); keep the data
+            data = PatientSummary.objects.values_list("data", flat=True).get(pk=obj.pk)
+        services.summary_update(
+            summary=obj, data=data, editor=request.user, review_note=form.cleaned_data.get("review_note")
+        )
+        decision = next((d for d in DECISIONS if d in request.POST), None)
+        if was_approved and obj.review_status == PatientSummary.ReviewStatus.PENDING and decision != "_approve":
+            self.message_user(
+                request, "The summary was edited after approval, so it is pending review again.", messages.WARNING
+            )
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        return  # no related objects are edited here
+
+    def response_change(self, request: HttpRequest, obj: PatientSummary) -> HttpResponse:
+        decision = next((d for d in DECISIONS if d in request.POST), None)
+        if decision is None:
+            return super().response_change(request, obj)
+        service, done, _ = DECISIONS[decision]
+        try:
+            service(summary=obj, reviewer=request.user, note=obj.review_note)
+        except services.SummaryPermissionError:
+            self.message_user(request, NO_APPROVE_MESSAGE, messages.ERROR)
+        except services.SummaryInvalidError as exc:
+            self.message_user(request, f"Not {done}: the summary does not validate: {exc}", messages.ERROR)
+        else:
+            self.message_user(request, f"Summary #{obj.pk} {done}.", messages.SUCCESS)
+        return HttpResponseRedirect(request.path)
+
+    def history_view(self, request: HttpRequest, object_id: str, extra_context: Any = None) -> HttpResponse:
+        response = super().history_view(request, object_id, extra_context)
+        obj = self.get_object(request, unquote(object_id))
+        if obj is not None and response.status_code == 200:
+            services.summary_record_view(summary=obj, viewer=request.user, what="history")
+        return response
+
+    # --- Actions (changelist) ----------------------------------------------------------------
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        if (
+            request.method == "POST"
+            and request.POST.get("action") in DECISION_ACTIONS
+            and not self.has_approve_permission(request)
+        ):
+            self.message_user(request, NO_APPROVE_MESSAGE, messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+        return super().changelist_view(request, extra_context)
+
+    def _decide_many(self, request: HttpRequest, queryset: QuerySet[PatientSummary], decision: str) -> None:
+        service, done, _ = DECISIONS[decision]
+        ok, invalid = 0, []
+        for summary in queryset:
+            try:
+                service(summary=summary, reviewer=request.user)
+            except services.SummaryPermissionError:
+                self.message_user(request, NO_APPROVE_MESSAGE, messages.ERROR)
+                return
+            except services.SummaryInvalidError:
+                invalid.append(f"#{summary.pk}")
+            else:
+                ok += 1
+        if ok:
+            self.message_user(request, f"{ok} summar{'y' if ok == 1 else 'ies'} {done}.", messages.SUCCESS)
+        if invalid:
+            self.message_user(
+                request,
+                f"Not {done} (the summary does not validate; open it to fix): {', '.join(invalid)}.",
+                messages.ERROR,
+            )
+
+    @admin.action(description="Approve selected summaries", permissions=["approve"])
+    def approve_selected(self, request: HttpRequest, queryset: QuerySet[PatientSummary]) -> None:
+        self._decide_many(request, queryset, "_approve")
+
+    @admin.action(description="Request changes to selected summaries", permissions=["approve"])
+    def request_changes_selected(self, request: HttpRequest, queryset: QuerySet[PatientSummary]) -> None:
+        self._decide_many(request, queryset, "_request_changes")
+
+    @admin.action(description="Reject selected summaries", permissions=["approve"])
+    def reject_selected(self, request: HttpRequest, queryset: QuerySet[PatientSummary]) -> None:
+        self._decide_many(request, queryset, "_reject")
+
+    # --- FHIR export -------------------------------------------------------------------------
+
+    def get_urls(self) -> list[Any]:
+        info = (self.model._meta.app_label, self.model._meta.model_name)
+        custom = [
+            path(
+                "<path:object_id>/fhir/",
+                self.admin_site.admin_view(self.fhir_export_view),
+                name="{}_{}_fhir".format(*info),
+            )
+        ]
+        return custom + super().get_urls()
+
+    def fhir_export_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None:
+            return self._get_obj_does_not_exist_redirect(request, self.model._meta, object_id)
+        if not self.has_view_or_change_permission(request, obj):
+            raise PermissionDenied
+        try:
+            bundle = services.summary_fhir_export(summary=obj, actor=request.user)
+        except services.SummaryNotApprovedError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return HttpResponseRedirect(
+                reverse(f"{self.admin_site.name}:patients_patientsummary_change", args=[obj.pk])
+            )
+        response = HttpResponse(json.dumps(bundle, indent=2), content_type="application/fhir+json")
+        response["Content-Disposition"] = f'attachment; filename="summary-{obj.pk}-fhir.json"'
+        return response

@@ -13,7 +13,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from patients.ehr import ChartAccessError, chart_match_patient, chart_patient_exists
-from patients.models import AuditEvent, Patient
+from patients.fhir_export import summary_fhir_bundle
+from patients.models import AuditEvent, Patient, PatientSummary
+from patients.review import changed_fields, summary_validate
 
 logger = logging.getLogger(__name__)
 
@@ -197,3 +199,166 @@ def patient_link_chart(
             },
         )
     return patient
+
+
+# --- Summary review: edits, decisions and the FHIR export -----------------------------------------
+
+APPROVE_PERMISSION = "patients.approve_patientsummary"
+
+
+class SummaryPermissionError(PermissionError):
+    """The user may not make this review decision (needs `patients.approve_patientsummary`)."""
+
+
+class SummaryInvalidError(ValueError):
+    """The summary data does not match PatientSummarySchema. `errors` is [(field, message)]."""
+
+    def __init__(self, errors: list[tuple[str, str]]) -> None:
+        super().__init__("; ".join(message for _, message in errors))
+        self.errors = errors
+
+
+class SummaryNotApprovedError(ValueError):
+    """Only an approved summary may leave the app (FHIR export)."""
+
+
+def _summary_audit(*, summary: PatientSummary, actor: Any, action: str, detail: dict[str, Any]) -> None:
+    AuditEvent.objects.create(
+        **_actor_fields(actor, ""),
+        patient_id=summary.patient_id,
+        action=action,
+        object_type="PatientSummary",
+        object_id=str(summary.pk),
+        detail=detail,
+    )
+
+
+def summary_record_view(*, summary: PatientSummary, viewer: Any, what: str = "change_page") -> None:
+    """Audit that a user looked at a summary (the admin change page, its history)."""
+    _summary_audit(summary=summary, actor=viewer, action="summary.view", detail={"page": what})
+
+
+def _locked(summary: PatientSummary) -> PatientSummary:
+    return PatientSummary.objects.select_for_update().get(pk=summary.pk)
+
+
+def _refresh_from(summary: PatientSummary, fresh: PatientSummary) -> PatientSummary:
+    for field in ("data", "urgency", "review_status", "reviewer_id", "reviewed_at", "review_note"):
+        setattr(summary, field, getattr(fresh, field))
+    return summary
+
+
+def summary_update(
+    *, summary: PatientSummary, data: Any, editor: Any, review_note: str | None = None
+) -> PatientSummary:
+    """Replace the summary's data after validating it against PatientSummarySchema.
+
+    The urgency column follows `urgency_level`. Editing an approved summary sends it back to
+    pending: the approval was for other content. Nothing is written when nothing changed.
+    Raises SummaryInvalidError with readable messages."""
+    clean, errors = summary_validate(data)
+    if clean is None:
+        raise SummaryInvalidError(errors)
+    with transaction.atomic():
+        fresh = _locked(summary)
+        fields = changed_fields(fresh.data or {}, clean)
+        note_changed = review_note is not None and review_note != fresh.review_note
+        if not fields and not note_changed:
+            return _refresh_from(summary, fresh)
+        was_approved = fresh.review_status == PatientSummary.ReviewStatus.APPROVED and bool(fields)
+        fresh.data = clean
+        fresh.urgency = clean["urgency_level"]
+        if review_note is not None:
+            fresh.review_note = review_note
+        if was_approved:
+            fresh.review_status = PatientSummary.ReviewStatus.PENDING
+        fresh._history_user = editor  # type: ignore[attr-defined]
+        reason = f"Edited: {', '.join(fields)}" if fields else "Review note edited"
+        fresh._change_reason = reason + (" (approval withdrawn)" if was_approved else "")  # type: ignore[attr-defined]
+        fresh.save()
+        _summary_audit(
+            summary=fresh,
+            actor=editor,
+            action="summary.change",
+            detail={"fields": fields, "note_changed": note_changed, "approval_withdrawn": was_approved},
+        )
+    return _refresh_from(summary, fresh)
+
+
+def _summary_decide(
+    *, summary: PatientSummary, reviewer: Any, status: str, action: str, note: str | None
+) -> PatientSummary:
+    if reviewer is None or not reviewer.has_perm(APPROVE_PERMISSION):
+        raise SummaryPermissionError(
+            "Only reviewers with the “approve summaries” permission can approve, reject or request changes."
+        )
+    with transaction.atomic():
+        fresh = _locked(summary)
+        if status == PatientSummary.ReviewStatus.APPROVED:
+            clean, errors = summary_validate(fresh.data)
+            if clean is None:
+                raise SummaryInvalidError(errors)
+        previous = fresh.review_status
+        fresh.review_status = status
+        fresh.reviewer = reviewer
+        fresh.reviewed_at = timezone.now()
+        if note is not None:
+            fresh.review_note = note
+        fresh._history_user = reviewer  # type: ignore[attr-defined]
+        fresh._change_reason = f"{PatientSummary.ReviewStatus(status).label}"  # type: ignore[attr-defined]
+        fresh.save()
+        _summary_audit(
+            summary=fresh,
+            actor=reviewer,
+            action=action,
+            detail={"from": previous, "to": status, "has_note": bool(fresh.review_note)},
+        )
+    return _refresh_from(summary, fresh)
+
+
+def summary_approve(*, summary: PatientSummary, reviewer: Any, note: str | None = None) -> PatientSummary:
+    """Approve a summary whose data validates. Raises SummaryPermissionError, SummaryInvalidError."""
+    return _summary_decide(
+        summary=summary,
+        reviewer=reviewer,
+        status=PatientSummary.ReviewStatus.APPROVED,
+        action="summary.approve",
+        note=note,
+    )
+
+
+def summary_reject(*, summary: PatientSummary, reviewer: Any, note: str | None = None) -> PatientSummary:
+    return _summary_decide(
+        summary=summary,
+        reviewer=reviewer,
+        status=PatientSummary.ReviewStatus.REJECTED,
+        action="summary.reject",
+        note=note,
+    )
+
+
+def summary_request_changes(*, summary: PatientSummary, reviewer: Any, note: str | None = None) -> PatientSummary:
+    return _summary_decide(
+        summary=summary,
+        reviewer=reviewer,
+        status=PatientSummary.ReviewStatus.CHANGES_REQUESTED,
+        action="summary.request_changes",
+        note=note,
+    )
+
+
+def summary_fhir_export(*, summary: PatientSummary, actor: Any) -> dict[str, Any]:
+    """The approved summary as a validated FHIR R4 Bundle (JSON dict), audited.
+
+    Raises SummaryNotApprovedError for any other review status."""
+    if summary.review_status != PatientSummary.ReviewStatus.APPROVED or summary.reviewer_id is None:
+        raise SummaryNotApprovedError(
+            f"Only an approved summary can be exported to FHIR; this one is “{summary.get_review_status_display()}”."
+        )
+    bundle = summary_fhir_bundle(summary=summary)
+    counts: dict[str, int] = {}
+    for entry in bundle.get("entry", []):
+        rtype = entry["resource"]["resourceType"]
+        counts[rtype] = counts.get(rtype, 0) + 1
+    _summary_audit(summary=summary, actor=actor, action="summary.export_fhir", detail={"resources": counts})
+    return bundle

@@ -1,0 +1,198 @@
+"""What a reviewer sees of a summary, as plain data: the reconciliation table and the transcript.
+
+Pure code over `summary.data` and `summary.chart_snapshot` (no ORM, no HTML): the admin renders the
+result, tests check it directly.
+
+The reconciliation table uses `intake.reconcile`, the same matching rules that decided the
+statuses when the summary was saved, so the table cannot disagree with them. That module is pure
+(it imports only `agents.schemas`), so this one import against the "patients never imports intake"
+direction pulls in no intake models or services; it would go away if `reconcile.py` moved to
+`patients/`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from agents.schemas import AllergySchema, MedicationSchema, PatientSummarySchema
+from intake.reconcile import reconcile_allergies, reconcile_medications
+from patients.ehr import ChartAllergy, ChartMedication
+
+NOT_MENTIONED = "not_mentioned"
+STATUS_LABELS = {
+    "confirmed": "Confirmed",
+    "new": "New (not in chart)",
+    "changed": "Changed dose/schedule",
+    "stopped": "Stopped",
+    "not_taking": "Not taking",
+    "resolved": "Resolved",
+    "denied": "Patient denies",
+    NOT_MENTIONED: "Not mentioned by patient",
+}
+
+
+@dataclass(frozen=True)
+class ReconciliationRow:
+    """One line: chart entry | patient said | status. Empty strings where a side has nothing."""
+
+    kind: str  # "medication" or "allergy"
+    chart_entry: str
+    patient_said: str
+    status: str  # the summary's status (what gets exported), or NOT_MENTIONED for chart-only rows
+    rule_status: str = ""  # what the matching rules say, when it differs from `status`
+
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS.get(self.status, self.status)
+
+    @property
+    def rule_status_label(self) -> str:
+        return STATUS_LABELS.get(self.rule_status, self.rule_status)
+
+
+def _join(*parts: str) -> str:
+    return " ".join(p.strip() for p in parts if p and p.strip())
+
+
+def _chart_medications(snapshot: Mapping[str, Any]) -> list[ChartMedication]:
+    return [
+        ChartMedication(
+            name=str(m.get("name", "")),
+            dose=str(m.get("dose", "")),
+            frequency=str(m.get("frequency", "")),
+            status=str(m.get("status", "active")),
+        )
+        for m in snapshot.get("medications") or []
+        if isinstance(m, Mapping)
+    ]
+
+
+def _chart_allergies(snapshot: Mapping[str, Any]) -> list[ChartAllergy]:
+    return [
+        ChartAllergy(
+            substance=str(a.get("substance", "")),
+            reaction=str(a.get("reaction", "")),
+            criticality=str(a.get("criticality", "")),
+            status=str(a.get("status", "active")),
+        )
+        for a in snapshot.get("allergies") or []
+        if isinstance(a, Mapping)
+    ]
+
+
+def _valid_items(model: type[MedicationSchema] | type[AllergySchema], items: Any) -> list[Any]:
+    """Items of a list that validate; a hand-damaged row is skipped rather than hiding the table."""
+    out = []
+    for item in items if isinstance(items, list) else []:
+        try:
+            out.append(model.model_validate(item))
+        except ValidationError:
+            continue
+    return out
+
+
+def _medication_text(m: ChartMedication | MedicationSchema) -> str:
+    return _join(m.name, m.dose, m.frequency and f"({m.frequency})")
+
+
+def _allergy_text(a: ChartAllergy | AllergySchema) -> str:
+    return _join(a.substance, a.reaction and f"({a.reaction})")
+
+
+def reconciliation_rows(*, data: Mapping[str, Any], chart_snapshot: Mapping[str, Any]) -> list[ReconciliationRow]:
+    """Medications then allergies: each patient-reported item with the chart entry it matched, then
+    the chart's entries the patient never mentioned."""
+    snapshot = chart_snapshot or {}
+    rows: list[ReconciliationRow] = []
+
+    meds = reconcile_medications(_valid_items(MedicationSchema, data.get("medications")), _chart_medications(snapshot))
+    for med_row in meds.rows:
+        said = med_row.reported.status
+        rows.append(
+            ReconciliationRow(
+                kind="medication",
+                chart_entry=_medication_text(med_row.chart) if med_row.chart else "",
+                patient_said=_medication_text(med_row.reported),
+                status=said,
+                rule_status=med_row.status if med_row.status != said else "",
+            )
+        )
+    rows.extend(
+        ReconciliationRow(kind="medication", chart_entry=_medication_text(c), patient_said="", status=NOT_MENTIONED)
+        for c in meds.chart_only
+    )
+
+    allergies = reconcile_allergies(_valid_items(AllergySchema, data.get("allergies")), _chart_allergies(snapshot))
+    for al_row in allergies.rows:
+        said = al_row.reported.status
+        rows.append(
+            ReconciliationRow(
+                kind="allergy",
+                chart_entry="; ".join(_allergy_text(c) for c in al_row.chart),
+                patient_said=_allergy_text(al_row.reported),
+                status=said,
+                rule_status=al_row.status if al_row.status != said else "",
+            )
+        )
+    rows.extend(
+        ReconciliationRow(kind="allergy", chart_entry=_allergy_text(c), patient_said="", status=NOT_MENTIONED)
+        for c in allergies.chart_only
+    )
+    return rows
+
+
+# --- Validation messages --------------------------------------------------------------------------
+
+_FIELD_LABELS = {
+    "patient_name": "Patient name",
+    "urgency_level": "Urgency",
+    "chief_complaint": "Chief complaint",
+    "history_of_present_illness": "History of present illness",
+    "insurance": "Insurance",
+    "medications": "Medications",
+    "allergies": "Allergies",
+    "past_history": "Past history",
+    "family_history": "Family history",
+    "social_history": "Social history",
+    "red_flags": "Red flags",
+    "recommended_follow_up": "Recommended follow-up",
+    "sources": "Sources",
+}
+
+
+def summary_errors(exc: ValidationError) -> list[tuple[str, str]]:
+    """Pydantic errors as (top-level field, readable message): "Medications, row 2, status: ..."."""
+    out: list[tuple[str, str]] = []
+    for err in exc.errors():
+        loc = list(err.get("loc", ()))
+        top = str(loc[0]) if loc else ""
+        parts = [_FIELD_LABELS.get(top, top)] if top else []
+        for p in loc[1:]:
+            parts.append(f"row {p + 1}" if isinstance(p, int) else str(p).replace("_", " "))
+        msg = str(err.get("msg", "is not valid"))
+        if err.get("type") == "literal_error":
+            expected = (err.get("ctx") or {}).get("expected", "")
+            msg = f"must be one of {expected}"
+        elif err.get("type") == "missing":
+            msg = "is required"
+        out.append((top, f"{', '.join(parts)}: {msg}" if parts else msg))
+    return out
+
+
+def summary_validate(data: Any) -> tuple[dict[str, Any] | None, list[tuple[str, str]]]:
+    """(normalised data, []) when `data` is a valid PatientSummarySchema, else (None, errors)."""
+    try:
+        parsed = PatientSummarySchema.model_validate(data)
+    except ValidationError as exc:
+        return None, summary_errors(exc)
+    return parsed.model_dump(mode="json"), []
+
+
+def changed_fields(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
+    """Top-level summary keys whose value differs (names only: safe for audit and history)."""
+    keys: Iterable[str] = sorted(set(before) | set(after))
+    return [k for k in keys if before.get(k) != after.get(k)]

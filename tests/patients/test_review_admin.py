@@ -1,0 +1,418 @@
+"""The reviewers' PatientSummary admin: queue, change page, edits with history, decisions, permissions."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from django.contrib.messages import get_messages
+from django.urls import reverse
+
+from patients.models import AuditEvent, PatientSummary
+from patients.review import NOT_MENTIONED, reconciliation_rows
+from tests.patients.summary_factory import (
+    CHART_SNAPSHOT,
+    add_transcript,
+    make_patient,
+    make_summary,
+    make_user,
+    reviewer,
+    staff,
+    summary_data,
+)
+
+pytestmark = pytest.mark.django_db
+
+CHANGELIST = reverse("admin:patients_patientsummary_changelist")
+
+
+def change_url(summary: PatientSummary) -> str:
+    return reverse("admin:patients_patientsummary_change", args=[summary.pk])
+
+
+def form_payload(summary: PatientSummary, **overrides: Any) -> dict[str, Any]:
+    """What the change form posts, built from the summary's current data."""
+    data = summary.data
+    payload = {
+        "urgency_level": data["urgency_level"],
+        "chief_complaint": data["chief_complaint"],
+        "history_of_present_illness": data["history_of_present_illness"],
+        "medications": json.dumps(data["medications"]),
+        "allergies": json.dumps(data["allergies"]),
+        "past_history": "\n".join(data["past_history"]),
+        "family_history": "\n".join(data["family_history"]),
+        "review_note": summary.review_note,
+    }
+    return payload | overrides
+
+
+def texts(response: Any) -> list[str]:
+    return [str(m) for m in get_messages(response.wsgi_request)]
+
+
+# --- List -----------------------------------------------------------------------------------------
+
+
+def test_list_puts_emergent_first_then_oldest(client):
+    old_routine = make_summary(urgency="routine", created_minutes_ago=90)
+    urgent = make_summary(urgency="urgent", created_minutes_ago=30)
+    new_routine = make_summary(urgency="routine", created_minutes_ago=5)
+    emergent = make_summary(urgency="emergent", created_minutes_ago=1)
+    client.force_login(reviewer())
+
+    response = client.get(CHANGELIST)
+
+    assert response.status_code == 200
+    order = [s.pk for s in response.context["cl"].result_list]
+    assert order == [emergent.pk, urgent.pk, old_routine.pk, new_routine.pk]
+    html = response.content.decode()
+    assert '<span class="urgency-badge urgency-emergent">Emergent</span>' in html
+    assert '<span class="urgency-badge urgency-routine">Routine</span>' in html
+
+
+def test_list_filters_by_urgency_and_review_status(client):
+    emergent = make_summary(urgency="emergent")
+    routine = make_summary(urgency="routine")
+    PatientSummary.objects.filter(pk=routine.pk).update(review_status="approved")
+    client.force_login(reviewer())
+
+    by_urgency = client.get(CHANGELIST, {"urgency__exact": "emergent"})
+    by_status = client.get(CHANGELIST, {"review_status__exact": "approved"})
+
+    assert [s.pk for s in by_urgency.context["cl"].result_list] == [emergent.pk]
+    assert [s.pk for s in by_status.context["cl"].result_list] == [routine.pk]
+
+
+@pytest.mark.parametrize("query", ["Zebediah", "MRN-ZZ-77", "wrist"])
+def test_list_searches_name_mrn_and_chief_complaint(client, query):
+    wanted = make_summary(
+        patient=make_patient(given_name="Zebediah", mrn="MRN-ZZ-77"), chief_complaint="Swollen wrist after a fall"
+    )
+    make_summary(chief_complaint="Headache")
+    client.force_login(reviewer())
+
+    response = client.get(CHANGELIST, {"q": query})
+
+    assert [s.pk for s in response.context["cl"].result_list] == [wanted.pk]
+
+
+def test_badge_escapes_unknown_values(client):
+    summary = make_summary(urgency="routine")
+    PatientSummary.objects.filter(pk=summary.pk).update(urgency="<b>x</b>")  # fits max_length=10
+    client.force_login(reviewer())
+
+    html = client.get(CHANGELIST).content.decode()
+
+    assert "<b>x</b>" not in html
+    assert '<span class="urgency-badge urgency-routine">&lt;b&gt;x&lt;/b&gt;</span>' in html
+
+
+# --- Change page ----------------------------------------------------------------------------------
+
+
+def test_change_page_shows_transcript_escaped(client):
+    summary = make_summary()
+    add_transcript(
+        summary,
+        [
+            ("model", "Hello, what brings you in today?"),
+            ("patient", '<script>alert("pwned")</script> my chest hurts'),
+            ("tool", "SECRET-TOOL-OUTPUT"),
+            ("model", "I am sorry to hear that. <b>When</b> did it start?"),
+        ],
+    )
+    client.force_login(reviewer())
+
+    response = client.get(change_url(summary))
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "&lt;script&gt;alert(&quot;pwned&quot;)&lt;/script&gt; my chest hurts" in html
+    assert '<script>alert("pwned")' not in html
+    assert "I am sorry to hear that. &lt;b&gt;When&lt;/b&gt; did it start?" in html
+    assert "Hello, what brings you in today?" in html
+    assert "SECRET-TOOL-OUTPUT" not in html  # only the patient and the assistant
+    assert html.index("Hello, what brings") < html.index("my chest hurts")
+
+
+def test_change_page_without_intake_says_so(client):
+    summary = make_summary()
+    client.force_login(reviewer())
+
+    assert "No intake conversation is linked" in client.get(change_url(summary)).content.decode()
+
+
+def test_reconciliation_rows_pair_chart_and_patient():
+    rows = reconciliation_rows(data=summary_data(), chart_snapshot=CHART_SNAPSHOT)
+
+    table = [(r.kind, r.chart_entry, r.patient_said, r.status) for r in rows]
+    assert table == [
+        (
+            "medication",
+            "lisinopril 10 MG Oral Tablet (1 time(s) per 1 d)",
+            "lisinopril 10 mg (once daily)",
+            "confirmed",
+        ),
+        ("medication", "", "ibuprofen 200 mg (as needed)", "new"),
+        ("medication", "metformin hydrochloride 500 MG Oral Tablet", "", NOT_MENTIONED),
+        ("allergy", "Bee venom (Hives)", "bee venom (hives)", "confirmed"),
+        ("allergy", "", "penicillin (rash)", "new"),
+    ]
+
+
+def test_reconciliation_flags_a_status_the_rules_disagree_with():
+    data = summary_data(
+        medications=[{"name": "lisinopril", "dose": "40 mg", "frequency": "once daily", "status": "confirmed"}]
+    )
+
+    (row, _chart_only) = reconciliation_rows(data=data, chart_snapshot=CHART_SNAPSHOT)[:2]
+
+    assert (row.status, row.rule_status) == ("confirmed", "changed")
+
+
+def test_change_page_shows_reconciliation_table(client):
+    summary = make_summary()
+    client.force_login(reviewer())
+
+    html = client.get(change_url(summary)).content.decode()
+
+    assert '<table class="reconciliation">' in html
+    assert "<td>metformin hydrochloride 500 MG Oral Tablet</td><td>— not mentioned</td>" in html
+    assert "<td>— not in chart</td><td>penicillin (rash)</td>" in html
+    assert html.count('class="recon-row') == 5
+
+
+def test_viewing_is_audited_without_phi(client):
+    summary = make_summary(chief_complaint="Very private complaint")
+    user = reviewer()
+    client.force_login(user)
+
+    client.get(change_url(summary))
+
+    event = AuditEvent.objects.get(action="summary.view")
+    assert (event.actor, event.patient_id, event.object_id) == (user, summary.patient_id, str(summary.pk))
+    detail = json.dumps(event.detail)
+    assert "private" not in detail and summary.patient.given_name not in detail
+
+
+# --- Edits ----------------------------------------------------------------------------------------
+
+
+def test_invalid_edit_shows_what_to_fix_and_saves_nothing(client):
+    summary = make_summary()
+    before = summary.data
+    bad_meds = json.dumps([{"name": "aspirin", "dose": "81 mg", "frequency": "daily", "status": "maybe"}])
+    client.force_login(reviewer())
+
+    response = client.post(change_url(summary), form_payload(summary, medications=bad_meds, chief_complaint="X"))
+
+    assert response.status_code == 200  # the form again, with errors
+    errors = response.context["adminform"].form.errors
+    assert "Medications, row 1, status: must be one of 'confirmed', 'new'" in errors["medications"][0]
+    assert "Please correct the error" in response.content.decode()
+    summary.refresh_from_db()
+    assert summary.data == before
+    assert summary.history.count() == 1  # only the creation
+    assert not AuditEvent.objects.filter(action="summary.change").exists()
+
+
+def test_malformed_json_is_explained(client):
+    summary = make_summary()
+    client.force_login(reviewer())
+
+    response = client.post(change_url(summary), form_payload(summary, allergies='[{"substance": "nuts",]'))
+
+    assert response.status_code == 200
+    assert "This is not valid JSON (line 1" in response.context["adminform"].form.errors["allergies"][0]
+
+
+def test_valid_edit_is_saved_with_history_of_the_editor(client):
+    summary = make_summary()
+    user = reviewer()
+    client.force_login(user)
+
+    response = client.post(
+        change_url(summary),
+        form_payload(summary, chief_complaint="Cough and wheeze", urgency_level="urgent", review_note="Wheeze added"),
+    )
+
+    assert response.status_code == 302
+    summary.refresh_from_db()
+    assert summary.data["chief_complaint"] == "Cough and wheeze"
+    assert (summary.urgency, summary.data["urgency_level"]) == ("urgent", "urgent")
+    assert summary.review_note == "Wheeze added"
+    latest = summary.history.first()
+    assert latest.history_user == user
+    assert latest.history_change_reason == "Edited: chief_complaint, urgency_level"
+    event = AuditEvent.objects.get(action="summary.change")
+    assert event.actor == user
+    assert event.detail["fields"] == ["chief_complaint", "urgency_level"]
+    assert "wheeze" not in json.dumps(event.detail).lower()
+    history = client.get(reverse("admin:patients_patientsummary_history", args=[summary.pk]))
+    assert history.status_code == 200
+    assert "Edited: chief_complaint, urgency_level" in history.content.decode()
+    assert user.username in history.content.decode()
+
+
+def test_unchanged_save_writes_nothing(client):
+    summary = make_summary()
+    client.force_login(reviewer())
+
+    assert client.post(change_url(summary), form_payload(summary)).status_code == 302
+    assert summary.history.count() == 1
+    assert not AuditEvent.objects.filter(action="summary.change").exists()
+
+
+def test_editing_an_approved_summary_withdraws_the_approval(client):
+    summary = make_summary()
+    user = reviewer()
+    PatientSummary.objects.filter(pk=summary.pk).update(review_status="approved", reviewer=user)
+    client.force_login(user)
+
+    response = client.post(change_url(summary), form_payload(summary, chief_complaint="Something else"), follow=True)
+
+    summary.refresh_from_db()
+    assert summary.review_status == PatientSummary.ReviewStatus.PENDING
+    assert any("pending review again" in m for m in texts(response))
+
+
+# --- Decisions ------------------------------------------------------------------------------------
+
+
+def test_reviewer_approves_from_the_change_page(client):
+    summary = make_summary()
+    user = reviewer()
+    client.force_login(user)
+
+    response = client.post(change_url(summary), form_payload(summary, review_note="Looks right", _approve="Approve"))
+
+    assert response.status_code == 302 and response["Location"] == change_url(summary)
+    summary.refresh_from_db()
+    assert summary.review_status == PatientSummary.ReviewStatus.APPROVED
+    assert (summary.reviewer, summary.review_note) == (user, "Looks right")
+    assert summary.reviewed_at is not None
+    event = AuditEvent.objects.get(action="summary.approve")
+    assert event.actor == user
+    assert event.detail == {"from": "pending", "to": "approved", "has_note": True}
+    assert summary.history.first().history_user == user
+    page = client.get(change_url(summary)).content.decode()
+    assert "Download FHIR bundle" in page
+
+
+def test_approve_saves_edits_made_in_the_same_submit(client):
+    summary = make_summary()
+    client.force_login(reviewer())
+
+    client.post(change_url(summary), form_payload(summary, chief_complaint="Fixed complaint", _approve="Approve"))
+
+    summary.refresh_from_db()
+    assert (summary.data["chief_complaint"], summary.review_status) == ("Fixed complaint", "approved")
+
+
+@pytest.mark.parametrize(("button", "status"), [("_reject", "rejected"), ("_request_changes", "changes_requested")])
+def test_reject_and_request_changes_need_a_note(client, button, status):
+    summary = make_summary()
+    client.force_login(reviewer())
+
+    refused = client.post(change_url(summary), form_payload(summary, **{button: "x"}))
+    assert refused.status_code == 200
+    assert "Please write a note" in refused.context["adminform"].form.errors["review_note"][0]
+    summary.refresh_from_db()
+    assert summary.review_status == "pending"
+
+    client.post(change_url(summary), form_payload(summary, review_note="Meds list incomplete", **{button: "x"}))
+    summary.refresh_from_db()
+    assert (summary.review_status, summary.review_note) == (status, "Meds list incomplete")
+    assert AuditEvent.objects.filter(action=f"summary.{button.strip('_')}").count() == 1
+
+
+def test_approve_by_editor_without_the_permission_is_refused(client):
+    summary = make_summary()
+    editor = make_user("eddie", perms=("patients.view_patientsummary", "patients.change_patientsummary"))
+    client.force_login(editor)
+
+    page = client.get(change_url(summary)).content.decode()
+    assert 'name="_approve"' not in page
+    assert "needs a reviewer with the approve permission" in page
+    response = client.post(
+        change_url(summary), form_payload(summary, chief_complaint="Changed", _approve="Approve"), follow=True
+    )
+
+    assert any("You do not have permission to approve" in m for m in texts(response))
+    summary.refresh_from_db()
+    assert summary.review_status == "pending"
+    assert summary.data["chief_complaint"] == "Cough for a week"  # nothing changed, not even the edit
+    assert not AuditEvent.objects.filter(action__in=["summary.approve", "summary.change"]).exists()
+
+
+def test_bulk_approve_action(client):
+    first, second = make_summary(), make_summary()
+    user = reviewer()
+    client.force_login(user)
+
+    response = client.post(
+        CHANGELIST, {"action": "approve_selected", "_selected_action": [first.pk, second.pk]}, follow=True
+    )
+
+    assert any("2 summaries approved." in m for m in texts(response))
+    assert set(PatientSummary.objects.values_list("review_status", flat=True)) == {"approved"}
+    assert AuditEvent.objects.filter(action="summary.approve", actor=user).count() == 2
+
+
+def test_bulk_approve_refused_without_the_permission(client):
+    summary = make_summary()
+    editor = make_user("eddie", perms=("patients.view_patientsummary", "patients.change_patientsummary"))
+    client.force_login(editor)
+
+    listing = client.get(CHANGELIST)
+    assert "approve_selected" not in listing.content.decode()
+    response = client.post(CHANGELIST, {"action": "approve_selected", "_selected_action": [summary.pk]}, follow=True)
+
+    assert any("You do not have permission to approve" in m for m in texts(response))
+    summary.refresh_from_db()
+    assert summary.review_status == "pending"
+
+
+def test_approve_refuses_a_summary_that_does_not_validate(client):
+    summary = make_summary()
+    broken = dict(summary.data, medications=[{"name": "x"}])
+    PatientSummary.objects.filter(pk=summary.pk).update(data=broken)
+    client.force_login(reviewer())
+
+    response = client.post(CHANGELIST, {"action": "approve_selected", "_selected_action": [summary.pk]}, follow=True)
+
+    assert any("does not validate" in m for m in texts(response))
+    summary.refresh_from_db()
+    assert summary.review_status == "pending"
+
+
+# --- Permissions ----------------------------------------------------------------------------------
+
+
+def test_staff_without_permission_gets_403(client):
+    summary = make_summary()
+    client.force_login(make_user("nobody"))
+
+    assert client.get(change_url(summary)).status_code == 403
+    assert client.get(CHANGELIST).status_code == 403
+    assert client.post(change_url(summary), form_payload(summary, _approve="Approve")).status_code == 403
+    assert not AuditEvent.objects.filter(action__startswith="summary.").exists()
+    summary.refresh_from_db()
+    assert summary.review_status == "pending"
+
+
+def test_front_desk_staff_see_the_summary_read_only(client):
+    summary = make_summary()
+    add_transcript(summary, [("patient", "my <i>knee</i>")])
+    client.force_login(staff())
+
+    response = client.get(change_url(summary))
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert 'name="chief_complaint"' not in html and 'name="_approve"' not in html
+    assert "Cough for a week" in html and "my &lt;i&gt;knee&lt;/i&gt;" in html
+    assert client.post(change_url(summary), form_payload(summary, chief_complaint="Hacked")).status_code == 403
+    summary.refresh_from_db()
+    assert summary.data["chief_complaint"] == "Cough for a week"
