@@ -14,8 +14,9 @@ from typing import Any, Literal
 
 from asgiref.sync import sync_to_async
 from django.contrib.auth.models import User
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
-from ninja import Field, NinjaAPI, Schema
+from ninja import Field, NinjaAPI, Schema, Status
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security.base import AuthBase
 
@@ -96,6 +97,13 @@ def _patient_invalid(request: HttpRequest, exc: Exception) -> HttpResponse:
 @api.exception_handler(patient_services.PatientDuplicateError)
 def _patient_duplicate(request: HttpRequest, exc: Exception) -> HttpResponse:
     return api.create_response(request, {"detail": str(exc)}, status=409)
+
+
+@api.exception_handler(RequestDataTooBig)
+def _too_big(request: HttpRequest, exc: Exception) -> HttpResponse:
+    return api.create_response(
+        request, {"detail": "The request is too large. Attachments may be at most 10 MB each."}, status=413
+    )
 
 
 @api.exception_handler(Http404)
@@ -234,10 +242,10 @@ class SummaryOut(Schema):
 
 
 @api.post("/patients", response={201: PatientOut, 400: Error, 409: Error}, tags=["staff"])
-def patient_create(request: HttpRequest, payload: PatientIn) -> tuple[int, dict[str, Any]]:
+def patient_create(request: HttpRequest, payload: PatientIn) -> Status:
     user = _require_staff(request)
     patient = patient_services.patient_create(**payload.dict(), actor=user)
-    return 201, {**_patient_dict(patient)}
+    return Status(201, _patient_dict(patient))
 
 
 def _patient_dict(patient: Any) -> dict[str, Any]:
@@ -253,7 +261,7 @@ def _patient_dict(patient: Any) -> dict[str, Any]:
 
 
 @api.post("/intakes", response={201: IntakeCreated, 404: Error}, tags=["staff"])
-def intake_create(request: HttpRequest, payload: IntakeIn) -> tuple[int, dict[str, Any]]:
+def intake_create(request: HttpRequest, payload: IntakeIn) -> Status:
     user = _require_staff(request)
     patient = selectors.patient_get(payload.patient_id)
     session, token = services.intake_start(patient=patient, store=payload.store, actor=user)

@@ -119,19 +119,21 @@ class Progress:
     label: str
     is_review: bool
     is_done: bool
+    title: str = ""  # what this step asks about, for the patient's progress bar
 
 
 def progress(index: int) -> Progress:
     current = min(max(index, 0) + 1, TOTAL_STEPS)
     is_review = index == REVIEW_INDEX
     is_done = index >= DONE_INDEX
+    step = step_at(index)
     if is_done:
-        label = "Done"
+        label, title = "Done", "Done"
     elif is_review:
-        label = "Review"
+        label, title = "Review", "Review your answers"
     else:
-        label = f"Step {current} of {TOTAL_STEPS}"
-    return Progress(current, TOTAL_STEPS, label, is_review, is_done)
+        label, title = f"Step {current} of {TOTAL_STEPS}", step.title if step else ""
+    return Progress(current, TOTAL_STEPS, label, is_review, is_done, title)
 
 
 _PREAMBLE = (

@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "simple_history",
+    "csp",
     "patients",
     "agents",
     "intake",
@@ -79,6 +80,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
 ]
 
@@ -112,7 +114,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
     # Tests use a file, not :memory:, so worker processes and threads share it with real locking.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
+    # SQLITE_TEST_NAME lets two test runs on one checkout use separate files.
+    DATABASES["default"]["TEST"] = {"NAME": env_str("SQLITE_TEST_NAME", str(VAR_DIR / "test.sqlite3"))}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -142,9 +145,31 @@ LOGOUT_REDIRECT_URL = "/accounts/login/"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
+# A 10 MB attachment is about 13.4 MB as base64 inside JSON; anything past this is refused with 413.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 15 * 1024 * 1024
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+
+# --- Content-Security-Policy (django-csp 4) ---------------------------------------------------------
+# No inline scripts or styles anywhere: every page loads its CSS and JS from /static/. Patient text
+# and model output are escaped in templates and inserted with textContent, and this policy is the
+# second line of defence if an escape is ever missed. The Django admin (5.2) works under it too:
+# its scripts are static files and its inline data is JSON in <script type="application/json">.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:", "blob:"],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    },
+}
 
 # --- Gemini -------------------------------------------------------------------------------------
 # With a key the SDK talks to Google; without one it talks to the local emulator. The app never
@@ -159,6 +184,13 @@ GEMINI_RETRY_ATTEMPTS = env_int("GEMINI_RETRY_ATTEMPTS", 3)
 INTERACTIONS_STORE = env_bool("INTERACTIONS_STORE", True)
 # Interactions older than this are not trusted to still exist remotely (free tier keeps 1 day).
 INTERACTIONS_RETENTION_SECONDS = env_int("INTERACTIONS_RETENTION_SECONDS", 23 * 3600)
+
+# Estimated cost shown to staff, in US dollars per million tokens. Defaults: the list price of
+# gemini-3-flash-preview (paid tier, text) when this was written: $0.50 input, $3.00 output,
+# $0.05 cached input. Set your contract's prices; this is an estimate, not a bill.
+GEMINI_PRICE_INPUT_PER_MTOK = float(env_str("GEMINI_PRICE_INPUT_PER_MTOK", "0.50"))
+GEMINI_PRICE_OUTPUT_PER_MTOK = float(env_str("GEMINI_PRICE_OUTPUT_PER_MTOK", "3.00"))
+GEMINI_PRICE_CACHED_PER_MTOK = float(env_str("GEMINI_PRICE_CACHED_PER_MTOK", "0.05"))
 
 # --- EHR ------------------------------------------------------------------------------------------
 FHIR_BASE_URL = env_str("FHIR_BASE_URL", "")  # empty: the local chart store in the database
@@ -203,7 +235,7 @@ RESEARCH_STALE_SECONDS = env_int("RESEARCH_STALE_SECONDS", 120)
 RESEARCH_START_GRACE_SECONDS = env_int("RESEARCH_START_GRACE_SECONDS", 300)
 # Typical run length, only for the progress bar shown to staff.
 RESEARCH_EXPECTED_SECONDS = env_int("RESEARCH_EXPECTED_SECONDS", 600)
-if RESEARCH_POLL_MAX_SECONDS * 10 > CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]:
+if CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] < RESEARCH_POLL_MAX_SECONDS * 10:
     raise ImproperlyConfigured("Research poll countdowns must stay far below the broker visibility timeout.")
 
 # --- Logging: no PHI goes to logs; log ids, never names or free text. ---------------------------------
