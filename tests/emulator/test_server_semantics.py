@@ -1,0 +1,177 @@
+"""Server behaviour that needs raw HTTP or a differently configured emulator (faults, retention)."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+from google import genai
+from google.genai import _interactions as ierr
+from google.genai import errors, types
+
+from tests.emulator.conftest import MODEL
+from tests.emulator_fixture import EmulatorHandle
+
+
+def _client(base_url: str) -> genai.Client:
+    return genai.Client(
+        api_key="test-fake-key",
+        http_options=types.HttpOptions(base_url=base_url, retry_options=types.HttpRetryOptions(attempts=1)),
+    )
+
+
+@pytest.fixture(scope="module")
+def faulty() -> EmulatorHandle:
+    handle = EmulatorHandle(seed=3, extra_args=("--fault-rate", "1.0"))
+    yield handle
+    handle.stop()
+
+
+@pytest.fixture(scope="module")
+def short_lived() -> EmulatorHandle:
+    handle = EmulatorHandle(seed=3, extra_args=("--retention-seconds", "0.5"))
+    yield handle
+    handle.stop()
+
+
+def test_faults_raise_sdk_classes(faulty):
+    c = _client(faulty.base_url)
+    seen: set[type] = set()
+    for _ in range(8):
+        with pytest.raises((ierr.RateLimitError, ierr.InternalServerError)) as e:
+            c.interactions.create(model=MODEL, input="hi")
+        assert e.value.status_code in (429, 503)
+        seen.add(type(e.value))
+    assert seen == {ierr.RateLimitError, ierr.InternalServerError}
+    with pytest.raises((errors.ClientError, errors.ServerError)) as ge:
+        c.models.generate_content(model="gemini-2.5-flash", contents="hi")
+    assert ge.value.code in (429, 503)
+    assert faulty.stats()["stored"] == 0
+
+
+def test_fault_sequence_is_deterministic_for_a_seed(faulty):
+    def codes() -> list[int]:
+        faulty.reset()
+        return [
+            httpx.post(f"{faulty.base_url}/v1/interactions", json={"model": MODEL, "input": "x"}).status_code
+            for _ in range(12)
+        ]
+
+    first = codes()
+    assert first == codes()
+    assert set(first) == {429, 503}
+
+
+def test_retention_expires_interactions(short_lived):
+    c = _client(short_lived.base_url)
+    i = c.interactions.create(model=MODEL, input="Hi")
+    assert c.interactions.get(i.id).status == "completed"
+    time.sleep(0.8)
+    with pytest.raises(ierr.NotFoundError):
+        c.interactions.get(i.id)
+
+
+def test_reset_clears_state(emulator, emulator_client):
+    i = emulator_client.interactions.create(model=MODEL, input="Hi")
+    emulator.reset()
+    assert emulator.requests() == []
+    with pytest.raises(ierr.NotFoundError):
+        emulator_client.interactions.get(i.id)
+
+
+def _post(emulator, body, path="/v1beta/interactions"):
+    return httpx.post(emulator.base_url + path, json=body)
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"input": "hi"}, "model"),
+        ({"model": MODEL}, "input"),
+        ({"model": MODEL, "agent": "deep-research-pro-preview-12-2025", "input": "x"}, "agent"),
+        ({"model": MODEL, "input": 42}, "input"),
+        ({"model": MODEL, "input": [{"type": "user_input", "content": [{"type": "image"}]}]}, "input[0].content[0]"),
+        ({"model": MODEL, "input": [{"type": "function_result", "result": {}}]}, "input[0].call_id"),
+        ({"model": MODEL, "input": "x", "system_instruction": ["a"]}, "system_instruction"),
+        ({"model": MODEL, "input": "x", "tools": {"type": "function"}}, "tools"),
+        ({"model": MODEL, "input": "x", "tools": [{"type": "teleport"}]}, "tools[0].type"),
+        ({"model": MODEL, "input": "x", "generation_config": {"temperature": "hot"}}, "generation_config.temperature"),
+        ({"model": MODEL, "input": "x", "response_format": [1]}, "response_format[0]"),
+        ({"model": MODEL, "input": "x", "stream": "yes"}, "stream"),
+    ],
+)
+def test_malformed_body_is_400_naming_the_field(emulator, body, field):
+    r = _post(emulator, body)
+    assert r.status_code == 400
+    err = r.json()["error"]
+    assert err["code"] == "invalid_request"
+    assert f"'{field}" in err["message"]
+
+
+def test_non_json_body_is_400(emulator):
+    r = httpx.post(
+        f"{emulator.base_url}/v1/interactions", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert r.status_code == 400 and "JSON" in r.json()["error"]["message"]
+
+
+def test_unknown_route_is_404_json(emulator):
+    r = httpx.get(f"{emulator.base_url}/v1/unknown")
+    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+
+
+def test_request_log_shape(emulator, emulator_client):
+    emulator_client.interactions.create(model=MODEL, input="Hello there", labels={"k": "v"})
+    (entry,) = emulator.requests()
+    assert entry["method"] == "POST" and entry["path"] == "/v1/interactions"
+    assert entry["body"]["input"] == "Hello there"
+    assert entry["bytes"] > len("Hello there")
+    assert entry["status"] == 200
+
+
+def test_stream_replay_with_unknown_event_id_is_400(emulator, emulator_client):
+    i = emulator_client.interactions.create(model=MODEL, input="Hi")
+    with pytest.raises(ierr.BadRequestError):
+        list(emulator_client.interactions.get(i.id, stream=True, last_event_id="e999"))
+
+
+def test_chaining_to_running_interaction_is_400(emulator_client):
+    c = emulator_client
+    bg = c.interactions.create(model=MODEL, input="Hi", background=True)
+    with pytest.raises(ierr.BadRequestError):
+        c.interactions.create(model=MODEL, input="next", previous_interaction_id=bg.id)
+
+
+def test_interaction_scoped_settings_are_not_inherited(emulator, emulator_client):
+    c = emulator_client
+    t1 = c.interactions.create(
+        model=MODEL, input="Hi, I'm Noor.", system_instruction="Next: Ask for the patient's date of birth."
+    )
+    assert "date of birth" in t1.output_text
+    t2 = c.interactions.create(model=MODEL, input="Okay.", previous_interaction_id=t1.id)
+    assert "date of birth" not in t2.output_text
+    assert t2.system_instruction is None
+    assert c.interactions.get(t1.id).system_instruction.startswith("Next:")
+
+
+def test_max_output_tokens_truncates(emulator_client):
+    i = emulator_client.interactions.create(
+        model=MODEL,
+        input="Hi, I'm Noor Haddad, I have a headache and a fever.",
+        system_instruction="Next: Ask which medications they take, with dose and how often.",
+        generation_config={"max_output_tokens": 8},
+    )
+    assert i.status == "incomplete"
+    assert len(i.output_text) <= 8 * 4 + len(" (offline emulator)")
+
+
+def test_same_seed_same_reply(emulator_client):
+    args = {
+        "model": MODEL,
+        "input": "Hi, I take aspirin 81 mg daily.",
+        "system_instruction": "Next: Ask about their allergies.",
+    }
+    a = emulator_client.interactions.create(**args).output_text
+    b = emulator_client.interactions.create(**args).output_text
+    assert a == b
