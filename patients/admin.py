@@ -20,6 +20,7 @@ from django.utils.safestring import SafeString
 from simple_history.admin import SimpleHistoryAdmin
 
 from patients import services
+from patients.fhir_export import FhirExportError
 from patients.models import AuditEvent, FhirResource, FhirSource, Patient, PatientSummary
 from patients.review import reconciliation_rows, summary_validate
 
@@ -155,7 +156,10 @@ class PatientSummaryReviewForm(forms.ModelForm):
         for name in self.TEXT_FIELDS:
             self.fields[name].initial = data.get(name, "")
         for name in self.JSON_FIELDS:
-            self.fields[name].initial = _json_text(data.get(name, []))
+            text = _json_text(data.get(name, []))
+            self.fields[name].initial = text
+            # Show the whole list without scrolling, within reason.
+            self.fields[name].widget.attrs["rows"] = min(max(4, text.count("\n") + 2), 30)
         for name in self.LINE_FIELDS:
             self.fields[name].initial = _lines(data.get(name, []))
 
@@ -224,7 +228,14 @@ class PatientSummaryAdmin(SimpleHistoryAdmin):
         "family_history",
     )
     display_fields = ("summary_display",)
-    always_readonly = ("patient_link", "review_state", "urgency_badge", "reconciliation", "transcript")
+    always_readonly = (
+        "patient_link",
+        "review_state",
+        "urgency_badge",
+        "red_flags",
+        "reconciliation",
+        "transcript",
+    )
 
     class Media:
         css = {"all": ("patients/review_admin.css",)}
@@ -277,7 +288,7 @@ class PatientSummaryAdmin(SimpleHistoryAdmin):
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> list[tuple[str | None, dict[str, Any]]]:
         editable = obj is not None and self.has_change_permission(request, obj)
         return [
-            (None, {"fields": ("patient_link", "urgency_badge", "review_state")}),
+            (None, {"fields": ("patient_link", "urgency_badge", "red_flags", "review_state")}),
             ("Summary", {"fields": self.edit_fields if editable else self.display_fields}),
             ("Chart against patient-reported", {"fields": ("reconciliation",)}),
             ("Review", {"fields": ("review_note",)}),
@@ -305,7 +316,15 @@ class PatientSummaryAdmin(SimpleHistoryAdmin):
         if obj.reviewer_id is None:
             return format_html("{}", obj.get_review_status_display())
         when = obj.reviewed_at.strftime("%Y-%m-%d %H:%M") if obj.reviewed_at else ""
-        return format_html("{} by {} {}", obj.get_review_status_display(), obj.reviewer, when)
+        who = obj.reviewer.get_full_name() or obj.reviewer.get_username()
+        return format_html("{} by {} {}", obj.get_review_status_display(), who, when)
+
+    @admin.display(description="Red flags")
+    def red_flags(self, obj: PatientSummary) -> SafeString:
+        flags = [str(f) for f in (obj.data or {}).get("red_flags") or [] if f]
+        if not flags:
+            return format_html('<span class="red-flags-none">{}</span>', "None reported")
+        return format_html('<ul class="red-flags">{}</ul>', format_html_join("", "<li>{}</li>", ((f,) for f in flags)))
 
     @admin.display(description="Summary")
     def summary_display(self, obj: PatientSummary) -> SafeString:
@@ -450,7 +469,11 @@ class PatientSummaryAdmin(SimpleHistoryAdmin):
         ):
             self.message_user(request, NO_APPROVE_MESSAGE, messages.ERROR)
             return HttpResponseRedirect(request.get_full_path())
-        return super().changelist_view(request, extra_context)
+        response = super().changelist_view(request, extra_context)
+        cl = getattr(response, "context_data", {}).get("cl") if request.method == "GET" else None
+        if cl is not None and response.status_code == 200:
+            services.summary_record_list(viewer=request.user, shown=len(cl.result_list), searched=bool(cl.query))
+        return response
 
     def _decide_many(self, request: HttpRequest, queryset: QuerySet[PatientSummary], decision: str) -> None:
         service, done, _ = DECISIONS[decision]
@@ -507,7 +530,7 @@ class PatientSummaryAdmin(SimpleHistoryAdmin):
             raise PermissionDenied
         try:
             bundle = services.summary_fhir_export(summary=obj, actor=request.user)
-        except services.SummaryNotApprovedError as exc:
+        except (services.SummaryNotApprovedError, FhirExportError) as exc:
             self.message_user(request, str(exc), messages.ERROR)
             return HttpResponseRedirect(
                 reverse(f"{self.admin_site.name}:patients_patientsummary_change", args=[obj.pk])

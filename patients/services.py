@@ -238,6 +238,16 @@ def summary_record_view(*, summary: PatientSummary, viewer: Any, what: str = "ch
     _summary_audit(summary=summary, actor=viewer, action="summary.view", detail={"page": what})
 
 
+def summary_record_list(*, viewer: Any, shown: int, searched: bool) -> None:
+    """Audit that a user listed summaries (the list shows names and complaints): counts only."""
+    AuditEvent.objects.create(
+        **_actor_fields(viewer, ""),
+        action="summary.list",
+        object_type="PatientSummary",
+        detail={"shown": shown, "searched": searched},
+    )
+
+
 def _locked(summary: PatientSummary) -> PatientSummary:
     return PatientSummary.objects.select_for_update().get(pk=summary.pk)
 

@@ -416,3 +416,24 @@ def test_front_desk_staff_see_the_summary_read_only(client):
     assert client.post(change_url(summary), form_payload(summary, chief_complaint="Hacked")).status_code == 403
     summary.refresh_from_db()
     assert summary.data["chief_complaint"] == "Cough for a week"
+
+
+def test_listing_is_audited_with_counts_only(client):
+    make_summary(chief_complaint="Private complaint")
+    user = reviewer()
+    client.force_login(user)
+
+    client.get(CHANGELIST, {"q": "Private"})
+
+    event = AuditEvent.objects.get(action="summary.list")
+    assert (event.actor, event.detail) == (user, {"shown": 1, "searched": True})
+
+
+def test_red_flags_are_shown_escaped_at_the_top(client):
+    summary = make_summary(urgency="emergent", red_flags=["chest pain <img src=x onerror=alert(1)>"])
+    client.force_login(reviewer())
+
+    html = client.get(change_url(summary)).content.decode()
+
+    assert '<ul class="red-flags"><li>chest pain &lt;img src=x onerror=alert(1)&gt;</li></ul>' in html
+    assert html.index("red-flags") < html.index('<table class="reconciliation">')

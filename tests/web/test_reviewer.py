@@ -72,6 +72,7 @@ def test_reviewer_approves_and_downloads_fhir(live_server, browser_page):
         urgency="emergent",
         created_minutes_ago=2,
         chief_complaint="Chest pain since this morning",
+        history_of_present_illness="Pressure-like chest pain since 7 am, worse on the stairs, no fever.",
         red_flags=["chest pain"],
     )
     add_transcript(
