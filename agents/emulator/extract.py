@@ -80,10 +80,16 @@ ONSET_PATTERNS = [
 WORD_RE = re.compile(r"[a-z0-9']+")
 
 
+SCOPE_BREAK = re.compile(r"[,;:]|\b(?:but|just|only|although|though|except|however|yet)\b", re.I)
+
+
 def _negated(clause: str, start: int) -> bool:
-    """A negation word within the ~4 words before position `start`."""
-    before = clause[:start].lower().split()[-4:]
-    return bool(NEGATION_RE.search(" ".join(before)))
+    """A negation word within the ~4 words before `start`, in the same phrase ("no fever, just a cough")."""
+    before = clause[:start]
+    breaks = list(SCOPE_BREAK.finditer(before))
+    if breaks:
+        before = before[breaks[-1].end() :]
+    return bool(NEGATION_RE.search(" ".join(before.lower().split()[-4:])))
 
 
 def split_sentences(text: str) -> list[str]:
@@ -334,6 +340,9 @@ def _name(text: str, asked_name: bool) -> str:
             if any(r.search(low) for r in SYMPTOM_RE.values()) or DRUG_RE.search(low) or OCCUPATION_RE.search(low):
                 continue
             return title_name(" ".join(words))
+    m = re.match(r"^\s*(?:hi|hello|hey)?[,!.\s]*(?:i'm|im|i am|this is)\s+([a-z][a-z'\-]+)\s*[.!]?\s*$", text, re.I)
+    if m and m.group(1).lower() not in vocab.NOT_NAMES and not m.group(1).lower().endswith(("ing", "ed")):
+        return title_name(m.group(1))
     if asked_name:
         short = text.strip().strip(".!")
         words = short.split()
@@ -526,7 +535,11 @@ def _tobacco(clause: str) -> str:
 
 def _alcohol(clause: str) -> str:
     low = clause.lower()
-    if not re.search(r"\b(?:drink\w*|alcohol\w*|beers?|wine|liquor|spirits|whiske?y|vodka|cocktails?|sober)\b", low):
+    if not re.search(
+        r"\b(?:drink\w*|alcohol\w*|beers?|wine|liquor|spirits|whiske?y|vodka|gin|rum|cider|lager|pints?|"
+        r"cocktails?|sober|teetotal\w*)\b",
+        low,
+    ):
         return ""
     if re.search(r"\b(?:water|coffee|tea|soda|juice|milk)\b", low) and not re.search(r"alcohol|beer|wine|liquor", low):
         return ""
@@ -535,8 +548,8 @@ def _alcohol(clause: str) -> str:
     ):
         return "does not drink alcohol"
     qty = re.search(
-        rf"({NUM}\s+(?:or\s+\w+\s+)?(?:drinks?|beers?|glass(?:es)?(?: of wine)?|shots?|units?)[^.,;]*?"
-        r"(?:a|per|each|every)\s+(?:day|night|week|weekend|month))",
+        rf"({NUM}\s+(?:or\s+\w+\s+)?(?:drinks?|beers?|pints?|glass(?:es)?(?: of wine)?|shots?|units?|cans?)"
+        r"[^.,;]*?(?:(?:a|per|each|every)\s+(?:day|night|week|weekend|month)|on (?:the )?weekends?))",
         low,
     )
     if qty:
@@ -565,6 +578,9 @@ def _occupation(clause: str) -> str:
     m = re.search(r"\bi(?:'m| am)\s+(?:an?\s+)?(retired|unemployed|self-employed|a student|student)\b", low)
     if m:
         return m.group(1).replace("a student", "student")
+    m = re.search(rf"\b(?:retired|former|ex-?)\s+((?:{_alts(vocab.OCCUPATIONS)}))\b", low)
+    if m:
+        return m.group(0).strip()
     m = re.search(r"\bi work (?:at|for|in)\s+(?:an?\s+|the\s+)?([a-z][a-z -]{2,40}?)(?=$|[,.;]|\s(?:and|as)\b)", low)
     if m:
         return f"works at {m.group(1).strip()}"
@@ -671,8 +687,16 @@ def read_message(text: str, facts: Facts, turn: int, asked: list[str]) -> Facts:
             facts.red_flags.append(flag)
             facts.mark("red_flags", turn)
     for sentence in split_sentences(text):
+        reaction = ""
         for clause in split_clauses(sentence):
             _read_clause(clause, sentence, facts, turn)
+            if not ALLERGEN_RE.search(clause) and not DRUG_RE.search(clause):
+                reaction = reaction or next((c for c, rx in REACTION_RE.items() if rx.search(clause)), "")
+        # "I'm allergic to X, I need an EpiPen": a reaction in a sibling clause belongs to X.
+        if reaction and ALLERGY_CTX.search(sentence):
+            for a in facts.allergies:
+                if a.turn == turn and not a.reaction and a.substance in sentence.lower():
+                    a.reaction = reaction
     return facts
 
 
