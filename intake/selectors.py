@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+from django.db.models import Sum
 from django.http import Http404
 from django.utils import timezone
 
 from intake import plan
-from intake.models import ApiToken, IntakeSession
+from intake.models import ApiToken, IntakeSession, IntakeTurn
 from intake.tokens import token_hash
 from patients.models import Patient, PatientSummary
 
@@ -105,3 +107,172 @@ def summary_list(*, status: str | None) -> list[dict[str, Any]]:
     if status:
         qs = qs.filter(review_status=status)
     return [_summary_row(s) for s in qs[:500]]
+
+
+# --- Pages: the patient chat and the staff pages ----------------------------------------------------
+
+# What a person sees of a conversation: no tool hops, no summary bookkeeping rows.
+_VISIBLE_ROLES = (IntakeTurn.Role.PATIENT, IntakeTurn.Role.MODEL, IntakeTurn.Role.SYSTEM)
+_HIDDEN_SYSTEM_TEXTS = ("[summary]",)
+
+
+def _visible(turn: IntakeTurn) -> bool:
+    return turn.role in _VISIBLE_ROLES and not (
+        turn.role == IntakeTurn.Role.SYSTEM and turn.text in _HIDDEN_SYSTEM_TEXTS
+    )
+
+
+def intake_transcript(session_id: int) -> list[dict[str, Any]]:
+    """The messages of an intake as shown to people, oldest first."""
+    turns = IntakeTurn.objects.filter(session_id=session_id, role__in=_VISIBLE_ROLES).order_by("index")
+    return [
+        {
+            "index": t.index,
+            "role": t.role,
+            "text": t.text,
+            "step": t.step,
+            "attachments": t.attachments or [],
+            "created_at": t.created_at,
+        }
+        for t in turns.only("index", "role", "text", "step", "attachments", "created_at")
+        if _visible(t)
+    ]
+
+
+def intake_review_answers(session_id: int) -> list[dict[str, Any]]:
+    """The patient's own answers grouped by plan step, for the review screen (from the local turns)."""
+    groups: dict[int, list[str]] = {}
+    turns = IntakeTurn.objects.filter(session_id=session_id, role=IntakeTurn.Role.PATIENT).order_by("index")
+    for step, text, attachments in turns.values_list("step", "text", "attachments"):
+        parts = [text] if text else []
+        parts += [f"(attached {_attachment_label(a)})" for a in attachments or []]
+        if parts:
+            groups.setdefault(step, []).append(" ".join(parts))
+    result = []
+    for step_index in sorted(groups):
+        step = plan.step_at(step_index)
+        title = step.title if step is not None else "Your corrections"
+        result.append({"step": step_index + 1, "title": title, "answers": groups[step_index]})
+    return result
+
+
+def _attachment_label(meta: dict[str, Any]) -> str:
+    kind = "PDF" if meta.get("mime_type") == "application/pdf" else "photo"
+    size = int(meta.get("size") or 0)
+    return f"{kind}, {size / 1024:.0f} KB" if size < 1024 * 1024 else f"{kind}, {size / 1048576:.1f} MB"
+
+
+def intake_emergency_message(session_id: int) -> str:
+    """The latest red-flag message of an intake ("" when none fired)."""
+    texts = IntakeTurn.objects.filter(session_id=session_id, role=IntakeTurn.Role.SYSTEM).exclude(
+        text__in=_HIDDEN_SYSTEM_TEXTS
+    )
+    return texts.order_by("-index").values_list("text", flat=True).first() or ""
+
+
+def intake_chat_context(session: IntakeSession) -> dict[str, Any]:
+    """Everything the patient chat page renders on load, so a reload resumes where it stopped."""
+    progress = plan.progress(session.step_index)
+    is_review = session.status == IntakeSession.Status.REVIEW
+    return {
+        "session": session,
+        "status": session.status,
+        "progress": progress,
+        "step_title": (plan.step_at(session.step_index).title if plan.step_at(session.step_index) else ""),
+        "messages": intake_transcript(session.pk),
+        "emergency": intake_emergency_message(session.pk) if session.emergency_flagged else "",
+        "review": intake_review_answers(session.pk) if is_review else [],
+        "is_review": is_review,
+        "is_finished": session.status
+        in (IntakeSession.Status.COMPLETED, IntakeSession.Status.MANUAL, IntakeSession.Status.CANCELLED),
+    }
+
+
+_URGENCY_RANK = {
+    IntakeSession.Urgency.EMERGENT: 0,
+    IntakeSession.Urgency.URGENT: 1,
+    IntakeSession.Urgency.ROUTINE: 2,
+}
+
+
+def _percent(step_index: int) -> int:
+    """Share of the plan answered: 0 at the first question, 100 once all ten are answered."""
+    return round(100 * min(max(step_index, 0), plan.TOTAL_STEPS) / plan.TOTAL_STEPS)
+
+
+def intake_dashboard_rows(*, since: Any) -> list[dict[str, Any]]:
+    """Intakes started since `since`: emergent first, then urgent, then newest first."""
+    sessions = IntakeSession.objects.filter(created_at__gte=since).select_related("patient").order_by("-created_at")
+    rows = []
+    for s in sessions[:500]:
+        progress = plan.progress(s.step_index)
+        urgency = IntakeSession.Urgency.EMERGENT if s.emergency_flagged else s.urgency
+        rows.append(
+            {
+                "id": s.pk,
+                "patient_id": s.patient_id,
+                "patient_name": s.patient.full_name,
+                "birth_date": s.patient.birth_date,
+                "status": s.status,
+                "status_label": s.get_status_display(),
+                "progress": progress,
+                "percent": _percent(s.step_index),
+                "urgency": urgency,
+                "urgency_label": IntakeSession.Urgency(urgency).label,
+                "created_at": s.created_at,
+                "finished_at": s.finished_at,
+            }
+        )
+    rows.sort(key=lambda r: _URGENCY_RANK.get(r["urgency"], 3))  # stable: newest first within a rank
+    return rows
+
+
+def intake_usage(session_ids: list[int]) -> dict[str, Any]:
+    """Token usage of the given intakes (every model call, tool hops and summaries included) and
+    the estimated cost at the configured prices."""
+    sums = IntakeTurn.objects.filter(session_id__in=session_ids).aggregate(
+        input_tokens=Sum("input_tokens"),
+        output_tokens=Sum("output_tokens"),
+        cached_tokens=Sum("cached_tokens"),
+        thought_tokens=Sum("thought_tokens"),
+    )
+    usage = {k: int(v or 0) for k, v in sums.items()}
+    # Cached tokens are part of the input count and billed at the cached rate instead.
+    uncached = max(usage["input_tokens"] - usage["cached_tokens"], 0)
+    cost = (
+        uncached * settings.GEMINI_PRICE_INPUT_PER_MTOK
+        + usage["cached_tokens"] * settings.GEMINI_PRICE_CACHED_PER_MTOK
+        + (usage["output_tokens"] + usage["thought_tokens"]) * settings.GEMINI_PRICE_OUTPUT_PER_MTOK
+    ) / 1_000_000
+    return {
+        **usage,
+        "cost_usd": cost,
+        "prices": {
+            "input": settings.GEMINI_PRICE_INPUT_PER_MTOK,
+            "output": settings.GEMINI_PRICE_OUTPUT_PER_MTOK,
+            "cached": settings.GEMINI_PRICE_CACHED_PER_MTOK,
+        },
+    }
+
+
+def patient_page(patient_id: int) -> dict[str, Any]:
+    """The staff patient page: the patient, every intake with its transcript, the summaries, usage."""
+    patient = patient_get(patient_id)
+    sessions = list(IntakeSession.objects.filter(patient=patient).order_by("-created_at"))
+    intakes = [
+        {
+            "session": s,
+            "progress": plan.progress(s.step_index),
+            "messages": intake_transcript(s.pk),
+            "usage": intake_usage([s.pk]),
+        }
+        for s in sessions
+    ]
+    summaries = list(PatientSummary.objects.filter(patient=patient).order_by("-created_at"))
+    return {
+        "patient": patient,
+        "intakes": intakes,
+        "summaries": summaries,
+        "latest_summary": summaries[0] if summaries else None,
+        "usage": intake_usage([s.pk for s in sessions]),
+    }

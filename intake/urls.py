@@ -4,10 +4,25 @@ from django.urls import include, path
 from intake import views
 from intake.api import api
 
+staff_patterns = (
+    [
+        path("", views.staff_dashboard, name="dashboard"),
+        path("dashboard/rows", views.staff_dashboard_rows, name="dashboard-rows"),
+        path("patients/", include("patients.urls")),
+        path("patients/<int:patient_id>/", views.staff_patient, name="patient"),
+        path("patients/<int:patient_id>/intakes/", views.staff_intake_start, name="intake-start"),
+        path("kiosk/", views.staff_kiosk_enter, name="kiosk"),
+    ],
+    "staff",
+)
+
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
     path("staff/research/", include("agents.urls")),
+    path("staff/", include(staff_patterns)),
+    path("i/<str:token>/", views.patient_chat, name="patient-chat"),
+    path("i/<str:token>/review", views.patient_chat_review, name="patient-chat-review"),
 ]

@@ -1,0 +1,371 @@
+/* Patient chat: streams replies over fetch() + ReadableStream (SSE), attachments, review, retry.
+   Every piece of patient or model text is inserted with textContent, never as HTML. */
+(function () {
+  "use strict";
+  var body = document.body;
+  var intakeId = body.dataset.intake;
+  var token = body.dataset.token;
+  var maxBytes = Number(body.dataset.maxBytes);
+  var maxFiles = Number(body.dataset.maxFiles);
+  var maxTotal = Number(body.dataset.maxTotal); // all files of one message, before base64
+  var accept = body.dataset.accept.split(",");
+  var api = "/api/v1/intakes/" + intakeId;
+  var $ = function (id) { return document.getElementById(id); };
+  var form = $("composer"), box = $("msg"), send = $("send"), retry = $("retry");
+  var fileInput = $("file"), preview = $("preview"), errorBox = $("chat-error");
+  var transcript = $("transcript"), announcer = $("announcer");
+  var files = [];
+  var busy = false;
+  var failed = null; // {text, files, nodes}: the last message that did not get an answer
+
+  function showError(message) {
+    errorBox.textContent = message;
+    errorBox.hidden = !message;
+  }
+
+  function sizeLabel(n) {
+    return n < 1048576 ? Math.max(1, Math.round(n / 1024)) + " KB" : (n / 1048576).toFixed(1) + " MB";
+  }
+
+  function scrollDown(node) {
+    node.scrollIntoView({ block: "end", behavior: "smooth" });
+  }
+
+  function bubble(role, text) {
+    var li = document.createElement("li");
+    li.className = "msg msg-" + role;
+    var who = document.createElement("span");
+    who.className = "who";
+    who.lang = "en";
+    who.textContent = role === "patient" ? "You" : role === "system" ? "Important" : "Assistant";
+    var p = document.createElement("p");
+    p.className = "text";
+    p.textContent = text;
+    li.appendChild(who);
+    li.appendChild(p);
+    transcript.appendChild(li);
+    scrollDown(li);
+    return li;
+  }
+
+  function note(li, text) {
+    var s = li.querySelector(".state") || document.createElement("span");
+    s.className = "state";
+    s.lang = "en";
+    s.textContent = text;
+    li.appendChild(s);
+  }
+
+  function setBusy(on) {
+    busy = on;
+    send.disabled = on;
+    box.readOnly = on;
+    fileInput.disabled = on;
+    var confirm = $("confirm");
+    if (confirm) confirm.disabled = on;
+    form.setAttribute("aria-busy", on ? "true" : "false");
+  }
+
+  function progress(done) {
+    var label = $("progress-label"), bar = $("progress");
+    bar.max = done.total_steps;
+    if (done.status === "review") {
+      label.textContent = "Review: step " + done.total_steps + " of " + done.total_steps;
+      bar.value = done.total_steps;
+    } else if (done.status === "completed" || done.status === "manual") {
+      label.textContent = "Done";
+      bar.value = done.total_steps;
+    } else {
+      label.textContent = "Step " + done.step + " of " + done.total_steps + (done.step_title ? " · " + done.step_title : "");
+      bar.value = done.step;
+    }
+  }
+
+  function emergency(message) {
+    $("emergency-text").textContent = message;
+    var banner = $("emergency");
+    banner.hidden = false;
+    $("emergency-strip").hidden = false; // stays in the sticky header while the patient scrolls
+    window.scrollTo(0, 0);
+  }
+
+  /* --- Attachments ------------------------------------------------------------------------- */
+
+  function typeOf(file) {
+    if (file.type) return file.type.toLowerCase();
+    var n = file.name.toLowerCase();
+    return /\.hei[cf]$/.test(n) ? "image/heic" : "";
+  }
+
+  function renderPreview() {
+    preview.textContent = "";
+    files.forEach(function (f, i) {
+      var li = document.createElement("li");
+      if (f.type.indexOf("image/") === 0 && f.type !== "image/heic" && f.type !== "image/heif") {
+        var img = document.createElement("img");
+        img.alt = "";
+        img.src = f.url || (f.url = URL.createObjectURL(f.file));
+        li.appendChild(img);
+      }
+      var name = document.createElement("span");
+      name.className = "name";
+      name.textContent = f.file.name + " (" + sizeLabel(f.file.size) + ")";
+      li.appendChild(name);
+      var rm = document.createElement("button");
+      rm.type = "button";
+      rm.textContent = "Remove";
+      rm.setAttribute("aria-label", "Remove " + f.file.name);
+      rm.addEventListener("click", function () {
+        if (f.url) URL.revokeObjectURL(f.url);
+        files.splice(i, 1);
+        renderPreview();
+        fileInput.focus();
+      });
+      li.appendChild(rm);
+      preview.appendChild(li);
+    });
+  }
+
+  fileInput.addEventListener("change", function () {
+    var problems = [];
+    Array.prototype.forEach.call(fileInput.files, function (file) {
+      var type = typeOf(file);
+      if (accept.indexOf(type) < 0 && type !== "image/jpg") {
+        problems.push(file.name + " is not a photo or PDF. Please choose a JPEG, PNG, WebP, HEIC photo or a PDF.");
+      } else if (file.size > maxBytes) {
+        problems.push(file.name + " is " + sizeLabel(file.size) + ", over the 10 MB limit. Please choose a smaller file.");
+      } else if (file.size === 0) {
+        problems.push(file.name + " is empty. Please choose another file.");
+      } else if (files.length >= maxFiles) {
+        problems.push("You can attach up to " + maxFiles + " files per message.");
+      } else if (total() + file.size > maxTotal) {
+        problems.push(file.name + " does not fit in this message with the other files. Please send it in the next message.");
+      } else {
+        files.push({ file: file, type: type === "image/jpg" ? "image/jpeg" : type });
+      }
+    });
+    fileInput.value = "";
+    showError(problems.join(" "));
+    renderPreview();
+  });
+
+  function total() {
+    return files.reduce(function (n, f) { return n + f.file.size; }, 0);
+  }
+
+  function readBase64(file) {
+    return new Promise(function (resolve, reject) {
+      var r = new FileReader();
+      r.onload = function () { resolve(String(r.result).split(",")[1] || ""); };
+      r.onerror = function () { reject(new Error("read")); };
+      r.readAsDataURL(file);
+    });
+  }
+
+  /* --- Sending and streaming --------------------------------------------------------------- */
+
+  function HttpProblem(status, detail) { this.status = status; this.detail = detail; }
+
+  async function post(path, payload) {
+    var res = await fetch(api + path, {
+      method: "POST",
+      headers: { "Authorization": "Bearer " + token, "Content-Type": "application/json", "Accept": "text/event-stream, application/json" },
+      body: JSON.stringify(payload || {}),
+      credentials: "omit",
+      cache: "no-store"
+    });
+    if (!res.ok) {
+      var detail = "";
+      try { detail = (await res.json()).detail || ""; } catch (e) { /* not JSON */ }
+      throw new HttpProblem(res.status, detail);
+    }
+    return res;
+  }
+
+  async function readEvents(res, onEvent) {
+    var reader = res.body.getReader(), decoder = new TextDecoder(), buffer = "";
+    for (;;) {
+      var chunk = await reader.read();
+      if (chunk.done) break;
+      buffer += decoder.decode(chunk.value, { stream: true }).replace(/\r\n/g, "\n");
+      var cut;
+      while ((cut = buffer.indexOf("\n\n")) >= 0) {
+        var block = buffer.slice(0, cut), data = "";
+        buffer = buffer.slice(cut + 2);
+        block.split("\n").forEach(function (line) {
+          if (line.indexOf("data:") === 0) data += line.slice(5).trim();
+        });
+        if (data) onEvent(JSON.parse(data));
+      }
+    }
+  }
+
+  async function submit(text, chosen) {
+    showError("");
+    retry.hidden = true;
+    setBusy(true);
+    var mine = bubble("patient", text);
+    chosen.forEach(function (f) {
+      var a = document.createElement("p");
+      a.className = "att";
+      a.textContent = "Attached: " + f.file.name + " (" + sizeLabel(f.file.size) + ")";
+      mine.appendChild(a);
+    });
+    var reply = null, finished = null;
+    try {
+      var attachments = [];
+      for (var i = 0; i < chosen.length; i++) {
+        attachments.push({ mime_type: chosen[i].type, data_base64: await readBase64(chosen[i].file) });
+      }
+      var res = await post("/messages/stream", { text: text, attachments: attachments });
+      reply = bubble("model", "");
+      reply.classList.add("pending");
+      var textNode = reply.querySelector(".text");
+      await readEvents(res, function (event) {
+        if (event.type === "delta") {
+          textNode.textContent += event.text;
+        } else if (event.type === "done") {
+          finished = event;
+        } else if (event.type === "error") {
+          throw new HttpProblem(503, event.detail);
+        }
+      });
+      if (!finished) throw new HttpProblem(0, "");
+    } catch (err) {
+      return fail(err, text, chosen, mine, reply);
+    }
+    reply.classList.remove("pending");
+    if (finished.emergency) {
+      reply.className = "msg msg-system";
+      reply.querySelector(".who").textContent = "Important";
+      emergency(finished.emergency);
+    }
+    reply.querySelector(".text").textContent = finished.reply;
+    announcer.textContent = finished.reply;
+    box.value = "";
+    files.forEach(function (f) { if (f.url) URL.revokeObjectURL(f.url); });
+    files = [];
+    renderPreview();
+    failed = null;
+    progress(finished);
+    body.dataset.status = finished.status;
+    setBusy(false);
+    if (finished.status === "review") await showReview();
+    scrollDown(reply);
+  }
+
+  function fail(err, text, chosen, mine, reply) {
+    var status = err instanceof HttpProblem ? err.status : 0;
+    var detail = err instanceof HttpProblem && err.detail ? err.detail : "";
+    if (reply) reply.remove();
+    if (status >= 400 && status < 500 && status !== 409) {
+      // Refused before anything was stored: take the message back so it can be fixed.
+      mine.remove();
+      showError(detail || "The message could not be sent. Please check it and try again.");
+    } else {
+      mine.classList.add("failed");
+      note(mine, "Not answered yet");
+      failed = { text: text, files: chosen, nodes: [mine] };
+      retry.hidden = false;
+      showError(detail || "The connection was interrupted. Your text is still in the box. Press “Try again” to send it again.");
+    }
+    box.value = text; // never lose what the patient typed
+    setBusy(false);
+    if (!retry.hidden) retry.focus(); else box.focus();
+  }
+
+  form.addEventListener("submit", function (e) {
+    e.preventDefault();
+    if (busy) return;
+    var text = box.value.trim();
+    if (!text && !files.length) {
+      showError("Please type a message or attach a file first.");
+      box.focus();
+      return;
+    }
+    if (failed) failed.nodes.forEach(function (n) { n.remove(); });
+    failed = null;
+    submit(text, files.slice());
+  });
+
+  retry.addEventListener("click", function () {
+    if (busy || !failed) return;
+    var again = failed;
+    again.nodes.forEach(function (n) { n.remove(); });
+    failed = null;
+    submit(box.value.trim() || again.text, again.files);
+  });
+
+  box.addEventListener("keydown", function (e) {
+    if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); form.requestSubmit(); }
+  });
+
+  /* --- Review and finish ------------------------------------------------------------------- */
+
+  async function showReview() {
+    var section = $("review");
+    try {
+      var res = await fetch(body.dataset.reviewUrl, { credentials: "omit", cache: "no-store" });
+      if (!res.ok) return;
+      var doc = new DOMParser().parseFromString(await res.text(), "text/html");
+      section.replaceChildren.apply(section, Array.prototype.slice.call(doc.body.childNodes));
+    } catch (e) {
+      return;
+    }
+    section.hidden = false;
+    bindConfirm();
+  }
+
+  function bindConfirm() {
+    var confirm = $("confirm");
+    if (!confirm || confirm.dataset.bound) return;
+    confirm.dataset.bound = "1";
+    confirm.addEventListener("click", async function () {
+      if (busy) return;
+      showError("");
+      setBusy(true);
+      confirm.textContent = "Saving…";
+      try {
+        await post("/complete");
+        finish("");
+      } catch (err) {
+        var detail = err instanceof HttpProblem ? err.detail : "";
+        if (err instanceof HttpProblem && err.status === 422) return finish(detail);
+        confirm.textContent = "Looks right";
+        setBusy(false);
+        showError((detail || "The connection was interrupted.") + " Press “Looks right” again to retry.");
+        confirm.focus();
+      }
+    });
+  }
+
+  function finish(message) {
+    $("review").hidden = true;
+    form.hidden = true;
+    if (message) $("done-text").textContent = message;
+    var done = $("done");
+    done.hidden = false;
+    progress({ status: "completed", total_steps: Number($("progress").max) });
+    body.dataset.status = "completed";
+    done.focus();
+    announcer.textContent = $("done-title").textContent + ". " + $("done-text").textContent;
+  }
+
+  bindConfirm();
+
+  /* --- Kiosk ------------------------------------------------------------------------------- */
+
+  var go = $("kiosk-go");
+  if (go) {
+    go.addEventListener("click", function () {
+      var el = document.documentElement;
+      if (el.requestFullscreen) el.requestFullscreen().catch(function () {});
+      $("kiosk-start").remove();
+      box.focus();
+    });
+    go.focus();
+  }
+
+  var last = transcript.lastElementChild;
+  if (last) last.scrollIntoView({ block: "end" });
+})();

@@ -1,0 +1,250 @@
+"""Browser: the patient chat on a 360 px phone, through uvicorn, the real SDK and the emulator."""
+
+from __future__ import annotations
+
+import io
+from datetime import date
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+
+from intake import services
+from intake.models import IntakeSession, IntakeTurn
+from patients.models import Patient
+from tests.web.conftest import SCREENSHOTS, needs_chromium, save_screenshots
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), needs_chromium]
+
+ANSWERS = [
+    "I'm Ada Okafor, born 4 May 1980.",
+    "555-201-3344, ada@example.com",
+    "Aetna, member ID W123456789. Here is my card.",
+    "A sore throat and a cough.",
+    "It started four days ago, about 4 out of 10, slowly getting better.",
+    "Lisinopril 10 mg once a day.",
+    "Penicillin gives me a rash.",
+    "High blood pressure; my appendix was removed in 2010.",
+    "My mother has type 2 diabetes.",
+    "I don't smoke, I drink a glass of wine on weekends, and I'm a teacher.",
+]
+
+STREAM_PROBE = """() => {
+  window.__lengths = [];
+  new MutationObserver(() => {
+    const last = document.querySelector('#transcript li:last-child');
+    if (last && last.classList.contains('pending')) {
+      window.__lengths.push(last.querySelector('.text').textContent.length);
+    }
+  }).observe(document.getElementById('transcript'), {subtree: true, childList: true, characterData: true});
+}"""
+
+
+def _png(width: int = 64, height: int = 40) -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), (30, 110, 200)).save(out, format="PNG")
+    return out.getvalue()
+
+
+def _intake(given: str = "Ada", family: str = "Okafor") -> tuple[IntakeSession, str]:
+    patient = Patient.objects.create(given_name=given, family_name=family, birth_date=date(1980, 5, 4))
+    return services.intake_start(patient=patient)
+
+
+def _expect() -> Any:
+    return pytest.importorskip("playwright.sync_api").expect
+
+
+def _send(page: Any, text: str) -> None:
+    expect = _expect()
+    page.fill("#msg", text)
+    page.click("#send")
+    expect(page.locator("#send")).to_be_enabled(timeout=30_000)
+
+
+def test_patient_completes_a_full_intake_on_a_phone(phone, desk, live_app):
+    expect = _expect()
+    page, watch = phone
+    session, token = _intake()
+    page.goto(f"{live_app.base_url}/i/{token}/")
+    expect(page.locator("#progress-label")).to_have_text("Step 1 of 10 · About you")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360, "no sideways scrolling at 360 px"
+    page.evaluate(STREAM_PROBE)
+
+    for number, answer in enumerate(ANSWERS, start=1):
+        if number == 3:
+            # The insurance card: wrong type and too big are refused in the browser, with the reason.
+            page.set_input_files("#file", {"name": "notes.txt", "mimeType": "text/plain", "buffer": b"hello"})
+            expect(page.locator("#chat-error")).to_contain_text("notes.txt is not a photo or PDF")
+            big = {"name": "scan.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-" + b"0" * (10 * 1024 * 1024)}
+            page.set_input_files("#file", big)
+            expect(page.locator("#chat-error")).to_contain_text("over the 10 MB limit")
+            page.set_input_files("#file", {"name": "card.png", "mimeType": "image/png", "buffer": _png()})
+            expect(page.locator("#preview img")).to_have_count(1)
+            expect(page.locator("#preview")).to_contain_text("card.png")
+            expect(page.locator("#chat-error")).to_be_hidden()
+        _send(page, answer)
+        last_reply = page.locator("#transcript li.msg-model").last
+        expect(last_reply).not_to_have_class("pending")
+        assert last_reply.locator(".text").inner_text().strip()
+        if number < 10:
+            expect(page.locator("#progress-label")).to_contain_text(f"Step {number + 1} of 10")
+        if number == 1:
+            lengths = page.evaluate("window.__lengths")
+            assert len(set(lengths)) >= 3, f"the reply should arrive in pieces, saw lengths {lengths}"
+        if number == 4 and save_screenshots():
+            page.screenshot(path=str(SCREENSHOTS / "patient-chat-360.png"))
+
+    # After ten answers: the review screen, grouped by step, built from the stored turns.
+    expect(page.locator("#progress-label")).to_have_text("Review: step 10 of 10")
+    review = page.locator("#review")
+    expect(review).to_be_visible()
+    expect(review.locator("dt").first).to_have_text("1. About you")
+    expect(review).to_contain_text("Aetna, member ID W123456789")
+    expect(review).to_contain_text("(attached photo")
+    assert IntakeTurn.objects.filter(session=session, role="patient", step=2).get().attachments[0]["mime_type"] == (
+        "image/png"
+    )
+
+    # Reloading resumes: the same transcript, rendered by the server, and the review screen again.
+    page.reload()
+    expect(page.locator("#transcript li.msg-patient")).to_have_count(10)
+    expect(page.locator("#review")).to_be_visible()
+    if save_screenshots():
+        page.locator("#review").scroll_into_view_if_needed()
+        page.screenshot(path=str(SCREENSHOTS / "patient-review-360.png"))
+
+    page.click("#confirm")
+    expect(page.locator("#done")).to_be_visible(timeout=30_000)
+    expect(page.locator("#progress-label")).to_have_text("Done")
+    expect(page.locator("#composer")).to_be_hidden()
+    session.refresh_from_db()
+    assert session.status == IntakeSession.Status.COMPLETED and session.summary_id
+    page.reload()
+    expect(page.locator("#done")).to_be_visible()
+    assert watch.dialogs == [] and watch.csp_violations == [] and watch.page_errors == []
+
+    # Staff see the whole intake on the patient page.
+    staff_page, staff_watch = desk
+    User.objects.create_user("desk", password="desk-pass-123", is_staff=True)
+    staff_page.goto(f"{live_app.base_url}/staff/patients/{session.patient_id}/")
+    staff_page.fill("#id_username", "desk")
+    staff_page.fill("#id_password", "desk-pass-123")
+    staff_page.click("button[type=submit]")
+    expect(staff_page.locator("h1")).to_have_text("Ada Okafor")
+    expect(staff_page.locator(".transcript li.msg-patient")).to_have_count(10)
+    expect(staff_page.locator("#usage-h")).to_be_visible()
+    assert "US$ 0.0" in staff_page.locator(".usage").inner_text()
+    if save_screenshots():
+        staff_page.screenshot(path=str(SCREENSHOTS / "staff-patient.png"), full_page=True)
+    assert staff_watch.csp_violations == [] and staff_watch.page_errors == []
+
+
+def test_red_flag_shows_an_emergency_banner_that_stays(phone, live_app):
+    expect = _expect()
+    page, watch = phone
+    _, token = _intake()
+    page.goto(f"{live_app.base_url}/i/{token}/")
+    expect(page.locator("#emergency")).to_be_hidden()
+    _send(page, "I have crushing chest pain right now and my left arm is numb.")
+    banner = page.locator("#emergency")
+    expect(banner).to_be_visible()
+    assert banner.get_attribute("role") == "alert"
+    expect(banner).to_contain_text("Chest pain")
+    box = banner.bounding_box()
+    assert box is not None and box["y"] < 10, "the banner sits at the very top of the screen"
+    expect(page.locator("#emergency-strip")).to_be_visible()
+    page.reload()
+    expect(page.locator("#emergency")).to_be_visible()
+    expect(page.locator("#emergency")).to_contain_text("Chest pain")
+    # While the patient scrolls and keeps typing, a red strip stays in the sticky header.
+    for n in range(4):
+        _send(page, f"It is still there, message {n}.")
+    page.mouse.wheel(0, 5000)
+    page.wait_for_timeout(200)
+    strip = page.locator("#emergency-strip")
+    expect(strip).to_be_visible()
+    assert strip.bounding_box()["y"] < 120
+    assert "911" in strip.inner_text()
+    assert watch.csp_violations == [] and watch.page_errors == []
+
+
+def test_script_injection_renders_as_text_and_runs_nothing(phone, live_app):
+    expect = _expect()
+    page, watch = phone
+    _, token = _intake()
+    page.goto(f"{live_app.base_url}/i/{token}/")
+    attacks = ["<img src=x onerror=alert(1)>", "<script>alert(2)</script><b>bold</b>"]
+    for attack in attacks:
+        _send(page, attack)
+    for attack in attacks:
+        expect(page.locator("#transcript li.msg-patient .text", has_text=attack)).to_have_count(1)
+    page.reload()  # the server-rendered transcript is escaped too
+    for attack in attacks:
+        expect(page.locator("#transcript li.msg-patient .text", has_text=attack)).to_have_count(1)
+    assert page.locator("#transcript img, #transcript script, #transcript b").count() == 0
+    page.wait_for_timeout(300)
+    assert watch.dialogs == [], "no script ran"
+    assert watch.page_errors == []
+
+
+def test_a_broken_connection_keeps_the_text_and_offers_retry(phone, live_app):
+    expect = _expect()
+    page, watch = phone
+    _, token = _intake()
+    page.goto(f"{live_app.base_url}/i/{token}/")
+    page.route("**/messages/stream", lambda route: route.abort("connectionreset"))
+    page.fill("#msg", "Ada Okafor, 4 May 1980")
+    page.click("#send")
+    expect(page.locator("#retry")).to_be_visible()
+    expect(page.locator("#chat-error")).to_contain_text("Your text is still in the box")
+    assert page.input_value("#msg") == "Ada Okafor, 4 May 1980"
+    page.unroute("**/messages/stream")
+    page.click("#retry")
+    expect(page.locator("#retry")).to_be_hidden()
+    expect(page.locator("#progress-label")).to_contain_text("Step 2 of 10", timeout=30_000)
+    assert page.input_value("#msg") == ""
+    expect(page.locator("#transcript li.msg-patient")).to_have_count(1)
+    assert watch.page_errors == []
+
+
+def test_the_servers_refusal_of_a_file_is_shown(phone, live_app):
+    expect = _expect()
+    page, _ = phone
+    _, token = _intake()
+    page.goto(f"{live_app.base_url}/i/{token}/")
+    # Says it is a PNG but is not: only the server can tell, and its 415 detail is shown.
+    page.set_input_files("#file", {"name": "card.png", "mimeType": "image/png", "buffer": b"not really a png"})
+    page.fill("#msg", "My card")
+    page.click("#send")
+    expect(page.locator("#chat-error")).to_contain_text("Only photos (PNG, JPEG, GIF, WebP, HEIC) and PDF files")
+    assert page.input_value("#msg") == "My card"
+    expect(page.locator("#transcript li.msg-patient")).to_have_count(0)
+
+
+def test_chat_page_is_small_and_same_origin_only(phone, live_app):
+    page, watch = phone
+    _, token = _intake()
+    requests: list[str] = []
+    sizes: dict[str, int] = {}
+    page.on("request", lambda r: requests.append(r.url))
+
+    def on_response(response: Any) -> None:
+        if response.request.resource_type in {"document", "stylesheet", "script"}:
+            sizes[response.url] = len(response.body())
+
+    page.on("response", on_response)
+    page.goto(f"{live_app.base_url}/i/{token}/", wait_until="networkidle")
+    foreign = [u for u in requests if not u.startswith(live_app.base_url + "/")]
+    assert foreign == [], f"loaded from another origin: {foreign}"
+    total = sum(sizes.values())
+    parts = ", ".join(f"{url.rsplit('/', 1)[-1] or 'page'}={n}" for url, n in sizes.items())
+    print(f"\nchat page weight: {total} bytes ({parts})")
+    assert len(sizes) == 3, sizes
+    assert total < 60 * 1024
+    assert watch.csp_violations == []
+    # Text size: rem-based, and zoom is never disabled.
+    viewport = page.get_attribute("meta[name=viewport]", "content")
+    assert "user-scalable=no" not in viewport and "maximum-scale" not in viewport
