@@ -2,7 +2,7 @@
 
 Drives Debian's chromium through Playwright against pytest-django's live server (the admin pages are
 plain synchronous Django views). Saves a screenshot of the reviewer's change page to
-docs/screenshots/reviewer.png.
+docs/screenshots/reviewer.png when WEB_SCREENSHOTS=1 (or when there is none yet).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +39,9 @@ pytestmark = [
 ]
 
 
-@pytest.fixture
-def browser_page(tmp_path: Path) -> Iterator[Any]:
+@contextmanager
+def _own_browser() -> Iterator[Any]:
+    """Chromium for this module alone, when the shared `browser` fixture is not there."""
     sync_api = pytest.importorskip("playwright.sync_api")
     # Playwright's sync API keeps an event loop in this thread; the ORM calls the test makes in
     # between browser steps are ordinary blocking calls, so Django's async guard is lifted here.
@@ -48,13 +50,9 @@ def browser_page(tmp_path: Path) -> Iterator[Any]:
     try:
         with sync_api.sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-            context = browser.new_context(accept_downloads=True, viewport={"width": 1280, "height": 900})
-            page = context.new_page()
-            page.set_default_timeout(15_000)
             try:
-                yield page
+                yield browser
             finally:
-                context.close()
                 browser.close()
     finally:
         if previous is None:
@@ -63,8 +61,29 @@ def browser_page(tmp_path: Path) -> Iterator[Any]:
             os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
-def test_reviewer_approves_and_downloads_fhir(live_server, browser_page):
-    page = browser_page
+@pytest.fixture
+def reviewer_page(request: pytest.FixtureRequest) -> Iterator[tuple[Any, list[str]]]:
+    """A desktop page, and the CSP violations and page errors it reports.
+
+    Uses the session's shared `browser` (tests/web/conftest.py) when it exists: two sync Playwright
+    instances cannot run in one thread. Falls back to launching chromium here."""
+    with ExitStack() as stack:
+        try:
+            browser = request.getfixturevalue("browser")
+        except pytest.FixtureLookupError:
+            browser = stack.enter_context(_own_browser())
+        context = browser.new_context(accept_downloads=True, viewport={"width": 1280, "height": 900})
+        stack.callback(context.close)
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        problems: list[str] = []
+        page.on("console", lambda m: problems.append(m.text) if "Content Security Policy" in m.text else None)
+        page.on("pageerror", lambda e: problems.append(str(e)))
+        yield page, problems
+
+
+def test_reviewer_approves_and_downloads_fhir(live_server, reviewer_page):
+    page, problems = reviewer_page
     rita = reviewer()
     make_summary(urgency="routine", created_minutes_ago=60, chief_complaint="Sore throat")
     summary = make_summary(
@@ -103,7 +122,8 @@ def test_reviewer_approves_and_downloads_fhir(live_server, browser_page):
     page.click("input[name=_approve]")
 
     page.wait_for_selector("text=approved.")
-    page.screenshot(path=str(SCREENSHOT), full_page=True)
+    if os.environ.get("WEB_SCREENSHOTS") == "1" or not SCREENSHOT.exists():
+        page.screenshot(path=str(SCREENSHOT), full_page=True)
     with page.expect_download() as download_info:
         page.click("a.fhir-export-link")
     download = download_info.value
@@ -120,3 +140,4 @@ def test_reviewer_approves_and_downloads_fhir(live_server, browser_page):
     assert (summary.review_status, summary.reviewer_id) == (PatientSummary.ReviewStatus.APPROVED, rita.pk)
     actions = set(AuditEvent.objects.filter(actor=rita).values_list("action", flat=True))
     assert {"summary.view", "summary.approve", "summary.export_fhir"} <= actions
+    assert problems == []  # no CSP violations, no script errors on the admin pages
