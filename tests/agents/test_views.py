@@ -133,3 +133,22 @@ def test_admin_lists_jobs_with_live_status(client, patient):
     assert "data-research-status-url" in body and "js/research.js" in body
     detail = client.get(reverse("admin:agents_researchjob_change", args=[done.pk])).content.decode()
     assert "<li>ok</li>" in detail
+
+
+def test_patient_page_shows_research_jobs_with_brief_and_sources(staff_client, patient):
+    ResearchJob.objects.create(
+        patient=patient,
+        question="Palpitations guidance?",
+        status=Status.COMPLETED,
+        brief="- **Check TSH** [ATA](https://example.org/ata)",
+        sources=[{"title": "ATA", "url": "https://example.org/ata"}],
+    )
+    running = ResearchJob.objects.create(patient=patient, question="Second question?", status=Status.RUNNING)
+    response = staff_client.get(reverse("staff:patient", args=[patient.pk]))
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "<strong>Check TSH</strong>" in body
+    assert 'href="https://example.org/ata" rel="noopener noreferrer"' in body
+    assert reverse("research:status", args=[running.pk]) in body
+    assert reverse("research:cancel", args=[running.pk]) in body
+    assert "js/research.js" in body
