@@ -42,9 +42,22 @@ _ATTRIBUTES = {"a": {"href", "title"}}
 _URL_SCHEMES = {"http", "https"}
 
 
+_LIST_ITEM = re.compile(r"^\s{0,3}(?:[-*+]|\d{1,3}[.)])\s+\S")
+
+
+def _loosen_lists(text: str) -> str:
+    """Models often start a list right under a sentence; Markdown needs a blank line there."""
+    out: list[str] = []
+    for line in text.splitlines():
+        if out and out[-1].strip() and _LIST_ITEM.match(line) and not _LIST_ITEM.match(out[-1]):
+            out.append("")
+        out.append(line)
+    return "\n".join(out)
+
+
 def markdown_to_html(text: str) -> SafeString:
-    """Render Markdown; raw HTML in the input is escaped by the sanitiser, not trusted."""
-    raw = md.markdown(text or "", extensions=["tables", "sane_lists"], output_format="html")
+    """Render Markdown; raw HTML in the input is removed by the sanitiser, never trusted."""
+    raw = md.markdown(_loosen_lists(text or ""), extensions=["tables", "sane_lists"], output_format="html")
     clean = nh3.clean(
         raw,
         tags=_TAGS,

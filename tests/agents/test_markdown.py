@@ -39,3 +39,10 @@ def test_rendering_is_sanitised_and_links_are_safe():
 def test_empty_report_renders_empty():
     assert markdown_to_html("") == ""
     assert markdown_sources("") == []
+
+
+def test_a_list_right_under_a_sentence_still_renders_as_a_list():
+    html = markdown_to_html("Here is the brief:\n- one\n- two\n\n1. first\n2. second")
+    assert "<ul>" in html and "<li>one</li>" in html and "<ol>" in html
+    # Continuation lines inside an item are left alone.
+    assert "<li>one</li>" in markdown_to_html("- one\n- two")
