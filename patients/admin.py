@@ -459,6 +459,15 @@ class PatientSummaryAdmin(SimpleHistoryAdmin):
             services.summary_record_view(summary=obj, viewer=request.user, what="history")
         return response
 
+    def history_form_view(
+        self, request: HttpRequest, object_id: str, version_id: str, extra_context: Any = None
+    ) -> HttpResponse:
+        response = super().history_form_view(request, object_id, version_id, extra_context)
+        obj = self.get_object(request, unquote(object_id))
+        if obj is not None and request.method == "GET" and response.status_code == 200:
+            services.summary_record_view(summary=obj, viewer=request.user, what="history_version")
+        return response
+
     # --- Actions (changelist) ----------------------------------------------------------------
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:

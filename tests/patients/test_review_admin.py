@@ -437,3 +437,23 @@ def test_red_flags_are_shown_escaped_at_the_top(client):
 
     assert '<ul class="red-flags"><li>chest pain &lt;img src=x onerror=alert(1)&gt;</li></ul>' in html
     assert html.index("red-flags") < html.index('<table class="reconciliation">')
+
+
+def test_history_revert_goes_through_the_validated_service(client):
+    summary = make_summary()
+    user = reviewer()
+    client.force_login(user)
+    client.post(change_url(summary), form_payload(summary, chief_complaint="Edited complaint"))
+    original = summary.history.order_by("history_id").first()
+    revert_url = reverse("admin:patients_patientsummary_simple_history", args=[summary.pk, original.history_id])
+
+    page = client.get(revert_url)
+    assert page.status_code == 200 and "Cough for a week" in page.content.decode()
+    assert AuditEvent.objects.filter(action="summary.view", detail={"page": "history_version"}).exists()
+    summary.refresh_from_db()
+    client.post(revert_url, form_payload(summary, chief_complaint="Cough for a week"))
+
+    summary.refresh_from_db()
+    assert summary.data["chief_complaint"] == "Cough for a week"
+    assert summary.history.first().history_user == user
+    assert AuditEvent.objects.filter(action="summary.change").count() == 2
