@@ -60,8 +60,7 @@ class ResearchJobAdmin(admin.ModelAdmin):
         if obj.is_terminal:
             return obj.get_status_display()
         return format_html(
-            '<span data-research-status-url="{}?compact=1">{} <progress max="100" value="{}"></progress>'
-            "</span>",
+            '<span data-research-status-url="{}?compact=1">{} <progress max="100" value="{}"></progress></span>',
             reverse("research:status", args=[obj.pk]),
             obj.get_status_display(),
             view.progress,

@@ -52,9 +52,7 @@ def _clean_items(items: Iterable[str], *, limit: int = 20) -> list[str]:
     return list(seen)[:limit]
 
 
-def research_question_default(
-    *, chief_complaint: str, problems: Sequence[str], medications: Sequence[str]
-) -> str:
+def research_question_default(*, chief_complaint: str, problems: Sequence[str], medications: Sequence[str]) -> str:
     """The editable question staff see prefilled."""
     parts: list[str] = []
     complaint = " ".join(chief_complaint.split())
@@ -224,16 +222,12 @@ def phi_check(prompt: str, identifiers: PatientIdentifiers) -> list[str]:
         hits.append("date of birth")
     if identifiers.mrn and _code_hit(prompt, folded, runs, identifiers.mrn):
         hits.append("MRN")
-    if any(
-        _number_hit(runs, phone, tail=10) or _number_hit(runs, phone, tail=7) for phone in identifiers.phones
-    ):
+    if any(_number_hit(runs, phone, tail=10) or _number_hit(runs, phone, tail=7) for phone in identifiers.phones):
         hits.append("phone number")
     for email in identifiers.emails:
         email_folded = email.strip().casefold()
         local = _fold(email_folded.split("@")[0])
-        if email_folded and (
-            email_folded in prompt.casefold() or (len(local) >= 4 and _has_word(folded, local))
-        ):
+        if email_folded and (email_folded in prompt.casefold() or (len(local) >= 4 and _has_word(folded, local))):
             hits.append("email address")
             break
     if any(_address_hit(folded, address) for address in identifiers.addresses if address.strip()):

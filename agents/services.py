@@ -181,9 +181,7 @@ def research_question_prefill(*, summary_or_patient: PatientSummary | Patient, a
     patient, summary = _split(summary_or_patient)
     ctx = research_context_build(patient=patient, summary=summary, actor=actor)
     names = [p.split(" (SNOMED")[0] for p in ctx.problems]
-    return research_question_default(
-        chief_complaint=ctx.chief_complaint, problems=names, medications=ctx.medications
-    )
+    return research_question_default(chief_complaint=ctx.chief_complaint, problems=names, medications=ctx.medications)
 
 
 def _audit(*, actor: Any, patient: Patient, action: str, job_id: int | None, detail: dict[str, Any]) -> None:
@@ -199,9 +197,7 @@ def _audit(*, actor: Any, patient: Patient, action: str, job_id: int | None, det
     )
 
 
-def research_job_request(
-    *, summary_or_patient: PatientSummary | Patient, question: str, actor: Any
-) -> ResearchJob:
+def research_job_request(*, summary_or_patient: PatientSummary | Patient, question: str, actor: Any) -> ResearchJob:
     """Build and check the prompt; create the job and enqueue its start once committed.
 
     Raises ResearchRefusedError (nothing saved to the job table, nothing sent) when the question is
@@ -291,9 +287,7 @@ def research_job_start(*, job_id: int) -> float | None:
             agent=settings.GEMINI_RESEARCH_AGENT, input=job.prompt, background=True, store=True
         )
     except client.LlmError as exc:
-        if exc.permanent or timezone.now() - job.created_at > timedelta(
-            minutes=settings.RESEARCH_DEADLINE_MINUTES
-        ):
+        if exc.permanent or timezone.now() - job.created_at > timedelta(minutes=settings.RESEARCH_DEADLINE_MINUTES):
             _fail(job_id, error=f"The research could not be started: {exc}", statuses=(Status.STARTING,))
             return None
         # Hand the job back so the retry (or the reconciler) can claim it again.
@@ -312,9 +306,7 @@ def research_job_start(*, job_id: int) -> float | None:
     )
     if not moved:
         # Cancelled while the create call was in flight: keep the id and stop the remote run too.
-        ResearchJob.objects.filter(pk=job_id, remote_interaction_id="").update(
-            remote_interaction_id=result.id
-        )
+        ResearchJob.objects.filter(pk=job_id, remote_interaction_id="").update(remote_interaction_id=result.id)
         _remote_cancel(job_id, result.id)
         return None
     logger.info("research job %s started", job_id)
@@ -474,9 +466,7 @@ def research_jobs_reconcile() -> dict[str, int]:
     now = timezone.now()
     stale = now - timedelta(seconds=settings.RESEARCH_STALE_SECONDS)
     counts = {"start": 0, "restart": 0, "poll": 0}
-    for job_id in ResearchJob.objects.filter(status=Status.QUEUED, created_at__lt=stale).values_list(
-        "pk", flat=True
-    ):
+    for job_id in ResearchJob.objects.filter(status=Status.QUEUED, created_at__lt=stale).values_list("pk", flat=True):
         tasks.research_job_start.delay(job_id)
         counts["start"] += 1
     # Claimed but no remote id for too long: the worker died around the create call. Starting again

@@ -28,19 +28,13 @@ class ResearchRequestForm(forms.Form):
 
 def _next_url(request: HttpRequest, default: str) -> str:
     target = request.POST.get("next") or ""
-    ok = url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    )
+    ok = url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure())
     return target if target and ok else default
 
 
-def _request(
-    request: HttpRequest, *, summary_or_patient: PatientSummary | Patient, patient: Patient
-) -> HttpResponse:
+def _request(request: HttpRequest, *, summary_or_patient: PatientSummary | Patient, patient: Patient) -> HttpResponse:
     if request.method == "GET":
-        question = services.research_question_prefill(
-            summary_or_patient=summary_or_patient, actor=request.user
-        )
+        question = services.research_question_prefill(summary_or_patient=summary_or_patient, actor=request.user)
         form = ResearchRequestForm(initial={"question": question})
         return render(request, "agents/research_request.html", {"form": form, "patient": patient})
     form = ResearchRequestForm(request.POST)
