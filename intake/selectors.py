@@ -159,7 +159,7 @@ def intake_review_answers(session_id: int) -> list[dict[str, Any]]:
 def _attachment_label(meta: dict[str, Any]) -> str:
     kind = "PDF" if meta.get("mime_type") == "application/pdf" else "photo"
     size = int(meta.get("size") or 0)
-    return f"{kind}, {size / 1024:.0f} KB" if size < 1024 * 1024 else f"{kind}, {size / 1048576:.1f} MB"
+    return f"{kind}, {max(1, round(size / 1024))} KB" if size < 1024 * 1024 else f"{kind}, {size / 1048576:.1f} MB"
 
 
 def intake_emergency_message(session_id: int) -> str:

@@ -163,13 +163,13 @@ def staff_intake_start(request: HttpRequest, patient_id: int) -> HttpResponse:
     patient = selectors.patient_get(patient_id)
     session, token = services.intake_start(patient=patient, actor=request.user)
     link = request.build_absolute_uri(reverse("patient-chat", args=[token]))
-    response = render(
+    # The token is in the page body, never in this page's URL (so the default Referer policy is
+    # safe, and the kiosk form's POST keeps a real Origin for the CSRF check).
+    return render(
         request,
         "staff/staff_intake_started.html",
         {"patient": patient, "session": session, "link": link, "token": token, "qr": qr_svg(link)},
     )
-    response["Referrer-Policy"] = "no-referrer"
-    return response
 
 
 @staff_required

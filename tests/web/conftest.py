@@ -40,6 +40,17 @@ def save_screenshots() -> bool:
     return os.environ.get("WEB_SCREENSHOTS") == "1"
 
 
+def screenshot(page: Any, name: str, **kwargs: Any) -> None:
+    """Save docs/screenshots/<name>.png, reduced to a 128-colour palette so the repository stays small."""
+    from PIL import Image
+
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), **kwargs)
+    with Image.open(path) as image:
+        small = image.convert("RGB").quantize(colors=128, method=Image.Quantize.MEDIANCUT)
+    small.save(path, optimize=True)
+
+
 @pytest.fixture(scope="session")
 def web_emulator() -> Iterator[EmulatorHandle]:
     # 20 ms between streamed chunks, so a test (and a person) can see a reply arrive piece by piece.

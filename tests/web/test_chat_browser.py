@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from datetime import date
 from typing import Any
 
@@ -11,8 +12,12 @@ from django.contrib.auth.models import User
 
 from intake import services
 from intake.models import IntakeSession, IntakeTurn
+from patients import ehr
+from patients.demo import demo_files
+from patients.fhir_load import fhir_bundle_load
 from patients.models import Patient
-from tests.web.conftest import SCREENSHOTS, needs_chromium, save_screenshots
+from patients.services import patient_create
+from tests.web.conftest import needs_chromium, save_screenshots, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), needs_chromium]
 
@@ -48,6 +53,23 @@ def _png(width: int = 64, height: int = 40) -> bytes:
     return out.getvalue()
 
 
+def _chart_patient() -> Patient:
+    """A synthetic demo patient registered at the desk and matched to its Synthea chart."""
+    path = next(p for p in demo_files() if p.name.startswith("Kermit_Trantow"))
+    fhir_bundle_load(path=path, force=True)
+    bundle = json.loads(path.read_text())
+    resource = next(e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Patient")
+    ident = ehr.parse_identity(resource)
+    return patient_create(
+        given_name=ident["given_name"],
+        family_name=ehr.clean_name(ident["family_name"]),
+        birth_date=date.fromisoformat(ident["birth_date"]),
+        sex=resource.get("gender", "unknown"),
+        mrn=ehr.mrn_of(resource),
+        actor_label="test",
+    )
+
+
 def _intake(given: str = "Ada", family: str = "Okafor") -> tuple[IntakeSession, str]:
     patient = Patient.objects.create(given_name=given, family_name=family, birth_date=date(1980, 5, 4))
     return services.intake_start(patient=patient)
@@ -67,13 +89,16 @@ def _send(page: Any, text: str) -> None:
 def test_patient_completes_a_full_intake_on_a_phone(phone, desk, live_app):
     expect = _expect()
     page, watch = phone
-    session, token = _intake()
+    patient = _chart_patient()
+    assert patient.fhir_patient_id
+    session, token = services.intake_start(patient=patient)
+    answers = [f"I'm {patient.full_name}, born {patient.birth_date:%d %B %Y}.", *ANSWERS[1:]]
     page.goto(f"{live_app.base_url}/i/{token}/")
     expect(page.locator("#progress-label")).to_have_text("Step 1 of 10 · About you")
     assert page.evaluate("document.documentElement.scrollWidth") <= 360, "no sideways scrolling at 360 px"
     page.evaluate(STREAM_PROBE)
 
-    for number, answer in enumerate(ANSWERS, start=1):
+    for number, answer in enumerate(answers, start=1):
         if number == 3:
             # The insurance card: wrong type and too big are refused in the browser, with the reason.
             page.set_input_files("#file", {"name": "notes.txt", "mimeType": "text/plain", "buffer": b"hello"})
@@ -95,7 +120,8 @@ def test_patient_completes_a_full_intake_on_a_phone(phone, desk, live_app):
             lengths = page.evaluate("window.__lengths")
             assert len(set(lengths)) >= 3, f"the reply should arrive in pieces, saw lengths {lengths}"
         if number == 4 and save_screenshots():
-            page.screenshot(path=str(SCREENSHOTS / "patient-chat-360.png"))
+            page.wait_for_timeout(600)  # let the smooth scroll settle
+            screenshot(page, "patient-chat-360")
 
     # After ten answers: the review screen, grouped by step, built from the stored turns.
     expect(page.locator("#progress-label")).to_have_text("Review: step 10 of 10")
@@ -114,7 +140,8 @@ def test_patient_completes_a_full_intake_on_a_phone(phone, desk, live_app):
     expect(page.locator("#review")).to_be_visible()
     if save_screenshots():
         page.locator("#review").scroll_into_view_if_needed()
-        page.screenshot(path=str(SCREENSHOTS / "patient-review-360.png"))
+        page.wait_for_timeout(300)
+        screenshot(page, "patient-review-360")
 
     page.click("#confirm")
     expect(page.locator("#done")).to_be_visible(timeout=30_000)
@@ -133,12 +160,15 @@ def test_patient_completes_a_full_intake_on_a_phone(phone, desk, live_app):
     staff_page.fill("#id_username", "desk")
     staff_page.fill("#id_password", "desk-pass-123")
     staff_page.click("button[type=submit]")
-    expect(staff_page.locator("h1")).to_have_text("Ada Okafor")
+    expect(staff_page.locator("h1")).to_have_text(patient.full_name)
+    expect(staff_page.locator(".facts")).to_contain_text("Matched")
+    expect(staff_page.locator(".chart-grid")).to_contain_text("Medications")
     expect(staff_page.locator(".transcript li.msg-patient")).to_have_count(10)
     expect(staff_page.locator("#usage-h")).to_be_visible()
     assert "US$ 0.0" in staff_page.locator(".usage").inner_text()
     if save_screenshots():
-        staff_page.screenshot(path=str(SCREENSHOTS / "staff-patient.png"), full_page=True)
+        staff_page.set_viewport_size({"width": 1280, "height": 1500})
+        screenshot(staff_page, "staff-patient")
     assert staff_watch.csp_violations == [] and staff_watch.page_errors == []
 
 
