@@ -150,6 +150,7 @@ class Facts:
     onset: str = ""
     severity: str = ""
     severity_score: int | None = None
+    course: str = ""
     medications: list[Med] = field(default_factory=list)
     no_medications: bool = False
     allergies: list[Allergy] = field(default_factory=list)
@@ -167,6 +168,7 @@ class Facts:
     affirmed: bool = False  # the latest message reads as "yes / still / correct"
     denied: bool = False  # the latest message reads as "no / not anymore"
     turns: dict[str, list[int]] = field(default_factory=dict)
+    allergy_remarks: dict[str, str] = field(default_factory=dict)  # first word of substance -> sentence
     user_turns: int = 0
 
     def mark(self, key: str, turn: int) -> None:
@@ -462,18 +464,19 @@ def _meds(clause: str, allergy_clause: bool) -> list[Med]:
     return meds
 
 
-def _allergies(clause: str) -> list[Allergy]:
+def _allergies(clause: str, force: bool = False) -> list[Allergy]:
+    """Allergies in a clause. `force`: the sentence is about allergies, so a bare allergen counts."""
     has_ctx = bool(ALLERGY_CTX.search(clause))
     reaction = ""
     for canon, rx in REACTION_RE.items():
         if rx.search(clause):
             reaction = canon
             break
-    if not has_ctx and not reaction:
+    if not has_ctx and not reaction and not force:
         return []
     found: list[Allergy] = []
     seen = set()
-    for rx in (ALLERGEN_RE, DRUG_RE):
+    for rx in (ALLERGEN_RE, DRUG_RE) if (has_ctx or reaction) else (ALLERGEN_RE,):
         for m in rx.finditer(clause):
             sub = m.group(0).lower()
             if sub in seen or _negated(clause, m.start()):
@@ -514,6 +517,8 @@ def _conditions(clause: str) -> list[tuple[int, str]]:
 
 
 def _tobacco(clause: str) -> str:
+    if DECLINE_RE.search(clause):
+        return ""
     low = clause.lower()
     if not re.search(r"\b(?:smok\w*|cigar\w*|cigs?|vap\w*|tobacco|nicotine|chew|packs?)\b", low):
         return ""
@@ -534,6 +539,8 @@ def _tobacco(clause: str) -> str:
 
 
 def _alcohol(clause: str) -> str:
+    if DECLINE_RE.search(clause):
+        return ""  # "I'd rather not say about drinking" is a decline, not "does not drink"
     low = clause.lower()
     if not re.search(
         r"\b(?:drink\w*|alcohol\w*|beers?|wine|liquor|spirits|whiske?y|vodka|gin|rum|cider|lager|pints?|"
@@ -554,6 +561,9 @@ def _alcohol(clause: str) -> str:
     )
     if qty:
         return "drinks " + qty.group(1)
+    loose = re.search(rf"({NUM}\s+(?:drinks?|beers?|pints?|glass(?:es)? of \w+|shots?|units?|cans?)[^.,;]*)", low)
+    if loose:
+        return "drinks " + loose.group(1).strip()
     for word in ("socially", "occasionally", "rarely", "on weekends", "daily", "every day", "heavily"):
         if word in low:
             return f"drinks {word}"
@@ -590,7 +600,8 @@ def _occupation(clause: str) -> str:
 def _chief(sentence: str) -> str:
     m = re.search(
         r"\b(?:here (?:for|because(?: of)?)|coming in (?:for|because(?: of)?)|reason (?:for (?:my|the) visit )?is|"
-        r"(?:i have had|i have been having|i have|i've (?:had|been having)|i am having|i'm having|i've got|"
+        r"(?:i have had|i have been having|i have|i've (?:had|been having|been getting|been feeling|noticed)|"
+        r"i've been|i am having|i'm having|i've got|i keep getting|i get|"
         r"suffering from|dealing with|"
         r"worried about|concerned about))\s+(.{3,120})",
         sentence,
@@ -604,9 +615,13 @@ def _chief(sentence: str) -> str:
 def read_message(text: str, facts: Facts, turn: int, asked: list[str]) -> Facts:
     """Add what one user message says to `facts` (later statements refine earlier ones)."""
     asked_name = "name" in asked
-    if DECLINE_RE.search(text):
-        topic = asked[0] if asked else "that question"
-        facts.declined.append(topic)
+    for m in DECLINE_RE.finditer(text):
+        # What was declined: the topic named next to the phrase, else the question just asked.
+        near = text[max(0, m.start() - 40) : m.end() + 40]
+        named = [t for t in topics_of(near) if t not in ("summary", "onset")]
+        topic = named[0] if named else (asked[0] if asked else "that question")
+        if topic not in facts.declined:
+            facts.declined.append(topic)
         facts.mark("declined", turn)
     if AFFIRM.search(text):
         facts.affirmed, facts.denied = True, False
@@ -665,9 +680,20 @@ def read_message(text: str, facts: Facts, turn: int, asked: list[str]) -> Facts:
         facts.mark("severity", turn)
     else:
         for canon, rx in SEVERITY_RE.items():
-            if rx.search(text) and (facts.symptoms or any(r.search(text) for r in SYMPTOM_RE.values())):
+            about_symptom = facts.symptoms or any(r.search(text) for r in SYMPTOM_RE.values())
+            if rx.search(text) and (about_symptom or {"onset", "severity", "complaint"} & set(asked)):
                 facts.severity = canon
                 facts.mark("severity", turn)
+    course = re.search(
+        r"\b(?:getting|got|gets|becoming|feels?)\s+(worse|better)\b|\b(worsening|improving|unchanged|the same|"
+        r"comes and goes|on and off|constant|intermittent)\b",
+        text,
+        re.I,
+    )
+    if course and (facts.symptoms or any(r.search(text) for r in SYMPTOM_RE.values()) or "onset" in asked):
+        word = (course.group(1) or course.group(2)).lower()
+        facts.course = {"worse": "getting worse", "better": "getting better"}.get(word, word)
+        facts.mark("onset", turn)
     if NO_ALLERGY.search(text):
         facts.no_allergies = True
         facts.allergies = []
@@ -688,22 +714,30 @@ def read_message(text: str, facts: Facts, turn: int, asked: list[str]) -> Facts:
             facts.mark("red_flags", turn)
     for sentence in split_sentences(text):
         reaction = ""
+        has_allergen = bool(ALLERGEN_RE.search(sentence))
+        sentence_reaction = any(rx.search(sentence) for rx in REACTION_RE.values())
+        allergy_sentence = bool(
+            (ALLERGY_CTX.search(sentence) and not NO_ALLERGY.search(sentence))
+            or (has_allergen and (sentence_reaction or "allergies" in asked))
+        )
+        for m in list(ALLERGEN_RE.finditer(sentence)) + list(DRUG_RE.finditer(sentence)):
+            facts.allergy_remarks[m.group(0).lower().split()[0].rstrip("s")] = sentence
         for clause in split_clauses(sentence):
-            _read_clause(clause, sentence, facts, turn)
+            _read_clause(clause, sentence, facts, turn, allergy_sentence)
             if not ALLERGEN_RE.search(clause) and not DRUG_RE.search(clause):
                 reaction = reaction or next((c for c, rx in REACTION_RE.items() if rx.search(clause)), "")
         # "I'm allergic to X, I need an EpiPen": a reaction in a sibling clause belongs to X.
-        if reaction and ALLERGY_CTX.search(sentence):
+        if reaction and allergy_sentence:
             for a in facts.allergies:
                 if a.turn == turn and not a.reaction and a.substance in sentence.lower():
                     a.reaction = reaction
     return facts
 
 
-def _read_clause(clause: str, sentence: str, facts: Facts, turn: int) -> None:
+def _read_clause(clause: str, sentence: str, facts: Facts, turn: int, allergy_sentence: bool = False) -> None:
     relations = _relations(clause)
     allergy_clause = bool(ALLERGY_CTX.search(clause)) and not NO_ALLERGY.search(clause)
-    for a in _allergies(clause) if not NO_ALLERGY.search(clause) else []:
+    for a in _allergies(clause, force=allergy_sentence) if not NO_ALLERGY.search(clause) else []:
         a.turn = turn
         facts.allergies = [x for x in facts.allergies if x.substance != a.substance] + [a]
         facts.no_allergies = False
@@ -741,7 +775,7 @@ def _read_clause(clause: str, sentence: str, facts: Facts, turn: int) -> None:
         found = []
         for canon, rx in SYMPTOM_RE.items():
             m = rx.search(clause)
-            if m and not _negated(clause, m.start()) and not allergy_clause:
+            if m and not _negated(clause, m.start()) and not allergy_clause and not allergy_sentence:
                 found.append(canon)
         for s in found:
             if s not in facts.symptoms:

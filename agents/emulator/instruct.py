@@ -52,6 +52,14 @@ _VERB_S = re.compile(
 )
 
 
+# Clauses addressed to the model, not the patient ("..., confirming the chart list").
+MODEL_CLAUSE = re.compile(
+    r",?\s*(?:and\s+)?(?:confirm|confirming|check|checking|verify|verifying|compare|comparing|"
+    r"cross-check\w*|reconcil\w*|matching)\b[^,.;]*?\b(?:chart|charts|record|records|ehr|file)\b[^,.;]*",
+    re.I,
+)
+
+
 def second_person(text: str) -> str:
     out = text
     for pat, rep in _PRONOUNS + _AGREE:
@@ -78,6 +86,9 @@ def _clean(rest: str) -> str:
 def to_question(instruction: str) -> str:
     """`Ask for the patient's phone number.` -> `Could you tell me your phone number?`"""
     s = re.sub(r"^\s*(?:please\s+|now\s+|then\s+)", "", instruction.strip(), flags=re.I)
+    stripped = MODEL_CLAUSE.sub("", s).strip()
+    if len(stripped.split()) >= 3:  # keep the sentence if the clause was all of it
+        s = stripped
     s = second_person(s)
     low = s.lower()
     m = re.match(

@@ -155,7 +155,12 @@ def generate(inp: ModelInput) -> ModelResult:
     if latest.get("type") == "user_input" and inp.tools:
         already = _calls_made(conv, latest_user)
         call = toolcall.choose(
-            inp.tools, instruction=instruction, latest_user=latest_user, facts=facts, already=already
+            inp.tools,
+            instruction=instruction,
+            latest_user=latest_user,
+            facts=facts,
+            already=already,
+            hints=toolcall.hint_lines(inp.system_instruction or "", inp.tools),
         )
         if call is not None:
             key = json.dumps([inp.seed, call.name, call.arguments, len(conv), latest_user], sort_keys=True)
@@ -304,11 +309,10 @@ def _acknowledge(lf: Facts, facts: Facts, seed: int) -> list[str]:
     if lf.symptoms:
         extra = ", ".join(x for x in (lf.onset, lf.severity and f"rated {lf.severity}") if x)
         out.append(f"I'm sorry to hear about the {_join(lf.symptoms)}" + (f" ({extra})" if extra else "") + ".")
-    elif lf.onset or lf.severity:
-        noted.append(
-            "that it "
-            + ", ".join(x for x in (lf.onset and f"started {lf.onset}", lf.severity and f"is {lf.severity}") if x)
-        )
+    elif lf.onset or lf.severity or lf.course:
+        bits = [lf.onset and f"started {lf.onset}", lf.severity and f"is {lf.severity}"]
+        bits.append(lf.course and f"is {lf.course}")
+        noted.append("that it " + _join([b for b in bits if b]))
     taking = [m for m in lf.medications if not m.stopped]
     stopped = [m for m in lf.medications if m.stopped]
     if taking:
@@ -422,7 +426,14 @@ def _item_label(item: Any, *, kind: str) -> str:
         if isinstance(reaction, list):
             reaction = ", ".join(str(r) for r in reaction)
         return sub + (f" ({reaction})" if reaction else "")
-    name = schema_fill._item_name(item) or json.dumps(item, sort_keys=True)[:60]
+    name = (
+        schema_fill._item_name(item)
+        or ", ".join(
+            str(v)
+            for k, v in item.items()
+            if isinstance(v, (str, int, float)) and v != "" and k not in ("status", "id")
+        )[:80]
+    )
     dose = schema_fill._item_get(item, "dose", "strength", "dosage")
     freq = schema_fill._item_get(item, "frequency", "sig", "instructions")
     extra = [str(x) for x in (dose, freq) if x and str(x).lower() not in name.lower()]
@@ -440,11 +451,110 @@ SECTION_NOUNS = {
 }
 
 
+def _latest_user_facts(conv: list[dict[str, Any]]) -> tuple[Facts, str]:
+    """What the patient said in the message that led to this tool call (facts and text)."""
+    msgs = extract.user_messages(conv)
+    lf = Facts()
+    if not msgs:
+        return lf, ""
+    turn, text, asked = msgs[-1]
+    read_message(text, lf, turn, asked)
+    return lf, text
+
+
+def _mentioned(label: str, names: list[str]) -> str | None:
+    low = label.lower()
+    for n in names:
+        if n and (n.lower() in low or schema_fill._same_drug(n, label)):
+            return n
+    return None
+
+
+def _meds_sentence(items: list[Any], lf: Facts) -> str:
+    labels = [_item_label(i, kind="medications") for i in items]
+    head = f"Your record lists {_join(labels)}."
+    if not lf.medications:
+        return head + f" Are you still taking {'it' if len(labels) == 1 else 'them'}?"
+    mine = {m.name: m for m in lf.medications}
+    still, stopped, open_ = [], [], []
+    for label in labels:
+        hit = _mentioned(label, list(mine))
+        if hit is None:
+            open_.append(label)
+        elif mine[hit].stopped:
+            stopped.append(hit)
+        else:
+            still.append(hit)
+    new = [_med_text(m) for n, m in mine.items() if not m.stopped and not _mentioned(n, labels)]
+    told = [x for x in (still and f"you still take {_join(still)}", stopped and f"you stopped {_join(stopped)}") if x]
+    out = [head]
+    if told:
+        out.append(f"You told me {_join(told)}.")
+    if new:
+        out.append(f"I've also noted {_join(new)} as new.")
+    if open_:
+        out.append(f"Are you still taking {_join(open_)}?")
+    return " ".join(out)
+
+
+def _allergies_sentence(items: list[Any], lf: Facts) -> str:
+    labels = [_item_label(i, kind="allergies") for i in items]
+    head = f"Your record lists an allergy to {_join(labels)}."
+    if not lf.allergies and not lf.no_allergies:
+        return head + " Is that still correct?"
+    mine = [a.substance for a in lf.allergies]
+    matched = [lb for lb in labels if _mentioned(lb, mine)]
+    new = [
+        a.substance + (f" ({a.reaction})" if a.reaction else "")
+        for a in lf.allergies
+        if not _mentioned(a.substance, labels)
+    ]
+    out = [head]
+    if matched:
+        out.append("That matches what you told me.")
+    if new:
+        out.append(f"I've also noted {_join(new)} as new.")
+    if len(matched) < len(labels):
+        out.append("Is the rest still correct?" if matched else "Is that still correct?")
+    return " ".join(out)
+
+
+def _coverage_sentence(items: list[Any], lf: Facts, said: str) -> str:
+    first = items[0] if isinstance(items[0], dict) else {"payer": str(items[0])}
+    payer = str(schema_fill._item_get(first, "payer", "insurer", "provider", "name", "company") or "a plan")
+    member = schema_fill._item_get(first, "member_id", "memberId", "subscriber_id", "policy_number")
+    head = f"Your record lists your insurance as {payer}" + (f" (member ID {member})." if member else ".")
+    if lf.insurer and lf.insurer.lower() not in payer.lower() and payer.lower() not in lf.insurer.lower():
+        return head + f" You told me {lf.insurer}; I've noted the change."
+    if lf.insurer or lf.affirmed or re.search(r"\b(?:same|still|unchanged)\b", said, re.I):
+        return head + " That matches what you told me."
+    return head + " Is that still correct?"
+
+
+def _section_sentence(key: str, items: list[Any], lf: Facts, said: str) -> str:
+    k = key.lower()
+    noun = SECTION_NOUNS.get(k, k.replace("_", " "))
+    if not items:
+        return f"Your record doesn't list any {noun}."
+    if "allerg" in k:
+        return _allergies_sentence(items, lf)
+    if "medic" in k or "drug" in k:
+        return _meds_sentence(items, lf)
+    if k in ("coverage", "insurance"):
+        return _coverage_sentence(items, lf, said)
+    labels = [_item_label(i, kind=k) for i in items]
+    mine = lf.conditions + lf.surgeries
+    if mine and all(_mentioned(lb, mine) for lb in labels):
+        return f"Your record lists {_join(labels)}, which matches what you told me."
+    return f"Your record lists {_join(labels)}. Is that still correct?"
+
+
 def _result_reply(
     results: list[dict[str, Any]], conv: list[dict[str, Any]], facts: Facts, instruction: str, seed: int
 ) -> str:
     parts: list[str] = []
     covered: set[str] = set()
+    lf, said = _latest_user_facts(conv)
     for res in results:
         payload = res.get("result")
         if isinstance(payload, list) and payload and all(isinstance(x, dict) and "type" in x for x in payload):
@@ -460,19 +570,8 @@ def _result_reply(
         if isinstance(payload, dict):
             sections = {k: v for k, v in payload.items() if isinstance(v, list)}
             for key, items in sections.items():
-                noun = SECTION_NOUNS.get(key.lower(), key.replace("_", " "))
-                covered.add(noun)
-                if not items:
-                    parts.append(f"Your record doesn't list any {noun}.")
-                    continue
-                labels = [_item_label(i, kind="allergies" if "allerg" in key.lower() else key) for i in items]
-                if "allerg" in key.lower():
-                    parts.append(f"Your record lists an allergy to {_join(labels)}. Is that still correct?")
-                elif "medic" in key.lower() or "drug" in key.lower():
-                    pron = "it" if len(labels) == 1 else "them"
-                    parts.append(f"Your record lists {_join(labels)}. Are you still taking {pron}?")
-                else:
-                    parts.append(f"Your record lists these {noun}: {_join(labels)}. Is that still correct?")
+                covered.add(SECTION_NOUNS.get(key.lower(), key.lower()))
+                parts.append(_section_sentence(key, items, lf, said))
             scalars = {k: v for k, v in payload.items() if not isinstance(v, (list, dict))}
             if scalars and not sections:
                 parts.append(
@@ -489,10 +588,8 @@ def _result_reply(
             parts.append(f"I found: {str(payload)[:300]}.")
         else:
             parts.append("I checked, but nothing came back.")
-    if instruction:
-        topics = set(extract.topics_of(instruction))
-        if not (topics & {"medications", "allergies"} and covered & {"medications", "allergies"}):
-            parts.append(instruct.to_question(instruction))
+    if instruction and not any(p.endswith("?") for p in parts):
+        parts.append(instruct.to_question(instruction))
     return " ".join(parts) if parts else "Thank you."
 
 

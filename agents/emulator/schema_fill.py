@@ -15,6 +15,7 @@ from typing import Any
 
 import jsonschema
 
+from agents.emulator import vocab
 from agents.emulator.extract import Facts
 
 # --- schema helpers ----------------------------------------------------------------------------
@@ -182,20 +183,61 @@ def med_status(facts: Facts, chart: dict[str, Any], name: str, dose: str, from_c
             return "confirmed"
         return "not_taking"
     if in_chart is None:
-        return "new" if chart_meds else "confirmed" if not chart else "new"
+        return "new"  # patient-reported, the chart does not list it
     chart_dose = _norm_dose(str(_item_get(in_chart, "dose", "strength", "dosage") or ""))
     if mine is not None and mine.dose and chart_dose and _norm_dose(mine.dose) not in chart_dose:
         return "changed"
     return "confirmed"
 
 
+ALLERGY_GONE = re.compile(r"\b(?:outgrew|outgrown|grew out|no longer|not anymore|not any more|resolved)\b", re.I)
+ALLERGY_NEVER = re.compile(r"\b(?:never (?:had|been)|not allergic|wrong|mistake|isn't right|not right)\b", re.I)
+
+
+def allergy_status(facts: Facts, chart: dict[str, Any], substance: str, from_chart: bool) -> str:
+    in_chart = any(
+        _same_drug(str(_item_get(a, "substance", "name", "allergen") or _item_name(a)), substance)
+        for a in chart.get("allergies", []) or []
+    )
+    if not from_chart:
+        return "confirmed" if in_chart else "new"
+    said = next((v for k, v in facts.allergy_remarks.items() if _same_drug(k, substance)), "")
+    if ALLERGY_GONE.search(said):
+        return "resolved"
+    if ALLERGY_NEVER.search(said):
+        return "denied"
+    if facts.denied and not facts.allergies:
+        return "denied"
+    return "confirmed"
+
+
+def chart_dose(item: Any) -> str:
+    dose = str(_item_get(item, "dose", "strength", "dosage") or "")
+    if dose:
+        return dose
+    m = re.search(r"(\d+(?:\.\d+)?)\s*(mg|mcg|g|ml|units?)\b", _item_name(item), re.I)
+    return f"{m.group(1)} {m.group(2).lower()}" if m else ""
+
+
 def _norm_dose(d: str) -> str:
     return re.sub(r"\s+", "", d.lower())
 
 
+def _canonical(name: str) -> str:
+    """'Sulfonamides (substance)' and 'sulfa drugs' -> 'sulfa' (vocab.ALIASES), else the first word."""
+    low = re.sub(r"\([^)]*\)", " ", name.lower()).strip()
+    for canon, names in vocab.ALIASES.items():
+        for n in (canon, *names):
+            if re.search(rf"(?<![\w-]){re.escape(n)}(?![\w-])", low):
+                return canon
+    return low.split()[0].rstrip("s") if low.split() else ""
+
+
 def _same_drug(a: str, b: str) -> bool:
-    a, b = a.lower(), b.lower()
-    return bool(a and b) and (a in b or b in a or a.split()[0] == b.split()[0])
+    a, b = a.lower().strip(), b.lower().strip()
+    if not a or not b:
+        return False
+    return a in b or b in a or _canonical(a) == _canonical(b)
 
 
 def _item_name(item: Any) -> str:
@@ -271,6 +313,32 @@ def _med_text(m: Any) -> str:
     return " ".join(p for p in (m.name, m.dose, m.frequency) if p)
 
 
+def hpi_text(f: Facts) -> str:
+    bits = []
+    if f.symptoms:
+        bits.append(", ".join(f.symptoms).capitalize())
+    if f.onset:
+        bits.append(f"onset {f.onset}")
+    if f.severity:
+        bits.append(f"severity {f.severity}")
+    if f.course:
+        bits.append(f.course)
+    return ("; ".join(bits) + ".") if bits else ""
+
+
+def _chart_coverage(ctx: Ctx) -> dict[str, str]:
+    """The chart's first coverage entry, used when the patient confirms rather than repeats it."""
+    cov = ctx.chart.get("coverage") or ctx.chart.get("insurance") or []
+    first = cov[0] if isinstance(cov, list) and cov else cov
+    if not isinstance(first, dict):
+        return {}
+    payer = str(_item_get(first, "payer", "insurer", "provider", "name", "company") or "")
+    member = str(_item_get(first, "member_id", "memberId", "subscriber_id", "policy_number", "id") or "")
+    if ctx.facts.insurer and payer and ctx.facts.insurer.lower() not in payer.lower():
+        return {}  # the patient named a different insurer: the chart's id is not theirs
+    return {"payer": payer, "member_id": member}
+
+
 def follow_up(f: Facts) -> str:
     if f.red_flags:
         return "Seek emergency care now (call emergency services); red flags: " + ", ".join(f.red_flags) + "."
@@ -289,11 +357,13 @@ def _list_source(name: str, ctx: Ctx) -> list[dict[str, Any]] | None:
     f = ctx.facts
     if has(name, "medications", "medication", "meds", "drugs", "prescriptions", "medication_list"):
         rows = []
+        chart_meds = ctx.chart.get("medications", []) or []
         for m in f.medications:
+            in_chart = next((c for c in chart_meds if _same_drug(_item_name(c), m.name)), None)
             rows.append(
                 {
                     "name": m.name,
-                    "dose": m.dose,
+                    "dose": m.dose or (chart_dose(in_chart) if in_chart is not None else ""),
                     "frequency": m.frequency,
                     "status": med_status(f, ctx.chart, m.name, m.dose, False),
                     "turns": [m.turn] if m.turn else [],
@@ -306,7 +376,7 @@ def _list_source(name: str, ctx: Ctx) -> list[dict[str, Any]] | None:
                 rows.append(
                     {
                         "name": nm,
-                        "dose": str(_item_get(cm, "dose", "strength", "dosage") or ""),
+                        "dose": chart_dose(cm),
                         "frequency": str(_item_get(cm, "frequency", "sig", "instructions") or ""),
                         "status": med_status(f, ctx.chart, nm, "", True),
                         "turns": [],
@@ -320,7 +390,7 @@ def _list_source(name: str, ctx: Ctx) -> list[dict[str, Any]] | None:
                 "name": a.substance,
                 "substance": a.substance,
                 "reaction": a.reaction,
-                "status": "confirmed",
+                "status": allergy_status(f, ctx.chart, a.substance, False),
                 "turns": [a.turn] if a.turn else [],
             }
             for a in f.allergies
@@ -333,7 +403,7 @@ def _list_source(name: str, ctx: Ctx) -> list[dict[str, Any]] | None:
                         "name": nm,
                         "substance": nm,
                         "reaction": str(_item_get(ca, "reaction") or ""),
-                        "status": "confirmed" if f.affirmed else "new" if not f.allergies else "confirmed",
+                        "status": allergy_status(f, ctx.chart, nm, True),
                         "turns": [],
                     }
                 )
@@ -353,6 +423,10 @@ def _list_source(name: str, ctx: Ctx) -> list[dict[str, Any]] | None:
         return [{"name": c, "turns": f.turns.get("history", [])} for c in f.conditions + f.surgeries]
     if has(name, "red_flags", "red_flag", "warning_signs", "flags", "alerts"):
         return [{"name": r} for r in f.red_flags]
+    if has(name, "follow_up", "recommended_follow_up", "recommendations", "next_steps", "plan", "actions"):
+        return [{"name": follow_up(f)}] + [
+            {"name": f"Confirm declined item with the patient: {d}."} for d in f.declined
+        ]
     if has(name, "bullets", "bullet_points", "key_points", "highlights", "takeaways", "findings", "points"):
         src = ctx.report_bullets or [s for s in intake_summary(f).split("; ") if s]
         return [{"name": b} for b in src]
@@ -371,6 +445,7 @@ def _scalar_for(name: str, ctx: Ctx, row: dict[str, Any] | None) -> Any:
         if has(name, "turns", "turn", "source_turns", "sources", "turn_ids", "source_turn"):
             return row.get("turns", [])
         for keys, key in (
+            (("field", "field_name", "key", "path"), "field"),
             (("name", "medication", "drug", "title", "item", "text", "description", "value", "label"), "name"),
             (("substance", "allergen", "agent"), "substance"),
             (("reaction", "reactions", "symptom_reaction"), "reaction"),
@@ -403,9 +478,9 @@ def _scalar_for(name: str, ctx: Ctx, row: dict[str, Any] | None) -> Any:
     if has(name, "email", "e_mail"):
         return f.email
     if has(name, "member_id", "policy_number", "subscriber_id", "member_number", "policy_id"):
-        return f.member_id
+        return f.member_id or _chart_coverage(ctx).get("member_id", "")
     if has(name, "insurer", "insurance_provider", "payer", "carrier", "provider", "company", "plan"):
-        return f.insurer
+        return f.insurer or _chart_coverage(ctx).get("payer", "")
     if has(name, "insurance"):
         return _insurance_text(f)
     if has(
@@ -419,6 +494,8 @@ def _scalar_for(name: str, ctx: Ctx, row: dict[str, Any] | None) -> Any:
         "concern",
     ):
         return f.chief_complaint or ", ".join(f.symptoms)
+    if has(name, "history_of_present_illness", "hpi", "present_illness"):
+        return hpi_text(f)
     if has(name, "onset", "duration", "since", "started"):
         return f.onset
     if has(name, "severity_score", "pain_score", "pain_scale", "score", "pain_level"):
@@ -488,12 +565,30 @@ def fill(schema: Any, ctx: Ctx, root: dict[str, Any] | None = None) -> Any:
     return finalize(schema, value, root)
 
 
-def finalize(schema: Any, value: Any, root: dict[str, Any]) -> Any:
+def _valid(value: Any, schema: Any, root: dict[str, Any]) -> bool:
+    # Sub-schemas keep $refs into the root, so validate them with the root's $defs in scope.
+    if isinstance(schema, dict) and schema is not root:
+        schema = {**schema, "$defs": root.get("$defs", {}), "definitions": root.get("definitions", {})}
     try:
         jsonschema.validate(value, schema, format_checker=jsonschema.FormatChecker())
-        return value
+        return True
     except (jsonschema.ValidationError, jsonschema.SchemaError):
-        return empty_instance(schema, root)
+        return False
+
+
+def finalize(schema: Any, value: Any, root: dict[str, Any]) -> Any:
+    """The filled value if it validates; otherwise repair field by field, then the minimal instance."""
+    if _valid(value, schema, root):
+        return value
+    s = resolve(schema, root)
+    if isinstance(value, dict) and isinstance(s.get("properties"), dict):
+        fixed = {}
+        for k, v in value.items():
+            sub = s["properties"].get(k, {})
+            fixed[k] = v if _valid(v, sub, root) else empty_instance(sub, root)
+        if _valid(fixed, schema, root):
+            return fixed
+    return empty_instance(schema, root)
 
 
 def _fill(schema: Any, name: str, ctx: Ctx, root: dict[str, Any], row: dict[str, Any] | None) -> Any:
@@ -511,32 +606,34 @@ def _fill(schema: Any, name: str, ctx: Ctx, root: dict[str, Any], row: dict[str,
         props = s.get("properties") or {}
         if not props:
             return {}
-        out = {}
-        sub_row = row
-        if row is None and has(name, "insurance", "coverage"):
-            sub_row = {"name": ctx.facts.insurer}
+        out: dict[str, Any] = {}
+        deferred = []
         for pname, psch in props.items():
-            if sub_row is not None and has(name, "insurance", "coverage") and row is None:
-                val = _fill(psch, pname, ctx, root, None)
-            else:
-                val = _fill(psch, pname, ctx, root, row)
-            out[pname] = val
+            if row is None and _is_field_sources(pname, psch, root):
+                deferred.append((pname, psch))
+                out[pname] = None  # keeps the schema's property order
+                continue
+            out[pname] = _fill(psch, pname, ctx, root, row)
+        for pname, psch in deferred:
+            # "sources": [{field, turns}] for every sibling field that was filled.
+            rows = [
+                {"field": k, "name": k, "turns": turns_for(k, ctx.facts)}
+                for k, v in out.items()
+                if k != pname and v not in ("", [], None, {}) and turns_for(k, ctx.facts)
+            ]
+            out[pname] = _fit_array(
+                psch,
+                [_fill_item(resolve(resolve(psch, root).get("items") or {}, root), r, ctx, root) for r in rows],
+                root,
+            )
         return out
     if kind == "array":
         items = resolve(s.get("items") or {}, root)
         rows = _list_source(name, ctx) if row is None else None
         if row is not None and has(name, "turns", "turn", "source_turns", "sources", "turn_ids"):
             rows = [{"int": t} for t in row.get("turns", [])]
-        if rows is None:
-            out_list: list[Any] = []
-        else:
-            out_list = [_fill_item(items, r, ctx, root) for r in rows]
-        lo, hi = int(s.get("minItems") or 0), s.get("maxItems")
-        if hi is not None:
-            out_list = out_list[: int(hi)]
-        while len(out_list) < lo:
-            out_list.append(empty_instance(items, root))
-        return out_list
+        out_list = [] if rows is None else [_fill_item(items, r, ctx, root) for r in rows]
+        return _fit_array(s, out_list, root)
     if kind in ("integer", "number"):
         v = _scalar_for(name, ctx, row)
         if isinstance(v, bool) or not isinstance(v, (int, float)):
@@ -557,6 +654,57 @@ def _fill(schema: Any, name: str, ctx: Ctx, root: dict[str, Any], row: dict[str,
     if s.get("format") == "date" and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", v):
         return None if nullable else "1970-01-01"
     return v
+
+
+def _fit_array(schema: Any, values: list[Any], root: dict[str, Any]) -> list[Any]:
+    s = resolve(schema, root)
+    items = resolve(s.get("items") or {}, root)
+    lo, hi = int(s.get("minItems") or 0), s.get("maxItems")
+    if hi is not None:
+        values = values[: int(hi)]
+    while len(values) < lo:
+        values.append(empty_instance(items, root))
+    return values
+
+
+def _is_field_sources(name: str, schema: Any, root: dict[str, Any]) -> bool:
+    """An array of {field, turns} objects: provenance for the other fields of the same object."""
+    s = resolve(schema, root)
+    variants, _ = _variants(s, root)
+    s = variants[0] if variants else s
+    if _kind(s) != "array":
+        return False
+    items = resolve(s.get("items") or {}, root)
+    props = items.get("properties") or {}
+    return any(has(k, "field", "field_name", "key", "path") for k in props) and any(
+        has(k, "turns", "turn", "turn_ids", "source_turns") for k in props
+    )
+
+
+# Which fact keys (Facts.turns) feed a summary field.
+FIELD_FACTS: list[tuple[tuple[str, ...], tuple[str, ...]]] = [
+    (("patient_name", "name", "full_name", "first_name", "last_name"), ("name",)),
+    (("dob", "date_of_birth", "birth_date"), ("dob",)),
+    (("phone", "email", "contact"), ("phone", "email")),
+    (("insurance", "coverage", "payer", "member_id"), ("insurance",)),
+    (("history_of_present_illness", "hpi", "present_illness"), ("onset", "severity", "symptoms")),
+    (("chief_complaint", "complaint", "reason", "reason_for_visit", "symptoms"), ("chief_complaint", "symptoms")),
+    (("onset", "duration"), ("onset",)),
+    (("severity", "pain_score"), ("severity",)),
+    (("medications", "meds", "medication"), ("medications",)),
+    (("allergies", "allergy"), ("allergies",)),
+    (("family_history", "family"), ("family",)),
+    (("past_history", "past_medical_history", "medical_history", "conditions", "surgeries"), ("history",)),
+    (("social_history", "social", "tobacco", "alcohol", "occupation"), ("social",)),
+    (("red_flags", "urgency", "urgency_level"), ("red_flags",)),
+]
+
+
+def turns_for(field_name: str, facts: Facts) -> list[int]:
+    for names, keys in FIELD_FACTS:
+        if has(field_name, *names):
+            return sorted({t for k in keys for t in facts.turns.get(k, [])})
+    return []
 
 
 def _fill_item(items: dict[str, Any], row: dict[str, Any], ctx: Ctx, root: dict[str, Any]) -> Any:

@@ -155,7 +155,7 @@ SYNONYMS = {
     "allergen": "allergy",
     "reaction": "allergy",
     "intolerance": "allergy",
-    "problem": "condition",
+    "problems": "condition",
     "diagnosis": "condition",
     "diagnose": "condition",
     "diagnosed": "condition",
@@ -172,12 +172,20 @@ SYNONYMS = {
     "vital": "observation",
     "test": "observation",
     "forecast": "weather",
+    "insurance": "coverage",
+    "insurer": "coverage",
+    "payer": "coverage",
+    "policy": "coverage",
+    "member": "coverage",
+    "plan": "coverage",
     "temperature": "weather",
 }
 
 
 def stem(word: str) -> str:
     w = word.lower()
+    if w in SYNONYMS:  # plural-specific synonyms ("problems" = conditions, "the problem" = the complaint)
+        return SYNONYMS[w]
     for suf in ("ies", "es", "s"):
         if len(w) > 4 and w.endswith(suf):
             w = w[: -len(suf)] + ("y" if suf == "ies" else "")
@@ -229,6 +237,25 @@ def _score(tool: dict[str, Any], topic: set[str]) -> tuple[int, set[str]]:
     return 2 * len(enum_hits | name_hits) + len(text_hits), enum_hits | name_hits | text_hits
 
 
+def hint_lines(system_instruction: str, tools: list[dict[str, Any]]) -> str:
+    """System-instruction lines that point at one or two of a tool's enum values
+    ("Chart sections for this step: medications."); lines listing every option are not hints."""
+    values: set[str] = set()
+    for tool in tools:
+        enums: list[str] = []
+        params = tool.get("parameters") or {}
+        _enum_values(params, params, enums)
+        values |= {e.lower() for e in enums}
+    out = []
+    for line in (system_instruction or "").splitlines():
+        if re.match(r"\s*next\s*:", line, re.I):
+            continue
+        named = {v for v in values if re.search(rf"\b{re.escape(v)}\b", line, re.I)}
+        if 1 <= len(named) <= 2:
+            out.append(line)
+    return " ".join(out)
+
+
 def choose(
     tools: list[dict[str, Any]],
     *,
@@ -236,9 +263,10 @@ def choose(
     latest_user: str,
     facts: Facts,
     already: list[dict[str, Any]],
+    hints: str = "",
 ) -> ToolCall | None:
-    """The best fitting function call for this turn, or None. `already`: calls made this user turn."""
-    topic = words(instruction) | words(latest_user)
+    """The best fitting function call for this turn, or None. `already`: calls that rule out a repeat."""
+    topic = words(instruction) | words(latest_user) | words(hints)
     if not topic:
         return None
     best: tuple[int, dict[str, Any], set[str]] | None = None
@@ -252,13 +280,14 @@ def choose(
         return None
     _, tool, hits = best
     args = build_arguments(tool.get("parameters") or {}, topic, latest_user, facts)
-    key = frozenset(hits)
+    new_vals = {str(v) for v in _flatten(args) if v not in ("", None)}
     for prev in already:
-        if prev.get("name") == tool["name"]:
-            prev_topic = words(" ".join(str(v) for v in _flatten(prev.get("arguments"))))
-            if not prev_topic or key & (prev_topic | hits) or prev.get("arguments") == args:
-                return None  # this topic was already looked up during this user turn
-    return ToolCall(name=tool["name"], arguments=args, topic=key)
+        if prev.get("name") != tool["name"]:
+            continue
+        prev_vals = {str(v) for v in _flatten(prev.get("arguments")) if v not in ("", None)}
+        if prev.get("arguments") == args or new_vals <= prev_vals:
+            return None  # this topic was already looked up: do not loop
+    return ToolCall(name=tool["name"], arguments=args, topic=frozenset(hits))
 
 
 def _flatten(v: Any) -> list[Any]:

@@ -382,6 +382,30 @@ ALLERGENS: tuple[str, ...] = (
     "grass",
 )
 
+# Different names for the same substance (chart wording vs patient wording).
+ALIASES: dict[str, tuple[str, ...]] = {
+    "sulfa": ("sulfonamide", "sulfonamides", "sulfa drugs", "sulfamethoxazole", "bactrim", "septra"),
+    "penicillin": ("penicillins", "penicillin g", "penicillin v"),
+    "nsaids": ("nsaid", "non-steroidal anti-inflammatory"),
+    "peanut": ("peanuts", "arachis", "groundnut"),
+    "shellfish": ("shrimp", "crustacean", "crustaceans", "prawns"),
+    "latex": ("natural rubber latex", "rubber"),
+    "acetaminophen": ("paracetamol", "tylenol"),
+    "ibuprofen": ("advil", "motrin"),
+    "naproxen": ("aleve",),
+    "atorvastatin": ("lipitor",),
+    "levothyroxine": ("synthroid",),
+    "hydrochlorothiazide": ("hctz",),
+    "furosemide": ("lasix",),
+    "warfarin": ("coumadin",),
+    "apixaban": ("eliquis",),
+    "omeprazole": ("prilosec",),
+    "albuterol": ("ventolin", "proair", "salbutamol"),
+    "eggs": ("egg",),
+    "milk": ("dairy", "lactose", "cow's milk"),
+    "bee stings": ("bees", "bee venom", "wasps", "insect stings"),
+}
+
 REACTIONS: dict[str, tuple[str, ...]] = {
     "hives": ("hives", "urticaria", "welts"),
     "rash": ("rash", "rashes", "red spots", "skin reaction"),

@@ -175,3 +175,47 @@ def test_same_seed_same_reply(emulator_client):
     a = emulator_client.interactions.create(**args).output_text
     b = emulator_client.interactions.create(**args).output_text
     assert a == b
+
+
+def test_use_emulator_points_django_settings(use_emulator, settings):
+    assert use_emulator.base_url == settings.GEMINI_BASE_URL
+    assert settings.GEMINI_API_KEY == "test-fake-key"
+    assert use_emulator.requests() == []
+
+
+@pytest.fixture(scope="module")
+def flaky_research() -> EmulatorHandle:
+    handle = EmulatorHandle(research_seconds=0.3, seed=11, extra_args=("--fault-rate", "0.5"))
+    yield handle
+    handle.stop()
+
+
+def test_research_fails_under_faults(flaky_research):
+    c = _client(flaky_research.base_url)
+    started = []
+    for _ in range(40):
+        try:
+            started.append(
+                c.interactions.create(
+                    agent="deep-research-pro-preview-12-2025", input="Research gout.", background=True
+                )
+            )
+        except (ierr.RateLimitError, ierr.InternalServerError):
+            continue
+    assert len(started) >= 5
+
+    def final(iid: str):
+        while True:
+            try:
+                g = c.interactions.get(iid)
+            except (ierr.RateLimitError, ierr.InternalServerError):
+                continue
+            if g.status != "in_progress":
+                return g
+            time.sleep(0.1)
+
+    finals = [final(r.id) for r in started]
+    failed = [g for g in finals if g.status == "failed"]
+    assert failed and any(g.status == "completed" for g in finals)
+    assert failed[0].errors[0].code == "unavailable"
+    assert failed[0].output_text == ""
