@@ -91,33 +91,23 @@ def _scope(patient: Patient, actor: Any) -> ehr.PatientScope:
     )
 
 
-def _chart_address_lines(patient: Patient) -> list[str]:
-    """The chart's addresses, only to check prompts against them (never put into a prompt)."""
+def _chart_contacts(patient: Patient) -> tuple[list[str], list[str], list[str]]:
+    """Phones, emails and address lines from the chart's Patient resource: only to check prompts
+    against them, never to put into one."""
     if not patient.fhir_patient_id:
-        return []
+        return [], [], []
     try:
         resource = ehr.chart_source().patient(patient.fhir_patient_id) or {}
     except ehr.ChartAccessError:
-        return []
+        return [], [], []
+    telecom = resource.get("telecom") or []
+    phones = [str(t.get("value")) for t in telecom if t.get("system") in {"phone", "sms"} and t.get("value")]
+    emails = [str(t.get("value")) for t in telecom if t.get("system") == "email" and t.get("value")]
     lines: list[str] = []
     for address in resource.get("address") or []:
         lines.extend(str(line) for line in address.get("line") or [] if line)
-        for key in ("city", "postalCode"):
-            if address.get(key):
-                lines.append(str(address[key]))
-    return lines
-
-
-def _chart_telecom(patient: Patient) -> tuple[list[str], list[str]]:
-    if not patient.fhir_patient_id:
-        return [], []
-    try:
-        resource = ehr.chart_source().patient(patient.fhir_patient_id) or {}
-    except ehr.ChartAccessError:
-        return [], []
-    phones = [str(t.get("value")) for t in resource.get("telecom") or [] if t.get("system") == "phone"]
-    emails = [str(t.get("value")) for t in resource.get("telecom") or [] if t.get("system") == "email"]
-    return phones, emails
+        lines.extend(str(address[key]) for key in ("city", "postalCode") if address.get(key))
+    return phones, emails, lines
 
 
 def research_context_build(
@@ -150,7 +140,7 @@ def research_context_build(
         dose = " ".join(str(med.get(k) or "") for k in ("dose", "frequency")).strip()
         medications.append(f"{med['name'].strip()} {dose}".strip())
 
-    phones, emails = _chart_telecom(patient)
+    phones, emails, address_lines = _chart_contacts(patient)
     insurance = data.get("insurance") or {}
     insurer_ids = [str(c.get("member_id") or "") for c in coverage]
     if isinstance(insurance, dict) and insurance.get("member_id"):
@@ -163,7 +153,7 @@ def research_context_build(
         mrn=patient.mrn or "",
         phones=[p for p in [patient.phone, *phones] if p],
         emails=[e for e in [patient.email, *emails] if e],
-        addresses=_chart_address_lines(patient),
+        addresses=address_lines,
         insurer_ids=[i for i in insurer_ids if i],
     )
     return ResearchContext(
@@ -415,7 +405,8 @@ def _brief_write(job: ResearchJob) -> float | None:
             store=settings.INTERACTIONS_STORE,
         )
     except client.LlmError as exc:
-        if not exc.permanent:
+        past_deadline = job.deadline_at is not None and timezone.now() >= job.deadline_at
+        if not exc.permanent and not past_deadline:
             return _reschedule(job, Status.SUMMARIZING)
         result = None
         error = f"The report is ready but the brief could not be written: {exc}"

@@ -321,3 +321,36 @@ def test_reconcile_requeues_stranded_jobs_only(summary, staff, fake, enqueued, s
     )
     assert ResearchJob.objects.get(pk=starting.pk).status == Status.QUEUED
     assert fresh.pk not in [e[1] for e in enqueued]
+
+
+def test_chart_identifiers_address_phone_and_member_id_are_checked(summary, staff, fake, enqueued):
+    from patients.models import FhirResource
+
+    patient = summary.patient
+    patient.fhir_patient_id = "pat-1"
+    patient.save()
+    FhirResource.objects.create(
+        resource_type="Patient",
+        resource_id="pat-1",
+        patient_ref="pat-1",
+        data={
+            "resourceType": "Patient",
+            "id": "pat-1",
+            "telecom": [{"system": "phone", "value": "555-867-5309"}],
+            "address": [{"line": ["17 Larkspur Lane"], "city": "Eastbridge", "postalCode": "02139"}],
+        },
+    )
+    FhirResource.objects.create(
+        resource_type="Coverage",
+        resource_id="cov-1",
+        patient_ref="pat-1",
+        data={"resourceType": "Coverage", "id": "cov-1", "status": "active", "subscriberId": "ZZP-44120-9"},
+    )
+    for question, kind in [
+        ("lives at 17 larkspur lane", "address"),
+        ("call 555 867 5309", "phone number"),
+        ("member ZZP4412O9 zzp-44120-9", "insurer id"),
+    ]:
+        with pytest.raises(services.ResearchRefusedError, match=kind):
+            _request(summary, staff, question=question)
+    assert ResearchJob.objects.count() == 0
