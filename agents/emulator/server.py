@@ -102,6 +102,10 @@ class Emulator:
         request["log_entry"] = entry
         is_models = "/models/" in request.path
         try:
+            routed = request.match_info.http_exception is None
+            if not inspect and routed and not _has_credentials(request):
+                # Like Google: no API key (header, ?key= or bearer token) is refused before anything else.
+                raise ApiError(403, _NO_KEY_MESSAGE, "permission_denied")
             if not inspect:
                 if self.config.fault_rate > 0 and self.fault_rng.random() < self.config.fault_rate:
                     status = 429 if self.fault_rng.random() < 0.5 else 503
@@ -183,12 +187,15 @@ class Emulator:
 
     def _complete_model(self, rec: Record, req: CreateRequest, history: list[dict[str, Any]]) -> None:
         """Run the offline model synchronously and finish the record (status, usage, events)."""
+        schema = response_schema(req.response_format)
+        if schema is None and req.response_mime_type == "application/json":
+            schema = {}  # the deprecated JSON mode without a schema
         inp = model.ModelInput(
             history=history,
             new_steps=req.input_steps,
             system_instruction=req.system_instruction,
             tools=req.tools,
-            response_schema=response_schema(req.response_format),
+            response_schema=schema,
             generation_config=req.generation_config or {},
             seed=self.config.seed,
         )
@@ -378,6 +385,21 @@ class Emulator:
                 "requests_logged": len(self.requests),
             }
         )
+
+
+_NO_KEY_MESSAGE = (
+    "Method doesn't allow unregistered callers (callers without established identity). "
+    "Please use API Key or other form of API consumer identity to call this API."
+)
+
+
+def _has_credentials(request: web.Request) -> bool:
+    auth = request.headers.get("Authorization", "")
+    return bool(
+        request.headers.get("x-goog-api-key", "").strip()
+        or request.query.get("key", "").strip()
+        or (auth.lower().startswith("bearer ") and auth[7:].strip())
+    )
 
 
 _FAULT_MESSAGES = {

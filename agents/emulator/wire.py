@@ -64,6 +64,7 @@ class CreateRequest:
     response_format: Any = None
     generation_config: dict[str, Any] | None = None
     agent_config: dict[str, Any] | None = None
+    response_mime_type: str | None = None
     store: bool = True
     stream: bool = False
     background: bool = False
@@ -235,6 +236,7 @@ def parse_create(body: Any) -> CreateRequest:
         response_format=_check_response_format(body.get("response_format")),
         generation_config=gen,
         agent_config=agent_config,
+        response_mime_type=_opt_str(body, "response_mime_type"),
         store=_opt_bool(body, "store", True),
         stream=_opt_bool(body, "stream", False),
         background=_opt_bool(body, "background", False),

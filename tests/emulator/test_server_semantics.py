@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import httpx
@@ -54,7 +55,9 @@ def test_fault_sequence_is_deterministic_for_a_seed(faulty):
     def codes() -> list[int]:
         faulty.reset()
         return [
-            httpx.post(f"{faulty.base_url}/v1/interactions", json={"model": MODEL, "input": "x"}).status_code
+            httpx.post(
+                f"{faulty.base_url}/v1/interactions", json={"model": MODEL, "input": "x"}, headers=KEY
+            ).status_code
             for _ in range(12)
         ]
 
@@ -80,8 +83,11 @@ def test_reset_clears_state(emulator, emulator_client):
         emulator_client.interactions.get(i.id)
 
 
+KEY = {"x-goog-api-key": "test-fake-key"}
+
+
 def _post(emulator, body, path="/v1beta/interactions"):
-    return httpx.post(emulator.base_url + path, json=body)
+    return httpx.post(emulator.base_url + path, json=body, headers=KEY)
 
 
 @pytest.mark.parametrize(
@@ -111,13 +117,15 @@ def test_malformed_body_is_400_naming_the_field(emulator, body, field):
 
 def test_non_json_body_is_400(emulator):
     r = httpx.post(
-        f"{emulator.base_url}/v1/interactions", content=b"{not json", headers={"content-type": "application/json"}
+        f"{emulator.base_url}/v1/interactions",
+        content=b"{not json",
+        headers={"content-type": "application/json", **KEY},
     )
     assert r.status_code == 400 and "JSON" in r.json()["error"]["message"]
 
 
 def test_unknown_route_is_404_json(emulator):
-    r = httpx.get(f"{emulator.base_url}/v1/unknown")
+    r = httpx.get(f"{emulator.base_url}/v1/unknown", headers=KEY)
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
 
 
@@ -219,3 +227,20 @@ def test_research_fails_under_faults(flaky_research):
     assert failed and any(g.status == "completed" for g in finals)
     assert failed[0].errors[0].code == "unavailable"
     assert failed[0].output_text == ""
+
+
+def test_missing_api_key_is_refused_like_google(emulator):
+    r = httpx.post(f"{emulator.base_url}/v1beta/interactions", json={"model": MODEL, "input": "hi"})
+    assert r.status_code == 403 and r.json()["error"]["code"] == "permission_denied"
+    g = httpx.post(f"{emulator.base_url}/v1beta/models/gemini-2.5-flash:generateContent", json={"contents": "hi"})
+    assert g.status_code == 403 and g.json()["error"]["status"] == "PERMISSION_DENIED"
+    ok = httpx.post(f"{emulator.base_url}/v1beta/interactions?key=abc", json={"model": MODEL, "input": "hi"})
+    assert ok.status_code == 200
+
+
+def test_deprecated_json_mime_type_without_schema(emulator_client):
+    i = emulator_client.interactions.create(
+        model=MODEL, input="I'm Oskar Berg and I take insulin 10 units at night.", response_mime_type="application/json"
+    )
+    data = json.loads(i.output_text)
+    assert data["patient_name"] == "Oskar Berg" and data["medications"] == ["insulin 10 units at bedtime"]
