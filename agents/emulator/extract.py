@@ -287,6 +287,34 @@ def topics_of(text: str) -> list[str]:
 # --- extraction ------------------------------------------------------------------------------
 
 
+_ORD_WORDS = [
+    "first",
+    "second",
+    "third",
+    "fourth",
+    "fifth",
+    "sixth",
+    "seventh",
+    "eighth",
+    "ninth",
+    "tenth",
+    "eleventh",
+    "twelfth",
+    "thirteenth",
+    "fourteenth",
+    "fifteenth",
+    "sixteenth",
+    "seventeenth",
+    "eighteenth",
+    "nineteenth",
+    "twentieth",
+]
+ORDINALS = {w: i for i, w in enumerate(_ORD_WORDS, 1)}
+ORDINALS.update({f"twenty-{w}": 20 + i for i, w in enumerate(_ORD_WORDS[:9], 1)})
+ORDINALS.update({f"twenty {w}": 20 + i for i, w in enumerate(_ORD_WORDS[:9], 1)})
+ORDINALS.update({"thirtieth": 30, "thirty-first": 31, "thirty first": 31})
+
+
 def _dates(text: str) -> list[tuple[int, str]]:
     """All dates in text as (position, ISO string)."""
     out: list[tuple[int, str]] = []
@@ -308,19 +336,31 @@ def _dates(text: str) -> list[tuple[int, str]]:
             add(m.start(), y, a, b)
     for m in re.finditer(rf"\b({months})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+(\d{{4}})\b", text, re.I):
         add(m.start(), int(m[3]), vocab.MONTHS[m[1].lower()], int(m[2]))
+    ords = _alts(ORDINALS)
+    for m in re.finditer(rf"\b({ords})\s+(?:of\s+)?({months})\.?,?\s+(\d{{4}})\b", text, re.I):
+        add(m.start(), int(m[3]), vocab.MONTHS[m[2].lower()], ORDINALS[m[1].lower()])
+    for m in re.finditer(rf"\b({months})\.?\s+(?:the\s+)?({ords}),?\s+(\d{{4}})\b", text, re.I):
+        add(m.start(), int(m[3]), vocab.MONTHS[m[1].lower()], ORDINALS[m[2].lower()])
     for m in re.finditer(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({months})\.?,?\s+(\d{{4}})\b", text, re.I):
         add(m.start(), int(m[3]), vocab.MONTHS[m[2].lower()], int(m[1]))
     out.sort()
     return out
 
 
+_UP, _LO = "A-ZÀ-ÖØ-Þ", "a-zß-öø-ÿ'"
+NAME_WORD = rf"(?:O'|Mc|Mac)?[{_UP}][{_LO}]+(?:-[{_UP}]?[{_LO}]+)*"
+TITLES_RE = re.compile(r"\b(?:mr|mrs|ms|miss|mx|dr|prof)\.?\s+(?=[A-Za-z])", re.I)
+
+
 def _name(text: str, asked_name: bool) -> str:
+    text = TITLES_RE.sub("", text)
     stop = r"(?=\s*(?:$|[,.;!?]|\s(?:and|but|i|i'm|im|my|born|from|here|dob|date|phone|email|age|aged|calling)\b))"
+    cased_stop = stop[:-2] + r"|\s+[a-z]))"  # a capitalised name ends at the next lower-case word
     pats = [
-        rf"\bmy (?:full |first |legal )?name is\s+([a-z][a-z'\-]+(?:\s+[a-z][a-z'\-]+){{0,2}}?){stop}",
-        rf"\bname(?:'s|:)\s*([a-z][a-z'\-]+(?:\s+[a-z][a-z'\-]+){{0,2}}?){stop}",
-        rf"\b(?:call me|this is|it's|it is)\s+([A-Z][a-z'\-]+(?:\s+[A-Z][a-z'\-]+){{0,2}}?){stop}",
-        rf"\b(?:i am|i'm|im)\s+([A-Z][a-z'\-]+(?:\s+[A-Z][a-z'\-]+){{0,2}}?){stop}",
+        rf"\bmy (?:full |first |legal )?name is\s+([{_LO}][{_LO}\-]+(?:\s+[{_LO}][{_LO}\-]+){{0,2}}?){stop}",
+        rf"\bname(?:'s|:)\s*([{_LO}][{_LO}\-]+(?:\s+[{_LO}][{_LO}\-]+){{0,2}}?){stop}",
+        rf"\b(?:call me|this is|it's|it is)\s+({NAME_WORD}(?:\s+{NAME_WORD}){{0,2}}?){cased_stop}",
+        rf"\b(?:i am|i'm|im)\s+({NAME_WORD}(?:\s+{NAME_WORD}){{0,2}}?){cased_stop}",
     ]
     for i, pat in enumerate(pats):
         flags = re.I if i < 2 else 0
@@ -404,6 +444,7 @@ STOP_MED = re.compile(
 )
 ALLERGY_CTX = re.compile(
     r"\b(?:allerg\w*|reaction|react|gives? me|gave me|makes? me|made me|break out|broke out|"
+    r"can't take|cannot take|can't have|can not take|"
     r"sensitive to|intoleran\w*)\b",
     re.I,
 )
@@ -432,6 +473,23 @@ AFFIRM = re.compile(
 DENY = re.compile(r"^\s*(?:no|nope|not anymore|not really|i don't|i do not|i stopped)\b", re.I)
 
 
+WORD_NUM = {"one": "1", "two": "2", "three": "3", "four": "4", "half a": "0.5", "a": "1", "an": "1"}
+DOSE_BEFORE_RE = re.compile(
+    rf"(?:(\d+(?:[.,]\d+)?)\s?({'|'.join(re.escape(u) for u in vocab.DOSE_UNITS)})|"
+    r"(one|two|three|four|half a|an?)\s+(puffs?|tablets?|tabs|capsules?|pills?|drops|sprays?|units?))"
+    r"\s+(?:of\s+)?(?:my\s+|the\s+|your\s+)?$",
+    re.I,
+)
+
+
+def _dose_text(m: re.Match[str]) -> str:
+    if m.group(1) is not None:
+        return f"{m.group(1)} {m.group(2).lower()}"
+    if m.lastindex and m.lastindex >= 4 and m.group(3):
+        return f"{WORD_NUM.get(m.group(3).lower(), m.group(3))} {m.group(4).lower()}"
+    return m.group(0).strip()
+
+
 def _meds(clause: str, allergy_clause: bool) -> list[Med]:
     if allergy_clause and not DOSE_RE.search(clause):
         return []  # "penicillin gives me hives" names an allergen, not a medication
@@ -444,11 +502,20 @@ def _meds(clause: str, allergy_clause: bool) -> list[Med]:
         if not any(s <= m.start(1) < e for s, e, _ in hits):
             hits.append((m.start(1), m.end(1), word))
     hits.sort()
+    # A dose written before its drug ("1000mg of metformin", "two puffs of albuterol").
+    before: dict[int, tuple[int, str]] = {}
+    for i, (s, _e, _name) in enumerate(hits):
+        m = DOSE_BEFORE_RE.search(clause[max(0, s - 30) : s])
+        if m:
+            before[i] = (s - (len(clause[max(0, s - 30) : s]) - m.start()), _dose_text(m))
     meds: list[Med] = []
     for i, (s, _e, name) in enumerate(hits):
         end = hits[i + 1][0] if i + 1 < len(hits) else len(clause)
+        if i + 1 in before:
+            end = min(end, before[i + 1][0])
         seg = clause[s:end]
         dose = DOSE_RE.search(seg)
+        dose_text = before[i][1] if i in before else (_dose_text(dose) if dose else "")
         stopped = bool(STOP_MED.search(clause[max(0, s - 40) : end]))
         neg = _negated(clause, s) and not stopped
         if neg:
@@ -456,7 +523,7 @@ def _meds(clause: str, allergy_clause: bool) -> list[Med]:
         meds.append(
             Med(
                 name=name,
-                dose=f"{dose.group(1)} {dose.group(2).lower()}" if dose else "",
+                dose=dose_text,
                 frequency=_freq(seg) or (_freq(clause) if len(hits) == 1 else ""),
                 stopped=stopped,
             )
@@ -476,13 +543,20 @@ def _allergies(clause: str, force: bool = False) -> list[Allergy]:
         return []
     found: list[Allergy] = []
     seen = set()
+    spots: list[tuple[int, str]] = []
     for rx in (ALLERGEN_RE, DRUG_RE) if (has_ctx or reaction) else (ALLERGEN_RE,):
         for m in rx.finditer(clause):
             sub = m.group(0).lower()
             if sub in seen or _negated(clause, m.start()):
                 continue
             seen.add(sub)
-            found.append(Allergy(substance=sub, reaction=reaction))
+            spots.append((m.start(), sub))
+    spots.sort()
+    for i, (pos, sub) in enumerate(spots):
+        # The reaction written after this allergen (before the next one) is its own.
+        seg = clause[pos : spots[i + 1][0] if i + 1 < len(spots) else len(clause)]
+        own = next((c for c, rx in REACTION_RE.items() if rx.search(seg)), "")
+        found.append(Allergy(substance=sub, reaction=own or (reaction if len(spots) == 1 else "")))
     if not found and has_ctx:
         m = re.search(
             r"allergic to\s+([a-z][a-z\s-]{2,30}?)(?=$|[,.;]|\s(?:and|which|that|it|they|so)\b)", clause, re.I

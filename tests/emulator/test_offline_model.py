@@ -398,3 +398,29 @@ def test_deterministic_for_a_seed():
     a = reply([], "I'm Ilse and I have hay fever.", "Next: Ask about their allergies.", seed=5)
     b = reply([], "I'm Ilse and I have hay fever.", "Next: Ask about their allergies.", seed=5)
     assert a.steps == b.steps
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("It's Mrs. Harriet Okonkwo-Bell on the line.", "Harriet Okonkwo-Bell"),
+        ("my name is zoë müller", "Zoë Müller"),
+        ("Hi, I'm Seán O'Brien.", "Seán O'Brien"),
+        ("hey im priya", "Priya"),
+        ("I'm exhausted and dizzy.", ""),
+    ],
+)
+def test_names(text, name):
+    assert facts_of(text).name == name
+
+
+def test_dose_before_drug_and_per_allergen_reactions():
+    f = facts_of("I use one puff of budesonide with breakfast and dinner and 5mg of amlodipine.")
+    meds = {m.name: (m.dose, m.frequency) for m in f.medications}
+    assert meds == {"budesonide": ("1 puff", "twice daily"), "amlodipine": ("5 mg", "")}
+    g = facts_of("Reacted to ciprofloxacin (hives) and to eggs.")
+    assert [(a.substance, a.reaction) for a in g.allergies] == [("ciprofloxacin", "hives"), ("eggs", "")]
+
+
+def test_ordinal_dates():
+    assert facts_of("My birthday is the twenty-third of August, 1991.").dob == "1991-08-23"
