@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "simple_history",
     "csp",
+    "ninja",  # serves the API docs (Swagger UI) from static files, as the CSP requires
     "patients",
     "agents",
     "intake",
