@@ -278,3 +278,38 @@ def test_chat_page_is_small_and_same_origin_only(phone, live_app):
     # Text size: rem-based, and zoom is never disabled.
     viewport = page.get_attribute("meta[name=viewport]", "content")
     assert "user-scalable=no" not in viewport and "maximum-scale" not in viewport
+
+
+def test_chat_works_with_double_text_size_and_a_keyboard(phone, live_app):
+    expect = _expect()
+    page, watch = phone
+    _, token = _intake()
+    page.goto(f"{live_app.base_url}/i/{token}/")
+    # The patient's own text size: everything is in rem, so doubling the root size must not
+    # push anything off a 360 px screen.
+    page.evaluate("document.documentElement.style.fontSize = '200%'")
+    assert page.evaluate("getComputedStyle(document.body).fontSize") == "34px"  # 2 x 1.0625rem
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    # Keyboard only: the skip link, then the message box, each with a visible focus ring.
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.className") == "skip"
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Shift+Tab")
+    focused = page.evaluate(
+        "(() => { const s = getComputedStyle(document.activeElement);"
+        " return [document.activeElement.id, s.outlineStyle, s.outlineWidth]; })()"
+    )
+    assert focused[0] == "msg" and focused[1] == "solid" and focused[2] != "0px", focused
+    page.keyboard.type("Ada Okafor, 4 May 1980")
+    page.keyboard.press("Control+Enter")
+    expect(page.locator("#progress-label")).to_contain_text("Step 2 of 10", timeout=30_000)
+    # Every control has a name a screen reader can read out.
+    for selector in ["#msg", "#file", "#send", "#progress"]:
+        name = page.locator(selector).evaluate(
+            "el => el.labels && el.labels.length ? el.labels[0].textContent.trim()"
+            " : (el.getAttribute('aria-label') || el.textContent.trim()"
+            " || document.getElementById(el.getAttribute('aria-labelledby') || '')?.textContent.trim())"
+        )
+        assert name, selector
+    assert watch.page_errors == [] and watch.csp_violations == []
