@@ -27,7 +27,9 @@ def _compile(forms: Any) -> re.Pattern[str]:
 
 SYMPTOM_RE = {k: _compile(v) for k, v in vocab.SYMPTOMS.items()}
 RED_FLAG_RE = {k: _compile(v) for k, v in vocab.RED_FLAG_PHRASES.items()}
-DRUG_RE = _compile(vocab.DRUGS)
+DRUG_RE = re.compile(
+    rf"(?<![\w-])(?:{_alts(vocab.DRUGS)}|[a-z]{{3,}}(?:{'|'.join(vocab.DRUG_SUFFIXES)}))(?![\w-])", re.IGNORECASE
+)
 ALLERGEN_RE = _compile(vocab.ALLERGENS)
 REACTION_RE = {k: _compile(v) for k, v in vocab.REACTIONS.items()}
 CONDITION_RE = {k: _compile(v) for k, v in vocab.CONDITIONS.items()}

@@ -184,7 +184,11 @@ def generate(inp: ModelInput) -> ModelResult:
         text = _reply(inp, conv, facts, instruction, latest_user, user_steps)
     text = _limit(text, inp.generation_config)
     status = "incomplete" if text.endswith("…") else "completed"
-    return ModelResult([_text_step(text + OFFLINE_SUFFIX)], status=status)
+    text = text.rstrip()
+    # A multi-line answer (bullets) gets the notice on a line of its own, so the list stays intact.
+    return ModelResult(
+        [_text_step(text + ("\n" + OFFLINE_SUFFIX.strip() if "\n" in text else OFFLINE_SUFFIX))], status=status
+    )
 
 
 def _limit(text: str, gen: dict[str, Any]) -> str:
@@ -612,22 +616,41 @@ def latest_report(conv: list[dict[str, Any]]) -> str:
     return ""
 
 
-def report_bullets(report: str, n: int) -> list[str]:
-    """Key sentences of a report: bullet lines first, then sentences of paragraphs."""
+SOURCE_LINE_RE = re.compile(r"^\s*(\d+)[.)]\s*\[([^\]]+)\]\((https?://[^)\s]+)\)", re.M)
+
+
+def report_bullets(report: str, n: int, *, links: bool = False) -> list[str]:
+    """Key sentences of a report (bullet lines first, then paragraphs). With `links`, each ends with
+    the source it cites, as a Markdown link taken from the report's numbered source list."""
+    sources = {m.group(1): (m.group(2), m.group(3)) for m in SOURCE_LINE_RE.finditer(report)}
     lines = [ln.strip() for ln in report.splitlines()]
     body = [ln for ln in lines if ln and not ln.startswith("#") and "http" not in ln and "offline" not in ln.lower()]
-    candidates: list[str] = []
+    body.sort(key=lambda ln: 0 if re.match(r"^\s*(?:[-*•]|\d+[.)])\s", ln) else 1)  # bullets first
+    picked: list[str] = []
+    seen: set[str] = set()
     for ln in body:
-        clean = _strip_md(re.sub(r"^\s*(?:[-*•]|\d+[.)])\s*", "", ln)).strip()
-        for sentence in extract.split_sentences(clean):
-            if len(sentence) >= 30 and sentence not in candidates:
-                candidates.append(sentence.rstrip(". ") + ".")
-    return [c[:220] for c in candidates[:n]]
+        raw = re.sub(r"^\s*(?:[-*•]|\d+[.)])\s*", "", ln)
+        for sentence in re.split(r"(?<=[.!?])\s+", raw):
+            clean = _strip_md(sentence).strip().rstrip(". ")
+            if len(clean) < 30 or clean in seen:
+                continue
+            seen.add(clean)
+            text = clean[:220] + "."
+            cited = re.findall(r"\[(\d+)\]", sentence)
+            if links and cited and cited[0] in sources:
+                title, url = sources[cited[0]]
+                text += f" ([{title}]({url}))"
+            picked.append(text)
+            if len(picked) == n:
+                return picked
+    return picked
 
 
 NUM_BULLETS_RE = re.compile(
-    r"\b(\d+|one|two|three|four|five|six|seven|eight|nine|ten)[-\s]*(?:bullet|point|key|item)", re.I
+    r"\b(\d+|one|two|three|four|five|six|seven|eight|nine|ten)(?:[-\s]+[a-z]+){0,2}?[-\s]+(?:bullet|point|item)",
+    re.I,
 )
+NO_PREAMBLE_RE = re.compile(r"\bno (?:heading|preamble|introduction|intro)\b|\bonly the (?:bullets|points)\b", re.I)
 
 
 def _summary_reply(conv: list[dict[str, Any]], facts: Facts, request: str) -> str:
@@ -637,12 +660,15 @@ def _summary_reply(conv: list[dict[str, Any]], facts: Facts, request: str) -> st
         n = int(m.group(1)) if m.group(1).isdigit() else extract.vocab.NUMBER_WORDS.get(m.group(1).lower(), 5)
     report = latest_report(conv)
     if report:
-        bullets = report_bullets(report, n)
+        bullets = report_bullets(report, n, links=True)
         head = f"Here is a {len(bullets)}-bullet brief of the report:"
     else:
         bullets = [b.strip() for b in schema_fill.intake_summary(facts).rstrip(".").split("; ") if b.strip()][:n]
         head = "Here is a summary of what you told me:" if bullets else "There is nothing to summarise yet."
-    return head + ("\n" + "\n".join(f"- {b}" for b in bullets) + "\n" if bullets else "")
+    if not bullets:
+        return head
+    body = "\n".join(f"- {b}" for b in bullets) + "\n"
+    return body if NO_PREAMBLE_RE.search(request) else head + "\n" + body
 
 
 def _chart_from(conv: list[dict[str, Any]]) -> dict[str, Any]:

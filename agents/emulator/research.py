@@ -82,11 +82,47 @@ def _keywords(query: str) -> list[str]:
     return out[:6] or ["health"]
 
 
-def _topic(query: str) -> str:
+def _entities(query: str) -> tuple[list[str], list[str], list[str]]:
     facts = extract.Facts()
     extract.read_message(query, facts, 1, [])
-    named = facts.conditions + facts.symptoms + [m.name for m in facts.medications]
-    return ", ".join(named[:3]) if named else " ".join(_keywords(query)[:4])
+    return facts.conditions, facts.symptoms, [m.name for m in facts.medications]
+
+
+def _topic(query: str) -> str:
+    conditions, symptoms, drugs = _entities(query)
+    named = conditions + symptoms + drugs
+    return _join(named[:3]) if named else " ".join(_keywords(query)[:4])
+
+
+def _join(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _findings(query: str) -> list[str]:
+    """Cautious, generic findings shaped by what the query names (conditions, symptoms, drugs)."""
+    conditions, symptoms, drugs = _entities(query)
+    topic = _topic(query)
+    out = [f"Clinical guidelines recommend a structured assessment before treatment decisions about {topic} [1]."]
+    if len(drugs) >= 2:
+        out.append(
+            f"Using {drugs[0]} together with {drugs[1]} calls for a review of interactions, kidney function "
+            "and blood pressure, with monitoring after any change [2]."
+        )
+    elif drugs:
+        out.append(
+            f"{drugs[0].capitalize()} should be reviewed for dose, adherence, side effects and interactions [2]."
+        )
+    else:
+        out.append("Medication reconciliation at each visit reduces avoidable harm [2].")
+    if conditions:
+        out.append(
+            f"Long-term control of {conditions[0]} depends on follow-up, patient education and lifestyle measures [2]."
+        )
+    if symptoms:
+        out.append(f"New or worsening {symptoms[0]} should prompt a timely clinical review [3].")
+    out.append("Red-flag symptoms such as chest pain, breathing difficulty or confusion need urgent care [3].")
+    out.append("Evidence quality varies; local protocols and clinician judgement should guide individual care [4].")
+    return out[:5]
 
 
 def progress_notes(query: str) -> list[str]:
@@ -133,11 +169,7 @@ def build_report(query: str, *, seed: int) -> dict[str, Any]:
         f"history, review of medications and allergies, and escalation when red-flag symptoms appear [1].",
         "",
         "## Key findings",
-        f"- Clinical guidelines recommend a structured assessment of {topic} before treatment decisions [1].",
-        f"- Reviews suggest that medication reconciliation reduces avoidable harm in patients with {topic} [2].",
-        "- Red-flag symptoms such as chest pain, breathing difficulty or confusion need urgent care [3].",
-        f"- Patient education and a clear follow-up plan improve adherence and outcomes for {topic} [2].",
-        "- Evidence quality varies; local protocols and clinician judgement should guide individual care [4].",
+        *[f"- {f}" for f in _findings(query)],
         "",
         "## Considerations",
         "Findings come from general sources; check them against the patient's record and local guidance [4].",

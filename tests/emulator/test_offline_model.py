@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import jsonschema
 import pytest
@@ -424,3 +425,17 @@ def test_dose_before_drug_and_per_allergen_reactions():
 
 def test_ordinal_dates():
     assert facts_of("My birthday is the twenty-third of August, 1991.").dob == "1991-08-23"
+
+
+def test_brief_bullets_end_with_their_source_link_and_skip_preamble_on_request():
+    query = "Warfarin and amiodarone together in atrial fibrillation?"
+    report = research.build_report(query, seed=2)
+    hist = [user(query), {"type": "model_output", "content": [report]}]
+    ask = "Write exactly five Markdown bullet points, each ending with the source link. No heading, no preamble."
+    out = text_of(reply(hist, ask))
+    lines = out.splitlines()
+    bullets = [ln for ln in lines if ln.startswith("- ")]
+    assert len(bullets) == 5 and lines[0].startswith("- ")
+    assert all(re.search(r"\(\[[^\]]+\]\(https://[^)]+\)\)$", b) for b in bullets)
+    assert "warfarin together with amiodarone" in out.lower()
+    assert lines[-1] == "(offline emulator)"
