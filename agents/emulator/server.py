@@ -68,6 +68,7 @@ class Emulator:
         r.add_post("/_emulator/reset", self.inspect_reset)
         r.add_get("/_emulator/stats", self.inspect_stats)
         app.on_startup.append(self._start_sweeper)
+        app.on_shutdown.append(self._end_streams)
         app.on_cleanup.append(self._stop)
         return app
 
@@ -79,6 +80,11 @@ class Emulator:
         while True:
             await asyncio.sleep(period)
             self.store.sweep()
+
+    async def _end_streams(self, app: web.Application) -> None:
+        # Cancelling running work emits the final events, so open streams finish instead of
+        # holding the shutdown until a research run would have completed.
+        self.store.clear()
 
     async def _stop(self, app: web.Application) -> None:
         app["sweeper"].cancel()
@@ -475,6 +481,7 @@ def run(config: EmulatorConfig) -> None:
         host=config.host,
         port=config.port,
         backlog=4096,
+        shutdown_timeout=5.0,
         access_log=None,
         print=None,
         handle_signals=True,
