@@ -5,9 +5,14 @@
 3. Interactions, chained with previous_interaction_id.
 
 Each turn records the request bytes as they crossed the wire and the tokens the server reported.
-The same system instruction (the app's per-step instruction) goes with every request of every mode.
-Tools are not declared in any mode, so the comparison isolates how history travels, as the
-article's experiment did; in the app a tool declaration adds the same constant to each mode.
+Every mode sends the same system instruction with every request. Two instruction setups are run:
+
+- "article": the seed article's experiment, one short fixed instruction for every turn;
+- "app": this app's real per-step instruction (rules plus the `Next:` line, about 300-400 bytes).
+
+The instruction is interaction-scoped, so chained turns must re-send it: its size is the floor of
+every chained request, and the larger the floor, the smaller the relative saving. Tools are not
+declared in any mode, so the comparison isolates how history travels, as the article did.
 """
 
 from __future__ import annotations
@@ -23,19 +28,21 @@ from intake import plan
 
 # A plausible patient, answering the ten plan steps in order.
 SCRIPT = (
-    "Hi, my name is Dana Whitfield and I was born on 3 March 1982.",
-    "My cell is 415-555-0139 and my email is dana.whitfield@example.org.",
-    "I have Blue Shield of California, member number XKP482913.",
-    "I've been having sharp pain in my lower back.",
-    "It started about two weeks ago after I moved furniture. It's around 5 out of 10 and worse in the morning.",
-    "I take atorvastatin 20 mg every night and ibuprofen 400 mg when the pain is bad.",
-    "I'm allergic to sulfa drugs, they gave me a rash.",
-    "I had my gallbladder removed in 2015 and I have high cholesterol.",
-    "My mother had breast cancer and my father has type 2 diabetes.",
-    "I quit smoking five years ago, I drink a glass of wine on weekends, and I'm a school teacher.",
+    "Hi, my name is Dana Whitfield and I was born on the 3rd of March 1982, thanks for asking.",
+    "My cell phone is 415-555-0139 and my email address is dana.whitfield@example.org.",
+    "I have Blue Shield of California through work, and my member number is XKP482913.",
+    "I've been having a sharp pain in my lower back that won't go away, so I want it checked.",
+    "It started two weeks ago after I moved furniture. It's about 5 out of 10, worse mornings.",
+    "I take atorvastatin 20 mg every night, and ibuprofen 400 mg when the back pain is bad.",
+    "I'm allergic to sulfa drugs, they gave me a bad rash years ago. No food allergies at all.",
+    "I had my gallbladder removed in 2015, and I have high cholesterol, which is controlled.",
+    "My mother had breast cancer in her sixties, and my father has type 2 diabetes right now.",
+    "I quit smoking five years ago, I have a glass of wine on weekends and I teach school.",
 )
 
 MODES = ("generate_content", "interactions_stateless", "interactions_chained")
+ARTICLE_INSTRUCTION = "You are a healthcare intake assistant."
+SETUPS = ("article", "app")
 
 
 @dataclass
@@ -57,17 +64,19 @@ class ModeResult:
         return sum(getattr(t, attr) for t in self.turns)
 
 
-def _instruction(turn: int) -> str:
+def _instruction(turn: int, setup: str) -> str:
+    if setup == "article":
+        return ARTICLE_INSTRUCTION
     return plan.system_instruction(step_index=plan.next_index(turn))
 
 
-def _run_generate_content(turns: int) -> ModeResult:
+def _run_generate_content(turns: int, setup: str) -> ModeResult:
     result = ModeResult("generate_content")
     contents: list[dict[str, Any]] = []
     for i, text in enumerate(SCRIPT[:turns]):
         contents.append({"role": "user", "parts": [{"text": text}]})
         reply = client.content_generate(
-            model=settings.GEMINI_MODEL, contents=contents, system_instruction=_instruction(i)
+            model=settings.GEMINI_MODEL, contents=contents, system_instruction=_instruction(i, setup)
         )
         contents.append({"role": "model", "parts": [{"text": reply.text}]})
         u = reply.usage
@@ -77,12 +86,12 @@ def _run_generate_content(turns: int) -> ModeResult:
     return result
 
 
-def _run_interactions(turns: int, *, chained: bool) -> ModeResult:
+def _run_interactions(turns: int, setup: str, *, chained: bool) -> ModeResult:
     result = ModeResult("interactions_chained" if chained else "interactions_stateless")
     steps: list[dict[str, Any]] = []
     previous = ""
     for i, text in enumerate(SCRIPT[:turns]):
-        kwargs: dict[str, Any] = {"model": settings.GEMINI_MODEL, "system_instruction": _instruction(i)}
+        kwargs: dict[str, Any] = {"model": settings.GEMINI_MODEL, "system_instruction": _instruction(i, setup)}
         if chained:
             kwargs.update(input=text, store=True, previous_interaction_id=previous or None)
         else:
@@ -122,13 +131,25 @@ def _reduction(new: int, old: int) -> float:
 
 
 def benchmark_payload(*, turns: int = 10, runs: int = 3) -> dict[str, Any]:
+    """Both instruction setups; see the module docstring."""
     if not 1 <= turns <= len(SCRIPT):
         raise ValueError(f"turns must be between 1 and {len(SCRIPT)}")
+    if runs < 1:
+        raise ValueError("runs must be at least 1")
+    return {
+        "turns": turns,
+        "runs": runs,
+        "model": settings.GEMINI_MODEL,
+        "setups": {setup: _benchmark_setup(turns=turns, runs=runs, setup=setup) for setup in SETUPS},
+    }
+
+
+def _benchmark_setup(*, turns: int, runs: int, setup: str) -> dict[str, Any]:
     collected: dict[str, list[ModeResult]] = {mode: [] for mode in MODES}
     for _ in range(runs):
-        collected["generate_content"].append(_run_generate_content(turns))
-        collected["interactions_stateless"].append(_run_interactions(turns, chained=False))
-        collected["interactions_chained"].append(_run_interactions(turns, chained=True))
+        collected["generate_content"].append(_run_generate_content(turns, setup))
+        collected["interactions_stateless"].append(_run_interactions(turns, setup, chained=False))
+        collected["interactions_chained"].append(_run_interactions(turns, setup, chained=True))
     modes = {mode: _average(results) for mode, results in collected.items()}
     base = modes["generate_content"]
     comparisons = {}
@@ -145,9 +166,7 @@ def benchmark_payload(*, turns: int = 10, runs: int = 3) -> dict[str, Any]:
         }
     chained_bytes = [t.request_bytes for t in modes["interactions_chained"].turns]
     return {
-        "turns": turns,
-        "runs": runs,
-        "model": settings.GEMINI_MODEL,
+        "system_instruction_bytes": [len(_instruction(i, setup).encode()) for i in range(turns)],
         "modes": {mode: [asdict(t) for t in result.turns] for mode, result in modes.items()},
         "totals": {
             mode: {k: result.total(k) for k in ("request_bytes", "input_tokens", "cached_tokens", "total_tokens")}
@@ -159,6 +178,17 @@ def benchmark_payload(*, turns: int = 10, runs: int = 3) -> dict[str, Any]:
 
 
 def benchmark_table(report: dict[str, Any]) -> str:
+    parts = []
+    for setup, result in report["setups"].items():
+        parts.append(
+            f"== setup: {setup} (system instruction {min(result['system_instruction_bytes'])}-"
+            f"{max(result['system_instruction_bytes'])} bytes per request) =="
+        )
+        parts.append(_setup_table(result))
+    return "\n\n".join(parts)
+
+
+def _setup_table(report: dict[str, Any]) -> str:
     lines = ["turn | gC bytes | stateless bytes | chained bytes | gC in-tok | stateless in-tok | chained in-tok"]
     lines.append("-" * len(lines[0]))
     g, s, c = (report["modes"][m] for m in MODES)
@@ -181,7 +211,15 @@ def benchmark_chart(report: dict[str, Any], path: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    fig, axes = plt.subplots(len(SETUPS), 2, figsize=(11, 4 * len(SETUPS)), squeeze=False)
+    for row, setup in enumerate(SETUPS):
+        _chart_row(report["setups"][setup], setup, axes[row][0], axes[row][1])
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
+def _chart_row(report: dict[str, Any], setup: str, ax1: Any, ax2: Any) -> None:
     labels = {
         "generate_content": "generateContent (history re-sent)",
         "interactions_stateless": "Interactions, stateless steps",
@@ -191,9 +229,6 @@ def benchmark_chart(report: dict[str, Any], path: str) -> None:
         turns = [t["turn"] for t in report["modes"][mode]]
         ax1.plot(turns, [t["request_bytes"] for t in report["modes"][mode]], marker="o", label=labels[mode])
         ax2.plot(turns, [t["input_tokens"] for t in report["modes"][mode]], marker="o", label=labels[mode])
-    ax1.set(title="Request payload per turn", xlabel="turn", ylabel="bytes on the wire")
-    ax2.set(title="Input tokens reported per turn", xlabel="turn", ylabel="tokens")
+    ax1.set(title=f"Request payload per turn ({setup} instruction)", xlabel="turn", ylabel="bytes on the wire")
+    ax2.set(title=f"Input tokens reported per turn ({setup} instruction)", xlabel="turn", ylabel="tokens")
     ax1.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
