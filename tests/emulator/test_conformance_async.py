@@ -100,3 +100,38 @@ async def test_async_delete_then_404_and_errors(emulator_client):
         await aio.create(model=MODEL, input="x", extra_body={"background": "soon"})
     with pytest.raises(ierr.BadRequestError):
         await aio.create(agent=AGENT, input="x")
+
+
+async def test_async_multimodal_and_stateless_steps(emulator_client):
+    from tests.emulator.helpers import PNG_1PX, b64, make_pdf
+
+    aio = emulator_client.aio.interactions
+    pdf = make_pdf(["Clinic letter", "Diagnosis: gout"])
+    i = await aio.create(
+        model=MODEL,
+        input=[
+            {"type": "text", "text": "My letter and a photo."},
+            {"type": "document", "data": b64(pdf), "mime_type": "application/pdf"},
+            {"type": "image", "data": PNG_1PX, "mime_type": "image/png"},
+        ],
+    )
+    assert "PDF (1 page" in i.output_text and "PNG image" in i.output_text and "gout" in i.output_text
+    steps = [
+        {"type": "user_input", "content": [{"type": "text", "text": "Call me Ines Duarte."}]},
+        {"type": "model_output", "content": [{"type": "text", "text": "Thank you, Ines."}]},
+        {"type": "user_input", "content": [{"type": "text", "text": "Who am I?"}]},
+    ]
+    j = await aio.create(model=MODEL, input=steps)
+    assert "Ines Duarte" in j.output_text
+
+
+# The SDK's aiohttp transport subclasses aiohttp.ClientSession, which aiohttp warns about.
+@pytest.mark.filterwarnings("ignore:Inheritance class AiohttpClientSession:DeprecationWarning")
+async def test_async_generate_content(emulator_client):
+    r = await emulator_client.aio.models.generate_content(model="gemini-2.5-flash", contents="Hello, I'm Arjun.")
+    assert "Arjun" in r.text
+    chunks = [
+        c
+        async for c in await emulator_client.aio.models.generate_content_stream(model="gemini-2.5-flash", contents="Hi")
+    ]
+    assert "".join(c.text or "" for c in chunks).endswith("(offline emulator)")

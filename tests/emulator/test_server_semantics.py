@@ -244,3 +244,15 @@ def test_deprecated_json_mime_type_without_schema(emulator_client):
     )
     data = json.loads(i.output_text)
     assert data["patient_name"] == "Oskar Berg" and data["medications"] == ["insulin 10 units at bedtime"]
+
+
+def test_tools_and_response_format_are_not_inherited(emulator_client):
+    from tests.emulator.helpers import CHART_TOOL
+
+    c = emulator_client
+    schema = {"type": "object", "properties": {"patient_name": {"type": "string"}}, "required": ["patient_name"]}
+    t1 = c.interactions.create(model=MODEL, input="I'm Petra Novak.", tools=[CHART_TOOL], response_format=schema)
+    assert json.loads(t1.output_text) == {"patient_name": "Petra Novak"}
+    t2 = c.interactions.create(model=MODEL, input="Please check my medications.", previous_interaction_id=t1.id)
+    assert t2.status == "completed" and t2.tools is None and t2.response_format is None
+    assert not t2.output_text.startswith("{")
