@@ -382,6 +382,9 @@ def _request_kwargs(ctx: _TurnContext, *, user_input: Any, next_index: int) -> d
         kwargs["input"] = user_input
         kwargs["previous_interaction_id"] = ctx.head_id
     else:
+        if ctx.head_id and not ctx.stateless:
+            # A stored chain older than the retention window: rebuild rather than risk a 404.
+            _rebuild_count_increment(ctx.session_id)
         kwargs["input"] = [*_history_steps_excluding_last(ctx.session_id), _as_user_step(user_input)]
     return kwargs
 

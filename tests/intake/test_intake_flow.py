@@ -271,3 +271,38 @@ def test_openapi_schema_is_served(staff_api):
     assert response.status_code == 200
     paths = response.json()["paths"]
     assert "/api/v1/intakes/{intake_id}/messages/stream" in paths
+
+
+def test_expired_chain_is_rebuilt_without_asking_the_server(staff_api, demo_patient, emulator, settings):
+    intake_id, patient_api = _start(staff_api, demo_patient)
+    patient_api.post(f"/api/v1/intakes/{intake_id}/messages", {"text": "My name is Kermit Trantow."})
+    patient_api.post(f"/api/v1/intakes/{intake_id}/messages", {"text": "My phone is 555-201-3344."})
+    settings.INTERACTIONS_RETENTION_SECONDS = 0  # everything stored is now "too old to trust"
+    response = patient_api.post(f"/api/v1/intakes/{intake_id}/messages", {"text": "What name did I give you?"})
+    assert response.status_code == 200
+    assert "Kermit" in response.json()["reply"]
+    assert IntakeSession.objects.get(pk=intake_id).rebuild_count == 1
+    last = next(r for r in _interaction_posts(emulator) if "What name did I give you?" in json.dumps(r["body"]))
+    assert "previous_interaction_id" not in last["body"]
+
+
+def test_failing_chart_source_is_reported_to_the_model_and_the_intake_goes_on(
+    staff_api, demo_patient, emulator, settings
+):
+    from tests.patients.conftest import closed_port
+
+    intake_id, patient_api = _start(staff_api, demo_patient)
+    settings.FHIR_BASE_URL = f"http://127.0.0.1:{closed_port()}/fhir"
+    texts = ["I'm Kermit Trantow.", "555-201-3344", "Aetna W123", "A headache.", "Three days, 6 out of 10."]
+    for text in texts:
+        response = patient_api.post(f"/api/v1/intakes/{intake_id}/messages", {"text": text})
+        assert response.status_code == 200, response.content
+    results = [
+        step["result"]
+        for r in _interaction_posts(emulator)
+        for step in (r["body"].get("input") if isinstance(r["body"].get("input"), list) else [])
+        if isinstance(step, dict) and step.get("type") == "function_result"
+    ]
+    assert results, "the assistant asked for the chart at the medications step"
+    assert all("error" in result for result in results)
+    assert IntakeSession.objects.get(pk=intake_id).step_index == len(texts)
