@@ -140,8 +140,24 @@ STATUS_SYNONYMS = {
     "stopped": ("stopped", "discontinued", "inactive", "not_taking", "no_longer", "resolved", "ended"),
     "not_taking": ("not_taking", "not taking", "stopped", "discontinued", "inactive", "unconfirmed", "unknown"),
 }
+# A relation and the broader enum values it may be filed under.
+RELATION_GROUPS = {
+    "brother": ("sibling", "siblings"),
+    "sister": ("sibling", "siblings"),
+    "sibling": ("brother", "sister"),
+    "son": ("child", "children"),
+    "daughter": ("child", "children"),
+    "grandmother": ("grandparent", "grandparents"),
+    "grandfather": ("grandparent", "grandparents"),
+    "mother": ("parent", "mom"),
+    "father": ("parent", "dad"),
+    "parents": ("parent", "mother", "father"),
+    "aunt": ("extended", "relative"),
+    "uncle": ("extended", "relative"),
+    "cousin": ("extended", "relative"),
+}
 URGENCY_HIGH = ("emergency", "emergent", "immediate", "critical", "urgent", "high", "red", "stat", "er")
-URGENCY_MID = ("soon", "semi_urgent", "moderate", "medium", "priority", "elevated", "yellow", "same_day")
+URGENCY_MID = ("soon", "semi_urgent", "moderate", "medium", "priority", "elevated", "yellow", "same_day", "urgent")
 URGENCY_LOW = ("routine", "low", "non_urgent", "normal", "standard", "green", "none", "minimal")
 
 
@@ -158,6 +174,9 @@ def best_enum(values: list[Any], wanted: list[str]) -> Any:
         for v, vn in norm:
             if wn and (wn in vn or (len(vn) > 2 and vn in wn)):
                 return v
+    for v, vn in norm:  # nothing fits: a catch-all value beats an arbitrary first one
+        if vn in ("other", "unknown", "unspecified", "not_specified", "none"):
+            return v
     return values[0]
 
 
@@ -450,7 +469,7 @@ def _scalar_for(name: str, ctx: Ctx, row: dict[str, Any] | None) -> Any:
             (("substance", "allergen", "agent"), "substance"),
             (("reaction", "reactions", "symptom_reaction"), "reaction"),
             (("dose", "dosage", "strength", "amount"), "dose"),
-            (("frequency", "how_often", "schedule", "sig", "timing"), "frequency"),
+            (("frequency", "how_often", "schedule", "sig", "timing", "freq"), "frequency"),
             (("status", "state", "verification"), "status"),
             (("relation", "relationship", "relative", "member", "who"), "relation"),
             (("condition", "diagnosis", "disease", "problem"), "condition"),
@@ -737,7 +756,7 @@ def _fill_enum(values: list[Any], name: str, ctx: Ctx, row: dict[str, Any] | Non
     if row is not None:
         v = _scalar_for(name, ctx, row)
         if v:
-            return best_enum(values, [str(v)])
+            return best_enum(values, [str(v), *RELATION_GROUPS.get(str(v), ())])
     if has(name, "urgency", "urgency_level", "triage", "acuity", "priority", "level", "risk"):
         return best_enum(values, _urgency_words(f))
     if has(name, "severity", "intensity"):

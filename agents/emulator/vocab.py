@@ -523,7 +523,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
 REACTIONS: dict[str, tuple[str, ...]] = {
     "hives": ("hives", "urticaria", "welts"),
     "rash": ("rash", "rashes", "red spots", "skin reaction"),
-    "itching": ("itching", "itchy"),
+    "itching": ("itching", "itchy", "itch", "itches"),
     "swelling": ("swelling", "swollen", "swells", "swell", "swell up", "swelled", "angioedema", "puffy"),
     "anaphylaxis": ("anaphylaxis", "anaphylactic", "throat closed", "throat closing", "epipen"),
     "difficulty breathing": ("trouble breathing", "difficulty breathing", "can't breathe", "wheezing"),
