@@ -439,3 +439,48 @@ def test_brief_bullets_end_with_their_source_link_and_skip_preamble_on_request()
     assert all(re.search(r"\(\[[^\]]+\]\(https://[^)]+\)\)$", b) for b in bullets)
     assert "warfarin together with amiodarone" in out.lower()
     assert lines[-1] == "(offline emulator)"
+
+
+def test_camel_case_schema_with_enums_and_booleans():
+    schema = {
+        "type": "object",
+        "properties": {
+            "fullName": {"type": "string"},
+            "triage": {"enum": ["LOW", "MEDIUM", "HIGH", "CRITICAL"], "type": "string"},
+            "currentMeds": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {"drugName": {"type": "string"}, "freq": {"type": "string"}},
+                    "required": ["drugName", "freq"],
+                },
+            },
+            "familyHistory": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "relative": {"enum": ["parent", "sibling", "child", "other"], "type": "string"},
+                        "disease": {"type": "string"},
+                    },
+                    "required": ["relative", "disease"],
+                },
+            },
+            "smoker": {"type": "boolean"},
+            "disclaimer": {"type": "string"},
+        },
+        "required": ["fullName", "triage", "currentMeds", "familyHistory", "smoker", "disclaimer"],
+    }
+    hist = [
+        user("Good evening, this is Yusuf Demir."),
+        user("For two days there's been a tightness in my chest and I passed out this morning."),
+        user("Only furosemide 20 mg every morning."),
+        user("My daughter has epilepsy. I smoke about 5 cigarettes a day."),
+    ]
+    v = structured(hist, schema)
+    assert v["fullName"] == "Yusuf Demir"
+    assert v["triage"] == "CRITICAL"
+    assert v["currentMeds"] == [{"drugName": "furosemide", "freq": "once daily"}]
+    assert v["familyHistory"] == [{"relative": "child", "disease": "epilepsy"}]
+    assert v["smoker"] is True
+    assert "offline" in v["disclaimer"]
