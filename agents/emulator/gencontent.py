@@ -8,7 +8,7 @@ import secrets
 from typing import Any
 
 from agents.emulator import model, sse
-from agents.emulator.wire import bad
+from agents.emulator.wire import bad, lower_types
 
 
 def _get(d: Any, *keys: str) -> Any:
@@ -18,30 +18,6 @@ def _get(d: Any, *keys: str) -> Any:
         if k in d:
             return d[k]
     return None
-
-
-def _lower_types(schema: Any) -> Any:
-    """OpenAPI-style schemas (type: "OBJECT") -> JSON Schema (type: "object")."""
-    if isinstance(schema, list):
-        return [_lower_types(s) for s in schema]
-    if not isinstance(schema, dict):
-        return schema
-    out = {}
-    for k, v in schema.items():
-        if k == "type" and isinstance(v, str):
-            out[k] = v.lower()
-        elif k in ("properties", "$defs", "definitions") and isinstance(v, dict):
-            out[k] = {pk: _lower_types(pv) for pk, pv in v.items()}
-        elif k == "anyOf" or k == "any_of":
-            out["anyOf"] = _lower_types(v)
-        elif k == "nullable":
-            out[k] = v
-        else:
-            out[k] = _lower_types(v) if isinstance(v, (dict, list)) else v
-    if out.get("nullable") is True and isinstance(out.get("type"), str):
-        out["type"] = [out["type"], "null"]
-        out.pop("nullable")
-    return out
 
 
 def _part_block(part: dict[str, Any]) -> dict[str, Any] | None:
@@ -127,7 +103,7 @@ def parse_request(body: Any, *, seed: int) -> model.ModelInput:
     tools = []
     for t in _get(body, "tools") or []:
         for fd in _get(t, "functionDeclarations", "function_declarations") or []:
-            params = _get(fd, "parametersJsonSchema", "parameters_json_schema") or _lower_types(_get(fd, "parameters"))
+            params = _get(fd, "parametersJsonSchema", "parameters_json_schema") or lower_types(_get(fd, "parameters"))
             tools.append(
                 {
                     "type": "function",
@@ -139,7 +115,7 @@ def parse_request(body: Any, *, seed: int) -> model.ModelInput:
     gen = _get(body, "generationConfig", "generation_config") or {}
     schema = _get(gen, "responseJsonSchema", "response_json_schema")
     if schema is None and _get(gen, "responseSchema", "response_schema") is not None:
-        schema = _lower_types(_get(gen, "responseSchema", "response_schema"))
+        schema = lower_types(_get(gen, "responseSchema", "response_schema"))
     if schema is None and _get(gen, "responseMimeType", "response_mime_type") == "application/json":
         schema = {}
     max_tokens = _get(gen, "maxOutputTokens", "max_output_tokens")

@@ -22,7 +22,7 @@ from aiohttp import web
 from agents.emulator import gencontent, model, research, sse
 from agents.emulator.store import Record, Store, new_id
 from agents.emulator.usage import compute_usage
-from agents.emulator.wire import ApiError, CreateRequest, bad, parse_create, response_schema
+from agents.emulator.wire import ApiError, CreateRequest, bad, is_typed_format, parse_create, response_schema
 
 log = logging.getLogger("agents.emulator")
 
@@ -457,7 +457,7 @@ def _normalized_response_format(rf: Any) -> Any:
     items = rf if isinstance(rf, list) else [rf]
     out = []
     for item in items:
-        if isinstance(item, dict) and ("schema" in item or "mime_type" in item):
+        if isinstance(item, dict) and is_typed_format(item):
             out.append(item)
         elif isinstance(item, dict):
             out.append({"type": "text", "mime_type": "application/json", "schema": item})

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import jsonschema
+
 CONTENT_TYPES = {"text", "image", "audio", "video", "document"}
 STEP_TYPES = {"user_input", "model_output", "function_call", "function_result", "thought"}
 TOOL_TYPES = {
@@ -162,6 +164,41 @@ def normalize_input(raw: Any) -> list[dict[str, Any]]:
     raise bad("Invalid value for 'input': expected a string, a content object or a list of steps.")
 
 
+def lower_types(schema: Any) -> Any:
+    """OpenAPI-style schemas (type: "OBJECT", nullable) -> JSON Schema (type: "object")."""
+    if isinstance(schema, list):
+        return [lower_types(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out: dict[str, Any] = {}
+    for k, v in schema.items():
+        if k == "type" and isinstance(v, str):
+            out[k] = v.lower()
+        elif k in ("properties", "$defs", "definitions") and isinstance(v, dict):
+            out[k] = {pk: lower_types(pv) for pk, pv in v.items()}
+        elif k in ("anyOf", "any_of"):
+            out["anyOf"] = lower_types(v)
+        else:
+            out[k] = lower_types(v) if isinstance(v, (dict, list)) else v
+    if out.get("nullable") is True and isinstance(out.get("type"), str):
+        out["type"] = [out["type"], "null"]
+        out.pop("nullable")
+    return out
+
+
+def check_schema(schema: Any, where: str) -> dict[str, Any]:
+    """A usable JSON Schema or a 400 naming the field (Google rejects schemas it cannot use)."""
+    if not isinstance(schema, dict):
+        raise bad(f"Invalid value for '{where}': expected a JSON Schema object.")
+    lowered = lower_types(schema)
+    try:
+        jsonschema.Draft202012Validator.check_schema(lowered)
+    except jsonschema.SchemaError as e:
+        path = ".".join(str(p) for p in e.path)
+        raise bad(f"Invalid JSON Schema at '{where}{'.' + path if path else ''}': {e.message[:160]}") from None
+    return lowered
+
+
 def _check_tools(raw: Any) -> list[dict[str, Any]]:
     if raw is None:
         return []
@@ -177,10 +214,18 @@ def _check_tools(raw: Any) -> list[dict[str, Any]]:
             if not isinstance(t.get("name"), str) or not t["name"]:
                 raise bad(f"Missing 'tools[{i}].name': a function tool needs a name.")
             params = t.get("parameters")
-            if params is not None and not isinstance(params, dict):
-                raise bad(f"Invalid value for 'tools[{i}].parameters': expected a JSON Schema object.")
+            if params is not None:
+                t = {**t, "parameters": check_schema(params, f"tools[{i}].parameters")}
         tools.append(t)
     return tools
+
+
+TYPED_FORMATS = {"text", "audio", "image", "video"}
+
+
+def is_typed_format(item: dict[str, Any]) -> bool:
+    """`{"type": "text", "mime_type": ..., "schema": ...}` (typed) rather than a raw JSON Schema."""
+    return "schema" in item or "mime_type" in item or item.get("type") in TYPED_FORMATS
 
 
 def _check_response_format(raw: Any) -> Any:
@@ -191,9 +236,11 @@ def _check_response_format(raw: Any) -> Any:
         where = f"response_format[{i}]" if isinstance(raw, list) else "response_format"
         if not isinstance(item, dict):
             raise bad(f"Invalid value for '{where}': expected an object.")
-        schema = item.get("schema")
-        if schema is not None and not isinstance(schema, dict):
-            raise bad(f"Invalid value for '{where}.schema': expected a JSON Schema object.")
+        if is_typed_format(item):
+            if item.get("schema") is not None:
+                check_schema(item["schema"], f"{where}.schema")
+        else:
+            check_schema(item, where)
     return raw
 
 
@@ -267,11 +314,11 @@ def response_schema(response_format: Any) -> dict[str, Any] | None:
     for item in items:
         if not isinstance(item, dict):
             continue
-        if "schema" in item or "mime_type" in item:
+        if is_typed_format(item):
             if item.get("type", "text") == "text" and isinstance(item.get("schema"), dict):
-                return item["schema"]
+                return lower_types(item["schema"])
             if item.get("mime_type") == "application/json" and item.get("schema") is None:
                 return {}
             continue
-        return item  # a raw JSON Schema
+        return lower_types(item)  # a raw JSON Schema
     return None

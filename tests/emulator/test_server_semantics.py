@@ -105,6 +105,15 @@ def _post(emulator, body, path="/v1beta/interactions"):
         ({"model": MODEL, "input": "x", "generation_config": {"temperature": "hot"}}, "generation_config.temperature"),
         ({"model": MODEL, "input": "x", "response_format": [1]}, "response_format[0]"),
         ({"model": MODEL, "input": "x", "stream": "yes"}, "stream"),
+        ({"model": MODEL, "input": "x", "response_format": {"type": "object", "required": "name"}}, "response_format"),
+        (
+            {
+                "model": MODEL,
+                "input": "x",
+                "tools": [{"type": "function", "name": "f", "parameters": {"type": "blob"}}],
+            },
+            "tools[0].parameters",
+        ),
     ],
 )
 def test_malformed_body_is_400_naming_the_field(emulator, body, field):
@@ -256,3 +265,11 @@ def test_tools_and_response_format_are_not_inherited(emulator_client):
     t2 = c.interactions.create(model=MODEL, input="Please check my medications.", previous_interaction_id=t1.id)
     assert t2.status == "completed" and t2.tools is None and t2.response_format is None
     assert not t2.output_text.startswith("{")
+
+
+def test_openapi_style_schema_and_plain_text_format_are_accepted(emulator_client):
+    upper = {"type": "OBJECT", "properties": {"name": {"type": "STRING", "nullable": True}}, "required": ["name"]}
+    i = emulator_client.interactions.create(model=MODEL, input="I'm Ada Moreau.", response_format=upper)
+    assert json.loads(i.output_text) == {"name": "Ada Moreau"}
+    t = emulator_client.interactions.create(model=MODEL, input="Hi", response_format={"type": "text"})
+    assert t.output_text.endswith("(offline emulator)")
