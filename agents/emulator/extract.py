@@ -789,6 +789,8 @@ def read_message(text: str, facts: Facts, turn: int, asked: list[str]) -> Facts:
             facts.red_flags.append(flag)
             facts.mark("red_flags", turn)
     for sentence in split_sentences(text):
+        if sentence.rstrip().endswith("?"):
+            continue  # a question ("What causes migraines?") states no facts about the patient
         reaction = ""
         has_allergen = bool(ALLERGEN_RE.search(sentence))
         sentence_reaction = any(rx.search(sentence) for rx in REACTION_RE.values())

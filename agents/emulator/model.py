@@ -278,7 +278,7 @@ def _reply(
     elif latest_user and QUESTION_RE.search(latest_user.strip()):
         parts.append("I'm an offline emulator, so I can't answer that; a clinician will review your answers.")
     elif not ack and not notes:
-        parts.append("Is there anything else you would like to tell me?")
+        parts.append("How can I help you today?" if first_turn else "Is there anything else you would like to tell me?")
     return " ".join(p for p in parts if p)
 
 
@@ -641,9 +641,9 @@ def report_bullets(report: str, n: int, *, links: bool = False) -> list[str]:
                 title, url = sources[cited[0]]
                 text += f" ([{title}]({url}))"
             picked.append(text)
-            if len(picked) == n:
-                return picked
-    return picked
+    if links:  # cited sentences first: each bullet should rest on a source
+        picked.sort(key=lambda t: 0 if t.endswith("))") else 1)
+    return picked[:n]
 
 
 NUM_BULLETS_RE = re.compile(

@@ -84,7 +84,8 @@ def _keywords(query: str) -> list[str]:
 
 def _entities(query: str) -> tuple[list[str], list[str], list[str]]:
     facts = extract.Facts()
-    extract.read_message(query, facts, 1, [])
+    # Research questions are questions: read them as statements to find what they name.
+    extract.read_message(query.replace("?", "."), facts, 1, [])
     return facts.conditions, facts.symptoms, [m.name for m in facts.medications]
 
 

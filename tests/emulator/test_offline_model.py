@@ -484,3 +484,10 @@ def test_camel_case_schema_with_enums_and_booleans():
     assert v["familyHistory"] == [{"relative": "child", "disease": "epilepsy"}]
     assert v["smoker"] is True
     assert "offline" in v["disclaimer"]
+
+
+def test_questions_state_no_facts():
+    f = facts_of("Can asthma cause a cough at night?", "Is ibuprofen safe?")
+    assert f.conditions == [] and f.symptoms == [] and f.medications == []
+    out = text_of(reply([], "Is it normal to have headaches after a flu shot?"))
+    assert "sorry to hear" not in out and "offline emulator" in out
