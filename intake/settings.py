@@ -213,7 +213,12 @@ CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 240)
 CELERY_TASK_ACKS_LATE = False
 CELERY_TASK_REJECT_ON_WORKER_LOST = False
 # Unacknowledged messages come back after this; every countdown stays far below it.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)}
+BROKER_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 3600)
+CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"visibility_timeout": BROKER_VISIBILITY_TIMEOUT}
+# A key prefix lets separate runs (e.g. concurrent test runs) share one Redis db without ever
+# seeing each other's queues.
+if env_str("CELERY_BROKER_KEYPREFIX", ""):
+    CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"] = env_str("CELERY_BROKER_KEYPREFIX", "")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
     # A lost broker message (or a worker killed mid-task) cannot strand a research job.
@@ -236,7 +241,7 @@ RESEARCH_STALE_SECONDS = env_int("RESEARCH_STALE_SECONDS", 120)
 RESEARCH_START_GRACE_SECONDS = env_int("RESEARCH_START_GRACE_SECONDS", 300)
 # Typical run length, only for the progress bar shown to staff.
 RESEARCH_EXPECTED_SECONDS = env_int("RESEARCH_EXPECTED_SECONDS", 600)
-if CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] < RESEARCH_POLL_MAX_SECONDS * 10:
+if BROKER_VISIBILITY_TIMEOUT < RESEARCH_POLL_MAX_SECONDS * 10:
     raise ImproperlyConfigured("Research poll countdowns must stay far below the broker visibility timeout.")
 
 # --- Logging: no PHI goes to logs; log ids, never names or free text. ---------------------------------

@@ -149,39 +149,55 @@ def _test_broker_url() -> str:
     return urlunsplit((parts.scheme, parts.netloc, f"/{TEST_REDIS_DB}", "", ""))
 
 
-@pytest.fixture
-def test_broker() -> Iterator[str]:
-    """Point this process's Celery producer at the test Redis db, and restore it afterwards."""
-    import redis
+@dataclass(frozen=True)
+class TestBroker:
+    url: str
+    # Every key of this test's queues starts with it, so concurrent test runs sharing the Redis
+    # db never take (or flush) each other's messages.
+    keyprefix: str
 
+    def queue_length(self, queue: str = "celery") -> int:
+        import redis
+
+        client = redis.Redis.from_url(self.url)
+        try:
+            return int(client.llen(self.keyprefix + queue))
+        finally:
+            client.close()
+
+    def clear(self) -> None:
+        import redis
+
+        client = redis.Redis.from_url(self.url)
+        try:
+            for key in client.scan_iter(match=self.keyprefix + "*", count=500):
+                client.delete(key)
+        finally:
+            client.close()
+
+
+@pytest.fixture
+def test_broker() -> Iterator[TestBroker]:
+    """Point this process's Celery producer at the test Redis db under a fresh key prefix."""
     from intake.celery import app
 
-    url = _test_broker_url()
-    previous = app.conf.broker_url
+    broker = TestBroker(url=_test_broker_url(), keyprefix=f"research-test-{uuid.uuid4().hex[:10]}:")
+    previous_url, previous_options = app.conf.broker_url, dict(app.conf.broker_transport_options or {})
 
-    def switch(to: str) -> None:
-        app.conf.broker_url = to
+    def switch(url: str, options: dict[str, Any]) -> None:
+        app.conf.broker_url = url
+        app.conf.broker_transport_options = options
         # Pools made for the old URL are cached; forget them (not close: kombu shares them) so the
-        # next send connects to `to`.
+        # next send connects with the new URL and prefix.
         app._pool = None
         app.amqp._producer_pool = None
 
-    switch(url)
+    switch(broker.url, {**previous_options, "global_keyprefix": broker.keyprefix})
     try:
-        yield url
+        yield broker
     finally:
-        switch(previous)
-        redis.Redis.from_url(url).close()
-
-
-def broker_queue_length(url: str) -> int:
-    import redis
-
-    client = redis.Redis.from_url(url)
-    try:
-        return int(client.llen("celery"))
-    finally:
-        client.close()
+        switch(previous_url, previous_options)
+        broker.clear()
 
 
 # --- Worker ----------------------------------------------------------------------------------------
@@ -282,21 +298,17 @@ class WorkerFactory:
 
 @pytest.fixture
 def celery_workers(
-    transactional_db: None, research_emulator: ResearchEmulator, test_broker: str
+    transactional_db: None, research_emulator: ResearchEmulator, test_broker: TestBroker
 ) -> Iterator[WorkerFactory]:
     """Starts real `celery -A intake worker` processes on demand; stops them after the test."""
-    import redis
-
-    client = redis.Redis.from_url(test_broker)
-    client.flushdb()  # nothing left over from an earlier test or run
-    client.close()
     research_emulator.reset()
     env = dict(os.environ)
     env.update(
         {
             "DJANGO_SETTINGS_MODULE": "intake.settings",
             "DATABASE_URL": _worker_database_url(),
-            "CELERY_BROKER_URL": test_broker,
+            "CELERY_BROKER_URL": test_broker.url,
+            "CELERY_BROKER_KEYPREFIX": test_broker.keyprefix,
             "GEMINI_BASE_URL": research_emulator.base_url,
             "GEMINI_API_KEY": "test-fake-key",
             "GEMINI_RETRY_ATTEMPTS": "1",

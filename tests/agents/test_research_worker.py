@@ -17,7 +17,7 @@ from django.db import transaction
 from agents import services
 from agents.models import ResearchJob
 from patients.models import Patient, PatientSummary
-from tests.agents.conftest import broker_queue_length, wait_for
+from tests.agents.conftest import wait_for
 
 Status = ResearchJob.Status
 QUESTION = "Interactions between lisinopril and ibuprofen in hypertension?"
@@ -114,7 +114,7 @@ def test_worker_killed_mid_job_restarts_and_finishes_once(celery_workers, resear
 
 
 @pytest.mark.worker
-def test_two_hundred_jobs_finish_on_one_worker_with_concurrency_two(celery_workers, research_emulator):
+def test_two_hundred_jobs_finish_on_one_worker_with_concurrency_two(celery_workers, research_emulator, test_broker):
     summary = _summary()
     staff = _staff()
     with transaction.atomic():  # one commit: all 200 starts are sent at once
@@ -131,7 +131,11 @@ def test_two_hundred_jobs_finish_on_one_worker_with_concurrency_two(celery_worke
     try:
         wait_for(all_done, timeout=240, interval=1.0, what="200 jobs to finish")
     except AssertionError:
-        print(worker.log_tail())
+        from django.db.models import Count
+
+        print(dict(ResearchJob.objects.filter(pk__in=ids).values_list("status").annotate(n=Count("id"))))
+        print("messages waiting in the queue:", test_broker.queue_length())
+        print(worker.log_tail(120))
         raise
     elapsed = time.monotonic() - started
     statuses = set(ResearchJob.objects.filter(pk__in=ids).values_list("status", flat=True))
@@ -145,9 +149,9 @@ def test_two_hundred_jobs_finish_on_one_worker_with_concurrency_two(celery_worke
 @pytest.mark.parametrize("question", ["Chest pain guidance for Marisol Quintana?", "Records for MRN 0048213?"])
 def test_prompt_with_name_or_mrn_is_refused_before_any_request(research_emulator, test_broker, db, question):
     research_emulator.reset()
-    before = broker_queue_length(test_broker)
+    before = test_broker.queue_length()
     with pytest.raises(services.ResearchRefusedError, match="Nothing was sent"):
         services.research_job_request(summary_or_patient=_summary(), question=question, actor=_staff())
     assert research_emulator.requests() == []
-    assert broker_queue_length(test_broker) == before
+    assert test_broker.queue_length() == before
     assert ResearchJob.objects.count() == 0
