@@ -2,6 +2,15 @@
 
 import os
 
+import pytest
+
 os.environ["GEMINI_API_KEY"] = ""
 
 pytest_plugins = ["tests.emulator_fixture"]
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Playwright's sync API keeps an event loop running in the main thread while its session-wide
+    # browser lives, which breaks every async test after it: run browser tests last.
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
