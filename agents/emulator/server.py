@@ -141,6 +141,8 @@ class Emulator:
         if body is None:
             raise bad("Invalid request body: expected a JSON object.")
         req = parse_create(body)
+        if req.agent:
+            self._check_agent(req)
         history: list[dict[str, Any]] = []
         if req.previous_interaction_id:
             prev = self.store.get(req.previous_interaction_id)
@@ -165,7 +167,6 @@ class Emulator:
             background=req.background,
         )
         if req.agent:
-            self._check_agent(req)
             sse.emit_start(rec)
             self.store.put(rec)
             rec.task = asyncio.create_task(self._run_research(rec, req, history))
@@ -188,8 +189,7 @@ class Emulator:
             raise bad("Agent interactions require 'background' to be true.")
         if not req.store:
             raise bad("Agent interactions require 'store' to be true.")
-        if req.tools or req.response_format is not None:
-            pass  # Accepted and ignored: the research agent decides its own tools.
+        # tools / response_format on an agent are accepted and ignored: the agent picks its own.
 
     def _complete_model(self, rec: Record, req: CreateRequest, history: list[dict[str, Any]]) -> None:
         """Run the offline model synchronously and finish the record (status, usage, events)."""
