@@ -57,6 +57,10 @@ MEMBER_RE = re.compile(
     re.I,
 )
 ID_TOKEN_RE = re.compile(r"\b(?=[A-Z0-9-]*\d)(?=[A-Z0-9-]*[A-Z])[A-Z0-9][A-Z0-9-]{5,}\b")
+SCORE_RE3 = re.compile(
+    r"\b(?:like|about|around|maybe|probably|roughly|say|solid)\s+an?\s+(10|[0-9])\b(?!\s*(?:%|years?|days?|hours?|weeks?|months?|am|pm|o'clock))",
+    re.I,
+)
 TURN_LABEL_RE = re.compile(r"^\s*(?:\[?turn\s*#?(\d+)\]?|\[(\d+)\])\s*[:.)\-]?\s*", re.I | re.M)
 
 NUM = r"(\d+|" + "|".join(re.escape(w) for w in sorted(vocab.NUMBER_WORDS, key=len, reverse=True)) + r")"
@@ -77,7 +81,53 @@ ONSET_PATTERNS = [
         re.I,
     ),
     re.compile(r"\b(?:yesterday|this morning|last night|earlier today)\b", re.I),
+    re.compile(r"\b(?:on\s+|last\s+)?(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b", re.I),
 ]
+# Body parts: "my knee is killing me" / "my left wrist hurts" -> "knee pain".
+BODY_PARTS = (
+    "head",
+    "neck",
+    "back",
+    "chest",
+    "stomach",
+    "belly",
+    "abdomen",
+    "knee",
+    "knees",
+    "hip",
+    "hips",
+    "shoulder",
+    "elbow",
+    "wrist",
+    "ankle",
+    "foot",
+    "feet",
+    "hand",
+    "arm",
+    "leg",
+    "legs",
+    "ear",
+    "eye",
+    "eyes",
+    "tooth",
+    "teeth",
+    "throat",
+    "jaw",
+    "side",
+    "toe",
+    "finger",
+    "heel",
+    "ribs",
+    "pelvis",
+    "groin",
+)
+BODY_PAIN_RE = re.compile(
+    rf"\b(?:my\s+)?(?:left\s+|right\s+|lower\s+|upper\s+)?({'|'.join(BODY_PARTS)})\s+"
+    r"(?:is\s+|are\s+|has been\s+|have been\s+|keeps\s+|really\s+|still\s+)*"
+    r"(?:killing me|hurting|hurts?|aching|aches?|sore|painful|throbbing|in pain|bothering me)\b",
+    re.I,
+)
+INJURY_RE = re.compile(r"\b(?:twisted|sprained|fell|injured|hurt|bumped|broke|cut|burned|pulled)\b", re.I)
 
 WORD_RE = re.compile(r"[a-z0-9']+")
 
@@ -171,6 +221,7 @@ class Facts:
     denied: bool = False  # the latest message reads as "no / not anymore"
     turns: dict[str, list[int]] = field(default_factory=dict)
     allergy_remarks: dict[str, str] = field(default_factory=dict)  # first word of substance -> sentence
+    answers: dict[int, str] = field(default_factory=dict)  # user turn -> "yes" / "no" when it reads so
     user_turns: int = 0
 
     def mark(self, key: str, turn: int) -> None:
@@ -384,6 +435,11 @@ def _name(text: str, asked_name: bool) -> str:
             if any(r.search(low) for r in SYMPTOM_RE.values()) or DRUG_RE.search(low) or OCCUPATION_RE.search(low):
                 continue
             return title_name(" ".join(words))
+    m = re.search(
+        rf"(?:^|[,.!]\s*)((?:{NAME_WORD})(?:\s+{NAME_WORD}){{1,2}}(?:\s+(?:Jr|Sr|II|III|IV)\.?)?)\s+here\b", text
+    )
+    if m and not any(w.lower() in vocab.NOT_NAMES for w in m.group(1).split()):
+        return m.group(1).rstrip(".")
     m = re.match(r"^\s*(?:hi|hello|hey)?[,!.\s]*(?:i'm|im|i am|this is)\s+([a-z][a-z'\-]+)\s*[.!]?\s*$", text, re.I)
     if m and m.group(1).lower() not in vocab.NOT_NAMES and not m.group(1).lower().endswith(("ing", "ed")):
         return title_name(m.group(1))
@@ -472,6 +528,11 @@ AFFIRM = re.compile(
     r"^\s*(?:yes|yeah|yep|yup|correct|right|that's right|that is right|still|i still|sure|exactly|i do\W*$|i am\W*$)",
     re.I,
 )
+BARE_NONE = re.compile(
+    r"^\s*(?:none|nothing|not that i know(?: of)?|not really|no(?:pe)?|nah|never)\b[^a-z]*(?:$|that i know|"
+    r"at all|really|thanks?|thank you)",
+    re.I,
+)
 DENY = re.compile(r"^\s*(?:no|nope|not anymore|not really|i don't|i do not|i stopped)\b", re.I)
 
 
@@ -492,10 +553,17 @@ def _dose_text(m: re.Match[str]) -> str:
     return m.group(0).strip()
 
 
+CLASS_RE = {k: _compile(v[0]) for k, v in vocab.DRUG_CLASSES.items()}
+
+
 def _meds(clause: str, allergy_clause: bool) -> list[Med]:
     if allergy_clause and not DOSE_RE.search(clause):
         return []  # "penicillin gives me hives" names an allergen, not a medication
     hits = [(m.start(), m.end(), m.group(0).lower()) for m in DRUG_RE.finditer(clause)]
+    for canon, rx in CLASS_RE.items():  # "my water pill", "the blood thinner"
+        for m in rx.finditer(clause):
+            if not any(s <= m.start() < e for s, e, _ in hits):
+                hits.append((m.start(), m.end(), canon))
     # An unknown drug name directly followed by a dose ("zestoretic 20 mg") still counts.
     for m in re.finditer(rf"\b([A-Za-z][A-Za-z-]{{3,}})\s+(?={DOSE_RE.pattern})", clause, re.I):
         word = m.group(1).lower()
@@ -667,6 +735,14 @@ def _occupation(clause: str) -> str:
     m = re.search(rf"\b(?:retired|former|ex-?)\s+((?:{_alts(vocab.OCCUPATIONS)}))\b", low)
     if m:
         return m.group(0).strip()
+    m = re.search(
+        r"\bi (?:drive|deliver)\b(?:\s+(?:a\s+)?(truck|taxi|cab|bus|van))?"
+        r"(?:\s+for\s+(?:an?\s+|the\s+)?([a-z][a-z -]{2,40}?))?(?=$|[,.;]|\s(?:and|but)\b)",
+        low,
+    )
+    if m:
+        kind = f"{m.group(1)} driver" if m.group(1) else "driver"
+        return kind + (f" for {m.group(2).strip()}" if m.group(2) else "")
     m = re.search(r"\bi work (?:at|for|in)\s+(?:an?\s+|the\s+)?([a-z][a-z -]{2,40}?)(?=$|[,.;]|\s(?:and|as)\b)", low)
     if m:
         return f"works at {m.group(1).strip()}"
@@ -701,8 +777,21 @@ def read_message(text: str, facts: Facts, turn: int, asked: list[str]) -> Facts:
         facts.mark("declined", turn)
     if AFFIRM.search(text):
         facts.affirmed, facts.denied = True, False
-    elif DENY.search(text):
+        facts.answers[turn] = "yes"
+    elif DENY.search(text) or BARE_NONE.search(text):
         facts.denied, facts.affirmed = True, False
+        facts.answers[turn] = "no"
+        # A bare "no" / "none that I know of" answers the topic just asked about.
+        if len(text.split()) <= 8:
+            for topic, flag in (
+                ("allergies", "no_allergies"),
+                ("medications", "no_medications"),
+                ("family", "no_family_history"),
+                ("history", "no_history"),
+            ):
+                if topic in asked[:1] or (topic in asked and len(asked) == 1):
+                    setattr(facts, flag, True)
+                    facts.mark(topic, turn)
     name = _name(text, asked_name)
     if name:
         facts.name = name
@@ -742,14 +831,18 @@ def read_message(text: str, facts: Facts, turn: int, asked: list[str]) -> Facts:
         # Onset belongs to symptoms: skip sentences about smoking, surgery or diagnoses.
         if re.search(r"smok|quit|surgery|operation|diagnosed|born|married|moved", sentence, re.I):
             continue
-        has_symptom = any(r.search(sentence) for r in SYMPTOM_RE.values())
+        has_symptom = any(r.search(sentence) for r in SYMPTOM_RE.values()) or bool(
+            BODY_PAIN_RE.search(sentence) or INJURY_RE.search(sentence)
+        )
         if has_symptom or "onset" in asked or re.search(r"\b(?:started|began|start)\b", sentence, re.I):
             onset = _onset(sentence)
             if onset:
                 facts.onset = onset
                 facts.mark("onset", turn)
                 break
-    sc = SCORE_RE.search(text) or SCORE_RE2.search(text)
+    sc = SCORE_RE.search(text) or SCORE_RE2.search(text) or SCORE_RE3.search(text)
+    if not sc and "severity" in asked:
+        sc = re.search(r"^\D*\b(10|[0-9])\b\D*$", text)  # a bare number answering "how severe?"
     if sc:
         facts.severity_score = int(sc.group(1))
         facts.severity = f"{sc.group(1)}/10"
@@ -766,9 +859,14 @@ def read_message(text: str, facts: Facts, turn: int, asked: list[str]) -> Facts:
         text,
         re.I,
     )
-    if course and (facts.symptoms or any(r.search(text) for r in SYMPTOM_RE.values()) or "onset" in asked):
+    about_problem = facts.symptoms or any(r.search(text) for r in SYMPTOM_RE.values()) or BODY_PAIN_RE.search(text)
+    if course and (about_problem or {"onset", "severity", "complaint"} & set(asked)):
         word = (course.group(1) or course.group(2)).lower()
         facts.course = {"worse": "getting worse", "better": "getting better"}.get(word, word)
+        if re.search(r"\b(?:not|isn't|is not|hasn't|no)\s+(?:\w+\s+)?$", text[: course.start()], re.I):
+            facts.course = {"getting better": "not improving", "getting worse": "not getting worse"}.get(
+                facts.course, "not " + facts.course
+            )
         facts.mark("onset", turn)
     if NO_ALLERGY.search(text):
         facts.no_allergies = True
@@ -855,6 +953,15 @@ def _read_clause(clause: str, sentence: str, facts: Facts, turn: int, allergy_se
             m = rx.search(clause)
             if m and not _negated(clause, m.start()) and not allergy_clause and not allergy_sentence:
                 found.append(canon)
+        for m in BODY_PAIN_RE.finditer(clause):
+            part = {"feet": "foot", "teeth": "tooth", "knees": "knee", "hips": "hip", "legs": "leg", "eyes": "eye"}.get(
+                m.group(1).lower(), m.group(1).lower()
+            )
+            name = {"head": "headache", "stomach": "abdominal pain", "belly": "abdominal pain"}.get(
+                part, f"{part} pain"
+            )
+            if not _negated(clause, m.start()) and name not in found:
+                found.append(name)
         for s in found:
             if s not in facts.symptoms:
                 facts.symptoms.append(s)

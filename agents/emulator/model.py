@@ -474,6 +474,10 @@ def _mentioned(label: str, names: list[str]) -> str | None:
     return None
 
 
+def _your(name: str) -> str:
+    return f"your {name}" if name in extract.vocab.DRUG_CLASSES else name
+
+
 def _meds_sentence(items: list[Any], lf: Facts) -> str:
     labels = [_item_label(i, kind="medications") for i in items]
     head = f"Your record lists {_join(labels)}."
@@ -486,9 +490,9 @@ def _meds_sentence(items: list[Any], lf: Facts) -> str:
         if hit is None:
             open_.append(label)
         elif mine[hit].stopped:
-            stopped.append(hit)
+            stopped.append(_your(hit))
         else:
-            still.append(hit)
+            still.append(_your(hit))
     new = [_med_text(m) for n, m in mine.items() if not m.stopped and not _mentioned(n, labels)]
     told = [x for x in (still and f"you still take {_join(still)}", stopped and f"you stopped {_join(stopped)}") if x]
     out = [head]
@@ -689,11 +693,33 @@ def _chart_from(conv: list[dict[str, Any]]) -> dict[str, Any]:
     return chart
 
 
+def _chart_turns(conv: list[dict[str, Any]]) -> dict[str, int]:
+    """For each chart section returned by a tool, the user turn that came right after it."""
+    out: dict[str, int] = {}
+    n = 0
+    pending: list[str] = []
+    for step in conv:
+        if step.get("type") == "user_input" and step_text(step).strip():
+            n += 1
+            for key in pending:
+                out.setdefault(key, n)
+            pending = []
+        elif step.get("type") == "function_result":
+            payload = step.get("result")
+            if isinstance(payload, str):
+                with contextlib.suppress(ValueError):
+                    payload = json.loads(payload)
+            if isinstance(payload, dict):
+                pending.extend(k.lower() for k, v in payload.items() if isinstance(v, list))
+    return out
+
+
 def _json_answer(schema: dict[str, Any], conv: list[dict[str, Any]], facts: Facts) -> str:
     report = latest_report(conv)
     ctx = schema_fill.Ctx(
         facts=facts,
         chart=_chart_from(conv),
+        chart_turns=_chart_turns(conv),
         summary=" ".join(report_bullets(report, 3)) if report else "",
         report_bullets=report_bullets(report, 5) if report else [],
     )

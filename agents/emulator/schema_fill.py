@@ -186,19 +186,30 @@ class Ctx:
 
     facts: Facts
     chart: dict[str, Any] = field(default_factory=dict)
+    chart_turns: dict[str, int] = field(default_factory=dict)  # section -> user turn that answered it
     summary: str = ""
     report_bullets: list[str] = field(default_factory=list)
     offline_note: str = "Produced offline by the emulator."
 
 
-def med_status(facts: Facts, chart: dict[str, Any], name: str, dose: str, from_chart: bool) -> str:
+def med_status(
+    facts: Facts,
+    chart: dict[str, Any],
+    name: str,
+    dose: str,
+    from_chart: bool,
+    chart_turns: dict[str, int] | None = None,
+) -> str:
+    chart_turns = chart_turns or {}
     chart_meds = {str(_item_name(m)).lower(): m for m in chart.get("medications", []) if _item_name(m)}
     mine = next((m for m in facts.medications if _same_drug(m.name, name)), None)
     in_chart = next((v for k, v in chart_meds.items() if _same_drug(k, name)), None)
     if mine is not None and mine.stopped:
         return "stopped"
     if from_chart and mine is None:
-        if facts.affirmed:
+        # The patient's reply right after the chart was read ("yes, still" / "no").
+        answer = facts.answers.get(chart_turns.get("medications", 0), "")
+        if answer == "yes" or (not chart_turns and facts.affirmed):
             return "confirmed"
         return "not_taking"
     if in_chart is None:
@@ -252,11 +263,20 @@ def _canonical(name: str) -> str:
     return low.split()[0].rstrip("s") if low.split() else ""
 
 
+def _class_match(a: str, b: str) -> bool:
+    """'water pill' and 'Hydrochlorothiazide 25 MG' name the same thing (vocab.DRUG_CLASSES)."""
+    for said, members in vocab.DRUG_CLASSES.values():
+        for x, y in ((a, b), (b, a)):
+            if any(p in x for p in said) and any(re.search(rf"\b{re.escape(m)}\b", y) for m in members):
+                return True
+    return False
+
+
 def _same_drug(a: str, b: str) -> bool:
     a, b = a.lower().strip(), b.lower().strip()
     if not a or not b:
         return False
-    return a in b or b in a or _canonical(a) == _canonical(b)
+    return a in b or b in a or _canonical(a) == _canonical(b) or _class_match(a, b)
 
 
 def _item_name(item: Any) -> str:
@@ -379,9 +399,11 @@ def _list_source(name: str, ctx: Ctx) -> list[dict[str, Any]] | None:
         chart_meds = ctx.chart.get("medications", []) or []
         for m in f.medications:
             in_chart = next((c for c in chart_meds if _same_drug(_item_name(c), m.name)), None)
+            is_class = m.name in vocab.DRUG_CLASSES
             rows.append(
                 {
-                    "name": m.name,
+                    # "my water pill" is filed under the chart's drug it matched.
+                    "name": _item_name(in_chart) if (is_class and in_chart is not None) else m.name,
                     "dose": m.dose or (chart_dose(in_chart) if in_chart is not None else ""),
                     "frequency": m.frequency,
                     "status": med_status(f, ctx.chart, m.name, m.dose, False),
@@ -397,7 +419,7 @@ def _list_source(name: str, ctx: Ctx) -> list[dict[str, Any]] | None:
                         "name": nm,
                         "dose": chart_dose(cm),
                         "frequency": str(_item_get(cm, "frequency", "sig", "instructions") or ""),
-                        "status": med_status(f, ctx.chart, nm, "", True),
+                        "status": med_status(f, ctx.chart, nm, "", True, ctx.chart_turns),
                         "turns": [],
                         "source": "chart",
                     }

@@ -323,6 +323,95 @@ DRUGS: tuple[str, ...] = (
     "epinephrine",
 )
 
+# Everyday names for drug classes: (what patients say, members a chart may list).
+DRUG_CLASSES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "water pill": (
+        ("water pill", "water pills", "fluid pill", "fluid pills", "diuretic"),
+        (
+            "hydrochlorothiazide",
+            "hctz",
+            "chlorthalidone",
+            "furosemide",
+            "lasix",
+            "bumetanide",
+            "torsemide",
+            "spironolactone",
+            "indapamide",
+            "metolazone",
+        ),
+    ),
+    "blood thinner": (
+        ("blood thinner", "blood thinners", "anticoagulant"),
+        (
+            "warfarin",
+            "coumadin",
+            "apixaban",
+            "eliquis",
+            "rivaroxaban",
+            "xarelto",
+            "dabigatran",
+            "edoxaban",
+            "heparin",
+            "enoxaparin",
+            "clopidogrel",
+            "plavix",
+        ),
+    ),
+    "cholesterol pill": (
+        ("cholesterol pill", "cholesterol medicine", "cholesterol medication", "statin"),
+        ("atorvastatin", "simvastatin", "rosuvastatin", "pravastatin", "lovastatin", "pitavastatin", "ezetimibe"),
+    ),
+    "blood pressure pill": (
+        (
+            "blood pressure pill",
+            "blood pressure pills",
+            "blood pressure medicine",
+            "blood pressure medication",
+            "bp pill",
+            "bp meds",
+        ),
+        (
+            "lisinopril",
+            "enalapril",
+            "ramipril",
+            "losartan",
+            "valsartan",
+            "amlodipine",
+            "nifedipine",
+            "metoprolol",
+            "atenolol",
+            "carvedilol",
+            "hydrochlorothiazide",
+            "chlorthalidone",
+            "olmesartan",
+            "irbesartan",
+        ),
+    ),
+    "thyroid pill": (
+        ("thyroid pill", "thyroid medicine", "thyroid medication"),
+        ("levothyroxine", "synthroid", "liothyronine"),
+    ),
+    "sugar pill": (
+        ("diabetes pill", "diabetes medicine", "diabetes medication", "sugar pill", "sugar medicine"),
+        ("metformin", "glipizide", "glyburide", "glimepiride", "sitagliptin", "empagliflozin", "dapagliflozin"),
+    ),
+    "inhaler": (
+        ("inhaler", "inhalers", "puffer", "rescue inhaler"),
+        (
+            "albuterol",
+            "ventolin",
+            "proair",
+            "salbutamol",
+            "fluticasone",
+            "budesonide",
+            "symbicort",
+            "advair",
+            "tiotropium",
+            "spiriva",
+        ),
+    ),
+}
+
 # Endings of generic drug names (INN stems): an unknown word with one of these is read as a drug.
 DRUG_SUFFIXES = (
     "olol",

@@ -491,3 +491,47 @@ def test_questions_state_no_facts():
     assert f.conditions == [] and f.symptoms == [] and f.medications == []
     out = text_of(reply([], "Is it normal to have headaches after a flu shot?"))
     assert "sorry to hear" not in out and "offline emulator" in out
+
+
+def test_colloquial_answers():
+    f = facts_of(
+        "Marcus Webb Sr here.", "my left ankle is really sore since Saturday, maybe a 6, and it isn't getting better"
+    )
+    assert f.name == "Marcus Webb Sr"
+    assert "ankle pain" in f.symptoms and f.onset == "since Saturday"
+    assert f.severity == "6/10" and f.course == "not improving"
+    g = read_conversation([said("Could you tell me whether you have any allergies?"), user("Nope, none.")])
+    assert g.no_allergies
+    assert facts_of("I drive a truck for a freight firm.").occupation == "truck driver for freight firm"
+
+
+def test_drug_class_names_match_chart_drugs():
+    chart = {
+        "type": "function_result",
+        "call_id": "c1",
+        "result": {"medications": [{"name": "Apixaban 5 MG Oral Tablet", "dose": "5 mg"}]},
+    }
+    hist = [
+        user("I'm on a blood thinner twice a day."),
+        {"type": "function_call", "id": "c1", "name": "read_patient_chart", "arguments": {}},
+        chart,
+    ]
+    out = model.generate(model.ModelInput(history=hist[:2], new_steps=[chart]))
+    assert "You told me you still take your blood thinner" in text_of(out)
+    v = structured(hist, SCHEMA)
+    assert [(m["drug"], m["strength"], m["how_often"], m["status"]) for m in v["meds"]] == [
+        ("Apixaban 5 MG Oral Tablet", "5 mg", "twice daily", "confirmed")
+    ]
+
+
+def test_chart_only_medication_uses_the_reply_after_the_chart_was_read():
+    hist = [
+        user("hello"),
+        {"type": "function_call", "id": "c1", "name": "read_patient_chart", "arguments": {}},
+        CHART,
+        said("Your record lists Warfarin, Furosemide and Omeprazole. Are you still taking them?"),
+        user("Yes, all of them."),
+        user("No other changes."),
+    ]
+    v = structured(hist, SCHEMA)
+    assert {m["status"] for m in v["meds"]} == {"confirmed"}
