@@ -127,6 +127,11 @@ class Emulator:
                 resp = _error_response(ApiError(e.status, msg), google_style=is_models)
             else:
                 raise
+        except (asyncio.CancelledError, ConnectionResetError):
+            raise
+        except Exception as e:  # a bug must not kill the connection or put request text in the log
+            log.error("%s %s failed: %s", request.method, request.path, type(e).__name__)
+            resp = _error_response(ApiError(500, "Internal error in the emulator.", "internal"), google_style=is_models)
         entry["status"] = resp.status
         if isinstance(resp, web.Response) and resp.content_type == "application/json" and resp.body is not None:
             # Kept so tests can run the SDK's strict parser over every reply the emulator sent.
@@ -377,6 +382,8 @@ class Emulator:
     async def inspect_reset(self, request: web.Request) -> web.StreamResponse:
         self.store.clear()
         self.requests.clear()
+        self.streams_peak = self.streams_open
+        self.streams_total = 0
         self.fault_rng = random.Random(self.config.seed)
         self.research_rng = random.Random(self.config.seed + 1)
         return web.json_response({"ok": True})
