@@ -35,9 +35,12 @@ def resolve(schema: Any, root: dict[str, Any]) -> dict[str, Any]:
             schema = {**target, **extra} if extra else target
             continue
         all_of = schema.get("allOf")
-        if isinstance(all_of, list) and len(all_of) == 1:
-            extra = {k: v for k, v in schema.items() if k != "allOf"}
-            schema = {**resolve(all_of[0], root), **extra}
+        if isinstance(all_of, list) and all_of:
+            # Shallow merge of the members: enough for pydantic's wrappers and simple constraint stacks.
+            merged: dict[str, Any] = {}
+            for member in all_of:
+                merged.update(resolve(member, root))
+            schema = {**merged, **{k: v for k, v in schema.items() if k != "allOf"}}
             continue
         break
     return schema if isinstance(schema, dict) else {}
@@ -79,7 +82,28 @@ def _kind(schema: dict[str, Any]) -> str:
     return "string"
 
 
-def empty_instance(schema: Any, root: dict[str, Any]) -> Any:
+def _string_for(s: dict[str, Any]) -> str:
+    """The first simple string meeting minLength / maxLength / pattern / format ("" if possible)."""
+    n = int(s.get("minLength") or 0)
+    fmt = {"date": "1970-01-01", "date-time": "1970-01-01T00:00:00Z", "email": "unknown@example.invalid"}
+    candidates = [fmt[s["format"]]] if s.get("format") in fmt else []
+    candidates += ["", "x" * n, "X" * n, "A" * max(n, 1), "0" * max(n, 1), "1" * max(n, 1), "a" * max(n, 1)]
+    candidates += ["Unknown", "unknown", "N/A", "none", "1970-01-01", "unknown@example.invalid"]
+    candidates += [ch * k for k in range(max(n, 1), max(n, 1) + 12) for ch in "AXx0a1"]  # "^[A-Z]{2}$" -> "AA"
+    hi = s.get("maxLength")
+    for c in candidates:
+        if len(c) < n or (hi is not None and len(c) > hi):
+            continue
+        try:
+            if s.get("pattern") and not re.search(s["pattern"], c):
+                continue
+        except re.error:
+            pass
+        return c
+    return "x" * n
+
+
+def empty_instance(schema: Any, root: dict[str, Any], depth: int = 0) -> Any:
     """The smallest value that validates: "" / [] / {} with required keys / first enum / 0 / null."""
     schema = resolve(schema, root)
     if "const" in schema:
@@ -95,12 +119,14 @@ def empty_instance(schema: Any, root: dict[str, Any]) -> Any:
     if s.get("enum"):
         return s["enum"][0]
     kind = _kind(s)
+    if depth > 12:  # a schema that requires itself forever has no finite instance; stop somewhere
+        return None
     if kind == "object":
         props = s.get("properties") or {}
-        return {k: empty_instance(props.get(k, {}), root) for k in s.get("required") or []}
+        return {k: empty_instance(props.get(k, {}), root, depth + 1) for k in s.get("required") or []}
     if kind == "array":
         n = int(s.get("minItems") or 0)
-        return [empty_instance(s.get("items") or {}, root) for _ in range(n)]
+        return [empty_instance(s.get("items") or {}, root, depth + 1) for _ in range(n)]
     if kind in ("integer", "number"):
         lo = s.get("minimum", s.get("exclusiveMinimum", 0) + (1 if "exclusiveMinimum" in s else 0))
         return int(lo) if kind == "integer" else float(lo)
@@ -108,14 +134,7 @@ def empty_instance(schema: Any, root: dict[str, Any]) -> Any:
         return False
     if kind == "null":
         return None
-    fmt = s.get("format")
-    if fmt == "date":
-        return "1970-01-01"
-    if fmt == "date-time":
-        return "1970-01-01T00:00:00Z"
-    if fmt == "email":
-        return "unknown@example.invalid"
-    return "x" * int(s.get("minLength") or 0)
+    return _string_for(s)
 
 
 # --- matching field names to facts ---------------------------------------------------------------
@@ -632,8 +651,10 @@ def finalize(schema: Any, value: Any, root: dict[str, Any]) -> Any:
     return empty_instance(schema, root)
 
 
-def _fill(schema: Any, name: str, ctx: Ctx, root: dict[str, Any], row: dict[str, Any] | None) -> Any:
+def _fill(schema: Any, name: str, ctx: Ctx, root: dict[str, Any], row: dict[str, Any] | None, depth: int = 0) -> Any:
     schema = resolve(schema, root)
+    if depth > 8:  # recursive schemas ($ref to itself): stop with the minimal value
+        return empty_instance(schema, root)
     if "const" in schema:
         return schema["const"]
     variants, nullable = _variants(schema, root)
@@ -654,7 +675,7 @@ def _fill(schema: Any, name: str, ctx: Ctx, root: dict[str, Any], row: dict[str,
                 deferred.append((pname, psch))
                 out[pname] = None  # keeps the schema's property order
                 continue
-            out[pname] = _fill(psch, pname, ctx, root, row)
+            out[pname] = _fill(psch, pname, ctx, root, row, depth + 1)
         for pname, psch in deferred:
             # "sources": [{field, turns}] for every sibling field that was filled.
             rows = [
@@ -673,7 +694,7 @@ def _fill(schema: Any, name: str, ctx: Ctx, root: dict[str, Any], row: dict[str,
         rows = _list_source(name, ctx) if row is None else None
         if row is not None and has(name, "turns", "turn", "source_turns", "sources", "turn_ids"):
             rows = [{"int": t} for t in row.get("turns", [])]
-        out_list = [] if rows is None else [_fill_item(items, r, ctx, root) for r in rows]
+        out_list = [] if rows is None else [_fill_item(items, r, ctx, root, depth + 1) for r in rows]
         return _fit_array(s, out_list, root)
     if kind in ("integer", "number"):
         v = _scalar_for(name, ctx, row)
@@ -694,6 +715,8 @@ def _fill(schema: Any, name: str, ctx: Ctx, root: dict[str, Any], row: dict[str,
         return None
     if s.get("format") == "date" and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", v):
         return None if nullable else "1970-01-01"
+    if isinstance(s.get("maxLength"), int):
+        v = v[: s["maxLength"]].rstrip()
     return v
 
 
@@ -748,14 +771,14 @@ def turns_for(field_name: str, facts: Facts) -> list[int]:
     return []
 
 
-def _fill_item(items: dict[str, Any], row: dict[str, Any], ctx: Ctx, root: dict[str, Any]) -> Any:
+def _fill_item(items: dict[str, Any], row: dict[str, Any], ctx: Ctx, root: dict[str, Any], depth: int = 0) -> Any:
     kind = _kind(items) if not items.get("anyOf") else "object"
     if "int" in row:
         return row["int"] if kind in ("integer", "number") else str(row["int"])
     if items.get("enum"):
         return best_enum(items["enum"], [row.get("name", "")])
     if kind == "object" or items.get("anyOf"):
-        return _fill(items, "", ctx, root, row)
+        return _fill(items, "", ctx, root, row, depth + 1)
     if kind in ("integer", "number"):
         t = row.get("turns") or [0]
         return t[0]

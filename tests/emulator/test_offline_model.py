@@ -535,3 +535,35 @@ def test_chart_only_medication_uses_the_reply_after_the_chart_was_read():
     ]
     v = structured(hist, SCHEMA)
     assert {m["status"] for m in v["meds"]} == {"confirmed"}
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {
+            "type": "object",
+            "properties": {"a": {"oneOf": [{"type": "string"}, {"type": "integer"}]}},
+            "required": ["a"],
+        },
+        {"type": "object", "properties": {"a": {"allOf": [{"type": "string"}, {"minLength": 2}]}}, "required": ["a"]},
+        {"type": "object", "additionalProperties": {"type": "string"}},
+        {"type": "array", "items": {"type": "array", "items": {"type": "integer"}}, "minItems": 2},
+        {"type": "object", "properties": {"c": {"const": "x"}, "e": {"enum": [1, 2, 3]}}, "required": ["c", "e"]},
+        {"type": "integer", "minimum": 5},
+        {"type": "object", "properties": {"code": {"type": "string", "pattern": "^[A-Z]{2}$"}}, "required": ["code"]},
+        {
+            "type": "object",
+            "properties": {"patient_name": {"type": "string", "maxLength": 4}},
+            "required": ["patient_name"],
+        },
+        {
+            "$defs": {
+                "N": {"type": "object", "properties": {"child": {"anyOf": [{"$ref": "#/$defs/N"}, {"type": "null"}]}}}
+            },
+            "$ref": "#/$defs/N",
+        },
+    ],
+)
+def test_unusual_schemas_still_get_valid_json(schema):
+    hist = [user("I'm Ada Moreau, I take aspirin 81 mg daily and I'm allergic to latex.")]
+    structured(hist, schema)  # validates against the schema inside
