@@ -37,6 +37,7 @@ def parse_args(argv: list[str] | None = None) -> EmulatorConfig:
 
 def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s emulator %(levelname)s %(message)s")
+    logging.getLogger("pypdf").setLevel(logging.ERROR)  # warnings about broken uploads are noise
     run(parse_args(argv))
 
 

@@ -8,7 +8,7 @@ import secrets
 from typing import Any
 
 from agents.emulator import model, sse
-from agents.emulator.wire import bad, lower_types
+from agents.emulator.wire import bad, check_schema
 
 
 def _get(d: Any, *keys: str) -> Any:
@@ -99,23 +99,43 @@ def parse_request(body: Any, *, seed: int) -> model.ModelInput:
         raise bad("Invalid value for 'contents': at least one part is required.")
     sys_inst = _get(body, "systemInstruction", "system_instruction")
     if isinstance(sys_inst, dict):
-        sys_inst = "\n".join(str(p.get("text", "")) for p in sys_inst.get("parts", []) if isinstance(p, dict))
+        parts = sys_inst.get("parts", [])
+        if not isinstance(parts, list):
+            raise bad("Invalid value for 'system_instruction.parts': expected a list of parts.")
+        sys_inst = "\n".join(str(p.get("text", "")) for p in parts if isinstance(p, dict))
+    elif sys_inst is not None and not isinstance(sys_inst, str):
+        raise bad("Invalid value for 'system_instruction': expected a Content object.")
+    raw_tools = _get(body, "tools") or []
+    if not isinstance(raw_tools, list):
+        raise bad("Invalid value for 'tools': expected a list.")
     tools = []
-    for t in _get(body, "tools") or []:
-        for fd in _get(t, "functionDeclarations", "function_declarations") or []:
-            params = _get(fd, "parametersJsonSchema", "parameters_json_schema") or lower_types(_get(fd, "parameters"))
+    for i, t in enumerate(raw_tools):
+        if not isinstance(t, dict):
+            raise bad(f"Invalid value at 'tools[{i}]': expected an object.")
+        decls = _get(t, "functionDeclarations", "function_declarations") or []
+        if not isinstance(decls, list):
+            raise bad(f"Invalid value for 'tools[{i}].function_declarations': expected a list.")
+        for j, fd in enumerate(decls):
+            where = f"tools[{i}].function_declarations[{j}]"
+            if not isinstance(fd, dict) or not isinstance(fd.get("name"), str) or not fd["name"]:
+                raise bad(f"Invalid value at '{where}': a function declaration needs a name.")
+            params = _get(fd, "parametersJsonSchema", "parameters_json_schema") or _get(fd, "parameters")
             tools.append(
                 {
                     "type": "function",
-                    "name": fd.get("name", ""),
-                    "description": fd.get("description", ""),
-                    "parameters": params or {},
+                    "name": fd["name"],
+                    "description": str(fd.get("description", "")),
+                    "parameters": check_schema(params, f"{where}.parameters") if params else {},
                 }
             )
     gen = _get(body, "generationConfig", "generation_config") or {}
+    if not isinstance(gen, dict):
+        raise bad("Invalid value for 'generation_config': expected an object.")
     schema = _get(gen, "responseJsonSchema", "response_json_schema")
-    if schema is None and _get(gen, "responseSchema", "response_schema") is not None:
-        schema = lower_types(_get(gen, "responseSchema", "response_schema"))
+    if schema is not None:
+        schema = check_schema(schema, "generation_config.response_json_schema")
+    elif _get(gen, "responseSchema", "response_schema") is not None:
+        schema = check_schema(_get(gen, "responseSchema", "response_schema"), "generation_config.response_schema")
     if schema is None and _get(gen, "responseMimeType", "response_mime_type") == "application/json":
         schema = {}
     max_tokens = _get(gen, "maxOutputTokens", "max_output_tokens")

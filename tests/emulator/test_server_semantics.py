@@ -273,3 +273,54 @@ def test_openapi_style_schema_and_plain_text_format_are_accepted(emulator_client
     assert json.loads(i.output_text) == {"name": "Ada Moreau"}
     t = emulator_client.interactions.create(model=MODEL, input="Hi", response_format={"type": "text"})
     assert t.output_text.endswith("(offline emulator)")
+
+
+def test_garbage_bodies_get_4xx_json_never_5xx(emulator):
+    import random
+
+    rng = random.Random(5)
+    values = [
+        None,
+        True,
+        0,
+        -1,
+        1.5,
+        "",
+        "x",
+        [],
+        {},
+        [1],
+        [{}],
+        {"type": "text"},
+        [{"type": "user_input"}],
+        [{"type": "function_result"}],
+        {"type": "function_call", "id": "a", "name": "b", "arguments": []},
+        [{"type": "user_input", "content": [{"type": "image", "data": "!!!"}]}],
+        {"type": "OBJECT"},
+        5,
+    ]
+    keys = [
+        "model",
+        "agent",
+        "input",
+        "previous_interaction_id",
+        "system_instruction",
+        "tools",
+        "response_format",
+        "generation_config",
+        "store",
+        "stream",
+        "background",
+        "agent_config",
+        "response_mime_type",
+    ]
+    for _ in range(150):
+        body = {k: rng.choice(values) for k in rng.sample(keys, rng.randint(0, 6))}
+        body.pop("stream", None)
+        r = _post(emulator, body)
+        assert r.status_code < 500, body
+        if r.status_code != 200:
+            assert isinstance(r.json()["error"]["message"], str)
+        gc = {"contents": rng.choice(values), "generationConfig": rng.choice(values), "tools": rng.choice(values)}
+        r = _post(emulator, {k: v for k, v in gc.items() if v is not None}, path="/v1beta/models/g:generateContent")
+        assert r.status_code < 500, gc
