@@ -457,3 +457,18 @@ def test_history_revert_goes_through_the_validated_service(client):
     assert summary.data["chief_complaint"] == "Cough for a week"
     assert summary.history.first().history_user == user
     assert AuditEvent.objects.filter(action="summary.change").count() == 2
+
+
+def test_change_page_lists_the_patients_research_jobs_with_live_status(client):
+    from agents.models import ResearchJob
+
+    summary = make_summary()
+    job = ResearchJob.objects.create(
+        patient=summary.patient, summary=summary, question="Guidance for <b>headache</b>?", status="running"
+    )
+    client.force_login(reviewer())
+    html = client.get(change_url(summary)).content.decode()
+    assert f'id="research-job-{job.pk}"' in html
+    assert reverse("research:status", args=[job.pk]) in html, "the status block polls its endpoint"
+    assert "js/research.js" in html
+    assert "<b>headache</b>" not in html and "&lt;b&gt;headache&lt;/b&gt;" in html
