@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import json
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
@@ -230,15 +231,20 @@ def _create_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in kwargs.items() if value is not None}
 
 
-def interaction_create(**kwargs: Any) -> InteractionResult:
-    """Create an interaction and wait for it (or for its `in_progress` state when background)."""
+def _sync_call(method: str, *args: Any, **kwargs: Any) -> InteractionResult:
+    """Call one sync `client.interactions` method, metered, with SDK errors mapped to LlmError."""
     started = time.monotonic()
     with _metered() as meter:
         try:
-            interaction = _client(for_async=False).interactions.create(**_create_kwargs(kwargs))
+            interaction = getattr(_client(for_async=False).interactions, method)(*args, **kwargs)
         except _SDK_ERRORS as exc:
             raise _to_error(exc) from exc
     return _result(interaction, meter=meter, started=started)
+
+
+def interaction_create(**kwargs: Any) -> InteractionResult:
+    """Create an interaction and wait for it (or for its `in_progress` state when background)."""
+    return _sync_call("create", **_create_kwargs(kwargs))
 
 
 async def ainteraction_create(**kwargs: Any) -> InteractionResult:
@@ -261,9 +267,7 @@ async def ainteraction_stream(**kwargs: Any) -> AsyncIterator[StreamEvent]:
     usage = Usage()
     with _metered() as meter:
         try:
-            stream = await _client(for_async=True).aio.interactions.create(
-                stream=True, **_create_kwargs(kwargs)
-            )
+            stream = await _client(for_async=True).aio.interactions.create(stream=True, **_create_kwargs(kwargs))
             async for event in stream:
                 kind = event.event_type
                 if kind == "interaction.created":
@@ -288,8 +292,7 @@ async def ainteraction_stream(**kwargs: Any) -> AsyncIterator[StreamEvent]:
         except _SDK_ERRORS as exc:
             raise _to_error(exc) from exc
     function_calls = [
-        FunctionCall(id=c["id"], name=c["name"], arguments=_parse_arguments(c["arguments"]))
-        for c in calls.values()
+        FunctionCall(id=c["id"], name=c["name"], arguments=_parse_arguments(c["arguments"])) for c in calls.values()
     ]
     yield StreamEvent(
         result=InteractionResult(
@@ -305,8 +308,6 @@ async def ainteraction_stream(**kwargs: Any) -> AsyncIterator[StreamEvent]:
 
 
 def _parse_arguments(raw: str) -> dict[str, Any]:
-    import json
-
     try:
         value = json.loads(raw or "{}")
     except json.JSONDecodeError:
@@ -315,23 +316,11 @@ def _parse_arguments(raw: str) -> dict[str, Any]:
 
 
 def interaction_get(interaction_id: str) -> InteractionResult:
-    started = time.monotonic()
-    with _metered() as meter:
-        try:
-            interaction = _client(for_async=False).interactions.get(interaction_id)
-        except _SDK_ERRORS as exc:
-            raise _to_error(exc) from exc
-    return _result(interaction, meter=meter, started=started)
+    return _sync_call("get", interaction_id)
 
 
 def interaction_cancel(interaction_id: str) -> InteractionResult:
-    started = time.monotonic()
-    with _metered() as meter:
-        try:
-            interaction = _client(for_async=False).interactions.cancel(interaction_id)
-        except _SDK_ERRORS as exc:
-            raise _to_error(exc) from exc
-    return _result(interaction, meter=meter, started=started)
+    return _sync_call("cancel", interaction_id)
 
 
 def interaction_delete(interaction_id: str) -> None:
@@ -348,9 +337,7 @@ class GenerateResult:
     request_bytes: int
 
 
-def content_generate(
-    *, model: str, contents: list[dict[str, Any]], system_instruction: str
-) -> GenerateResult:
+def content_generate(*, model: str, contents: list[dict[str, Any]], system_instruction: str) -> GenerateResult:
     """One generateContent call with the whole history re-sent (the pre-Interactions way)."""
     with _metered() as meter:
         try:
