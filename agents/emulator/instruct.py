@@ -129,3 +129,48 @@ def to_question(instruction: str) -> str:
         body = re.sub(r"^(?:tell|inform|let)\s+you\s+(?:know\s+)?(?:that\s+)?", "", _clean(s), flags=re.I)
         return body[0].upper() + body[1:] + "."
     return _clean(s)[:1].upper() + _clean(s)[1:] + ("?" if not s.rstrip().endswith(".") else ".")
+
+
+# An intake assistant given no explicit "what to ask next" walks the usual intake topics in order,
+# as a real model told only "you are an intake assistant" would. Each topic: whether the facts
+# already cover it, and the instruction the model gives itself.
+INTAKE_PERSONA_RE = re.compile(r"\bintake\b", re.I)
+_INTAKE_TOPICS: tuple[tuple[str, str], ...] = (
+    ("identity", "Ask for the patient's full name and date of birth."),
+    ("contact", "Ask for the best phone number and email to reach the patient."),
+    ("insurance", "Ask for the insurance company and member ID."),
+    ("complaint", "Ask what brings the patient in today."),
+    ("course", "Ask when it started, how severe it is and whether it is getting better or worse."),
+    ("medications", "Ask which medications the patient takes, with dose and how often."),
+    ("allergies", "Ask about any allergies and what reaction they cause."),
+    ("history", "Ask about past illnesses, ongoing conditions and surgeries."),
+    ("family", "Ask about illnesses that run in the patient's family."),
+    ("social", "Ask about tobacco, alcohol and the patient's work."),
+)
+
+
+def _topic_covered(topic: str, facts: object) -> bool:
+    f = facts  # an extract.Facts; typed loosely so this module stays free of the extractor
+    covered = {
+        "identity": bool(getattr(f, "name", "") and getattr(f, "dob", "")),
+        "contact": bool(getattr(f, "phone", "") or getattr(f, "email", "")),
+        "insurance": bool(getattr(f, "insurer", "") or getattr(f, "member_id", "")),
+        "complaint": bool(getattr(f, "chief_complaint", "") or getattr(f, "symptoms", [])),
+        "course": bool(getattr(f, "onset", "") or getattr(f, "severity", "") or getattr(f, "course", "")),
+        "medications": bool(getattr(f, "medications", []) or getattr(f, "no_medications", False)),
+        "allergies": bool(getattr(f, "allergies", []) or getattr(f, "no_allergies", False)),
+        "history": bool(getattr(f, "conditions", []) or getattr(f, "surgeries", []) or getattr(f, "no_history", False)),
+        "family": bool(getattr(f, "family", []) or getattr(f, "no_family_history", False)),
+        "social": bool(getattr(f, "tobacco", "") or getattr(f, "alcohol", "") or getattr(f, "occupation", "")),
+    }
+    return covered[topic]
+
+
+def persona_instruction(system_instruction: str | None, facts: object) -> str:
+    """For an intake persona with no `Next:` line: the first intake topic not yet covered."""
+    if not system_instruction or not INTAKE_PERSONA_RE.search(system_instruction):
+        return ""
+    for topic, instruction in _INTAKE_TOPICS:
+        if not _topic_covered(topic, facts):
+            return instruction
+    return "Ask whether there is anything else the patient would like the clinic to know."

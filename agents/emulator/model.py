@@ -143,7 +143,9 @@ def conversation_view(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def generate(inp: ModelInput) -> ModelResult:
     conv = conversation_view(inp.history + inp.new_steps)
     facts = read_conversation(conv)
-    instruction = instruct.find_instruction(inp.system_instruction)
+    instruction = instruct.find_instruction(inp.system_instruction) or instruct.persona_instruction(
+        inp.system_instruction, facts
+    )
     latest = inp.new_steps[-1] if inp.new_steps else {}
     results = [s for s in inp.new_steps if s.get("type") == "function_result"]
     user_steps = [s for s in inp.new_steps if s.get("type") == "user_input"]
