@@ -228,7 +228,10 @@ def _chart_row(report: dict[str, Any], setup: str, ax1: Any, ax2: Any) -> None:
     for mode in MODES:
         turns = [t["turn"] for t in report["modes"][mode]]
         ax1.plot(turns, [t["request_bytes"] for t in report["modes"][mode]], marker="o", label=labels[mode])
-        ax2.plot(turns, [t["input_tokens"] for t in report["modes"][mode]], marker="o", label=labels[mode])
+        uncached = [t["input_tokens"] - t["cached_tokens"] for t in report["modes"][mode]]
+        ax2.plot(turns, uncached, marker="o", label=labels[mode])
     ax1.set(title=f"Request payload per turn ({setup} instruction)", xlabel="turn", ylabel="bytes on the wire")
-    ax2.set(title=f"Input tokens reported per turn ({setup} instruction)", xlabel="turn", ylabel="tokens")
+    ax2.set(
+        title=f"Uncached input tokens per turn ({setup} instruction)", xlabel="turn", ylabel="input - cached tokens"
+    )
     ax1.legend(fontsize=8)

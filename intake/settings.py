@@ -256,5 +256,6 @@ LOGGING = {
         "django.request": {"level": "ERROR"},
         "httpx": {"level": "WARNING"},
         "httpx2": {"level": "WARNING"},
+        "google_genai": {"level": "WARNING"},
     },
 }
