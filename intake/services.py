@@ -27,10 +27,10 @@ from agents.tools import atool_execute, tool_declarations
 from intake import plan, redflags
 from intake.attachments import Attachment
 from intake.models import IntakeSession, IntakeTurn
-from intake.reconcile import summary_reconcile
 from intake.tokens import token_hash
 from patients import ehr
 from patients.models import AuditEvent, Patient, PatientSummary
+from patients.reconcile import summary_reconcile
 
 logger = logging.getLogger(__name__)
 

@@ -3,11 +3,8 @@
 Pure code over `summary.data` and `summary.chart_snapshot` (no ORM, no HTML): the admin renders the
 result, tests check it directly.
 
-The reconciliation table uses `intake.reconcile`, the same matching rules that decided the
-statuses when the summary was saved, so the table cannot disagree with them. That module is pure
-(it imports only `agents.schemas`), so this one import against the "patients never imports intake"
-direction pulls in no intake models or services; it would go away if `reconcile.py` moved to
-`patients/`.
+The reconciliation table uses `patients.reconcile`, the same matching rules that decided the
+statuses when the summary was saved, so the table cannot disagree with them.
 """
 
 from __future__ import annotations
@@ -19,8 +16,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from agents.schemas import AllergySchema, MedicationSchema, PatientSummarySchema
-from intake.reconcile import reconcile_allergies, reconcile_medications
 from patients.ehr import ChartAllergy, ChartMedication
+from patients.reconcile import reconcile_allergies, reconcile_medications
 
 NOT_MENTIONED = "not_mentioned"
 STATUS_LABELS = {

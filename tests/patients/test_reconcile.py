@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from agents.schemas import AllergySchema, MedicationSchema, PatientSummarySchema
-from intake import reconcile
+from patients import reconcile
 
 SYNTHEA = Path("/work/shared/fhir/synthea")
 
