@@ -452,6 +452,45 @@ def _name(text: str, asked_name: bool) -> str:
     return ""
 
 
+# A capitalised name such as "Blue Shield of California" or "Tufts Health Plan".
+_CAP = r"[A-Z][A-Za-z&'.-]*"
+PROPER_NAME_RE = re.compile(rf"{_CAP}(?:\s+(?:of|and|&|the|de|du)\s+{_CAP}|\s+{_CAP})*")
+INSURER_WORD_RE = re.compile(
+    r"\b(?:insurance|assurance|shield|cross|health\s*plan|healthcare|health|hmo|ppo|mutual|benefits|medical\s+group)\b",
+    re.I,
+)
+INSURER_END_RE = re.compile(r"(?:insurance|assurance|shield|cross|health\s*plan|hmo|ppo)$", re.I)
+INSURANCE_CONTEXT_RE = re.compile(r"insur|covered|coverage|\bplan\b|member|policy|carrier|payer", re.I)
+NAME_LEAD_WORDS = {"my", "the", "our", "i", "i'm", "it's", "its", "insurance", "plan", "member", "yes", "no", "hi"}
+
+
+def _insurer(text: str) -> str:
+    """The insurer named in `text`: the longest vocabulary match (so "Blue Shield of California" is
+    not just "Blue Shield"), or the patient's own wording when it is a longer insurer-looking name
+    ("Premera Blue Cross", "Tufts Health Plan") that the vocabulary does not know."""
+    best: tuple[int, int, str] | None = None  # (start, end, canonical)
+    for canon, rx in INSURER_RE.items():
+        for m in rx.finditer(text):
+            if best is None or m.end() - m.start() > best[1] - best[0]:
+                best = (m.start(), m.end(), canon)
+    for m in PROPER_NAME_RE.finditer(text):
+        words = m.group(0).split()
+        while words and words[0].lower() in NAME_LEAD_WORDS:
+            words.pop(0)
+        phrase = " ".join(words).rstrip(".")
+        if len(words) < 2 or not INSURER_WORD_RE.search(phrase):
+            continue
+        start = m.start() + m.group(0).index(words[0])
+        end = start + len(phrase)
+        if best is None:
+            # No known insurer: the name must look like one, or be said as the patient's coverage.
+            if INSURER_END_RE.search(phrase) or INSURANCE_CONTEXT_RE.search(text):
+                return phrase
+        elif start <= best[0] and best[1] <= end and end - start > best[1] - best[0]:
+            return phrase  # the patient's fuller name around a vocabulary match
+    return best[2] if best else ""
+
+
 def _member_id(text: str, insurer_hit: bool) -> str:
     for m in MEMBER_RE.finditer(text):
         val = m.group(1).strip("-")
@@ -475,6 +514,25 @@ def _phone(text: str) -> str:
                 continue
             return raw
     return ""
+
+
+# "It started / came on / kicked in …": a sentence about when the problem began.
+ONSET_CUE_RE = re.compile(r"\b(?:started|starts|began|begun|start|came on|kicked in|first noticed|onset)\b", re.I)
+# "I've had it for three days", "it's been going on since Monday": a duration about the problem itself.
+ABOUT_IT_RE = re.compile(
+    r"\b(?:it|it's|this|that|these|they|they've|symptoms?|pain|had it|had this|been going on|going on|"
+    r"lasted|lasting)\b",
+    re.I,
+)
+
+
+def _about_it(sentence: str) -> bool:
+    """A duration that refers back to the complaint, not to a drug, condition or habit."""
+    if not ABOUT_IT_RE.search(sentence):
+        return False
+    if DRUG_RE.search(sentence) or _conditions(sentence) or OCCUPATION_RE.search(sentence):
+        return False
+    return not re.search(r"\b(?:tak(?:e|ing)|smok\w*|drink\w*|work\w*|liv(?:e|ed|ing)|job|married)\b", sentence, re.I)
 
 
 def _onset(text: str) -> str:
@@ -812,13 +870,11 @@ def read_message(text: str, facts: Facts, turn: int, asked: list[str]) -> Facts:
             facts.mark("dob", turn)
             break
     no_dates = re.sub(r"\b\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}\b", " ", scrubbed)
-    insurer_hit = False
-    for canon, rx in INSURER_RE.items():
-        if rx.search(text):
-            facts.insurer = canon
-            facts.mark("insurance", turn)
-            insurer_hit = True
-            break
+    insurer = _insurer(text)
+    insurer_hit = bool(insurer)
+    if insurer:
+        facts.insurer = insurer
+        facts.mark("insurance", turn)
     member = _member_id(no_dates, insurer_hit or "insurance" in asked)
     if member:
         facts.member_id = member
@@ -834,7 +890,7 @@ def read_message(text: str, facts: Facts, turn: int, asked: list[str]) -> Facts:
         has_symptom = any(r.search(sentence) for r in SYMPTOM_RE.values()) or bool(
             BODY_PAIN_RE.search(sentence) or INJURY_RE.search(sentence)
         )
-        if has_symptom or "onset" in asked or re.search(r"\b(?:started|began|start)\b", sentence, re.I):
+        if has_symptom or "onset" in asked or ONSET_CUE_RE.search(sentence) or _about_it(sentence):
             onset = _onset(sentence)
             if onset:
                 facts.onset = onset

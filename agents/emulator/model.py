@@ -255,16 +255,11 @@ def _reply(
     for s in user_steps:
         notes.extend(describe_attachments(s)[0])
 
-    if (
-        latest_user
-        and QUESTION_RE.search(latest_user.strip())
-        and re.search(r"\b(?:my|i|me|mine)\b", latest_user, re.I)
-    ):
-        recall = _recall(latest_user, facts)
-        if recall:
-            return " ".join([recall, question]).strip()
-
+    recall = _recall_answer(latest_user, facts)
     ack = _acknowledge(latest, facts, inp.seed)
+    if recall:
+        return " ".join([recall, *ack, question]).strip()
+
     if first_turn and not latest.name:
         parts.append(f"Hello, {_first(facts.name)}!" if facts.name else "Hello!")
     elif latest.name:
@@ -295,6 +290,13 @@ def _med_text(m: extract.Med) -> str:
     return " ".join(p for p in (m.name, m.dose, m.frequency) if p)
 
 
+def _onset_clause(onset: str) -> str:
+    """ "for three days" -> "has been going on for three days"; "two weeks ago" -> "started two weeks ago"."""
+    if re.match(r"(?:for|over|in|since)\b", onset, re.I):
+        return f"has been going on {onset}"
+    return f"started {onset}"
+
+
 def _acknowledge(lf: Facts, facts: Facts, seed: int) -> list[str]:
     """Short sentences saying what the latest message told us."""
     if lf.declined:
@@ -316,7 +318,7 @@ def _acknowledge(lf: Facts, facts: Facts, seed: int) -> list[str]:
         extra = ", ".join(x for x in (lf.onset, lf.severity and f"rated {lf.severity}") if x)
         out.append(f"I'm sorry to hear about the {_join(lf.symptoms)}" + (f" ({extra})" if extra else "") + ".")
     elif lf.onset or lf.severity or lf.course:
-        bits = [lf.onset and f"started {lf.onset}", lf.severity and f"is {lf.severity}"]
+        bits = [lf.onset and _onset_clause(lf.onset), lf.severity and f"is {lf.severity}"]
         bits.append(lf.course and f"is {lf.course}")
         noted.append("that it " + _join([b for b in bits if b]))
     taking = [m for m in lf.medications if not m.stopped]
@@ -354,6 +356,18 @@ def _acknowledge(lf: Facts, facts: Facts, seed: int) -> list[str]:
             "please call emergency services now."
         )
     return out
+
+
+def _recall_answer(text: str, facts: Facts) -> str:
+    """The answer to a question the patient asked about what they told us ("what's my name?"),
+    read from the question sentences only, or "" when there is no such question."""
+    if not text or not QUESTION_RE.search(text.strip()):
+        return ""
+    sentences = extract.split_sentences(text)
+    asked = " ".join(s for s in sentences if QUESTION_RE.search(s.strip())) or text
+    if not re.search(r"\b(?:my|i|me|mine)\b", asked, re.I):
+        return ""
+    return _recall(asked, facts)
 
 
 def _recall(text: str, facts: Facts) -> str:
@@ -419,21 +433,61 @@ def _recall(text: str, facts: Facts) -> str:
 # --- function results -------------------------------------------------------------------------
 
 
+def _lead(said: str, lf: Facts, facts: Facts, seed: int) -> list[str]:
+    """Recall answer and acknowledgement for the patient's message (before any chart talk)."""
+    out: list[str] = []
+    recall = _recall_answer(said, facts)
+    if recall:
+        out.append(recall)
+    if lf.name:
+        out.append(f"Nice to meet you, {_first(lf.name)}.")
+    ack = _acknowledge(lf, facts, seed)
+    if ack != ["Thank you for confirming."]:  # a bare "yes" is answered by the chart sentence itself
+        out.extend(ack)
+    return out
+
+
+# SNOMED-style semantic tags and the words around an allergy label that read badly when spoken:
+# "Allergy to tree pollen", "Shellfish allergy", "Hypertension (disorder)".
+QUALIFIER_RE = re.compile(
+    r"\s*\((?:finding|disorder|substance|product|situation|procedure|observable entity|morphologic abnormality|"
+    r"qualifier value|medicinal product|clinical drug|event|regime/therapy|body structure)\)",
+    re.I,
+)
+ALLERGY_WORDS_RE = re.compile(
+    r"^\s*(?:history of\s+)?allerg(?:y|ies|ic)(?:\s+(?:to|from|of))?\s*[:\-]?\s*|\s+allerg(?:y|ies)\s*$", re.I
+)
+
+
+def spoken_label(label: str, *, allergy: bool = False) -> str:
+    """A chart label as it reads in a sentence: without semantic tags ("(finding)") and, for an
+    allergy, without the leading "Allergy to" / trailing "allergy" words. The raw label stays data."""
+    text = QUALIFIER_RE.sub("", label).strip()
+    if allergy:
+        stripped = ALLERGY_WORDS_RE.sub("", text).strip()
+        text = stripped or text
+    return text
+
+
 def _item_label(item: Any, *, kind: str) -> str:
     if isinstance(item, str):
-        return item
+        return spoken_label(item, allergy=kind == "allergies")
     if not isinstance(item, dict):
         return str(item)
     if kind == "allergies":
-        sub = str(
-            schema_fill._item_get(item, "substance", "name", "allergen", "code", "display") or "an unnamed substance"
+        sub = spoken_label(
+            str(
+                schema_fill._item_get(item, "substance", "name", "allergen", "code", "display")
+                or "an unnamed substance"
+            ),
+            allergy=True,
         )
         reaction = schema_fill._item_get(item, "reaction", "reactions", "manifestation")
         if isinstance(reaction, list):
             reaction = ", ".join(str(r) for r in reaction)
         return sub + (f" ({reaction})" if reaction else "")
     name = (
-        schema_fill._item_name(item)
+        spoken_label(schema_fill._item_name(item))
         or ", ".join(
             str(v)
             for k, v in item.items()
@@ -480,7 +534,19 @@ def _your(name: str) -> str:
     return f"your {name}" if name in extract.vocab.DRUG_CLASSES else name
 
 
-def _meds_sentence(items: list[Any], lf: Facts) -> str:
+def _new_sentence(new: list[str], acked: bool) -> str:
+    """Items the patient named that the chart lacks (the acknowledgement may have named them already)."""
+    if acked:
+        text = _join(new)
+        one = len(new) == 1
+        return (
+            f"{text[:1].upper()}{text[1:]} {'is not' if one else 'are not'} in your record, "
+            f"so I've marked {'it' if one else 'them'} as new."
+        )
+    return f"I've also noted {_join(new)} as new."
+
+
+def _meds_sentence(items: list[Any], lf: Facts, acked: bool = False) -> str:
     labels = [_item_label(i, kind="medications") for i in items]
     head = f"Your record lists {_join(labels)}."
     if not lf.medications:
@@ -501,13 +567,13 @@ def _meds_sentence(items: list[Any], lf: Facts) -> str:
     if told:
         out.append(f"You told me {_join(told)}.")
     if new:
-        out.append(f"I've also noted {_join(new)} as new.")
+        out.append(_new_sentence(new, acked))
     if open_:
         out.append(f"Are you still taking {_join(open_)}?")
     return " ".join(out)
 
 
-def _allergies_sentence(items: list[Any], lf: Facts) -> str:
+def _allergies_sentence(items: list[Any], lf: Facts, acked: bool = False) -> str:
     labels = [_item_label(i, kind="allergies") for i in items]
     head = f"Your record lists an allergy to {_join(labels)}."
     if not lf.allergies and not lf.no_allergies:
@@ -523,9 +589,15 @@ def _allergies_sentence(items: list[Any], lf: Facts) -> str:
     if matched:
         out.append("That matches what you told me.")
     if new:
-        out.append(f"I've also noted {_join(new)} as new.")
+        out.append(_new_sentence(new, acked))
     if len(matched) < len(labels):
-        out.append("Is the rest still correct?" if matched else "Is that still correct?")
+        if matched:
+            out.append("Is the rest still correct?")
+        elif new:  # "that" would now point at the new items: name what the record says
+            subs = [lb.split(" (")[0] for lb in labels]
+            out.append(f"Is the allergy to {_join(subs)} in your record still correct?")
+        else:
+            out.append("Is that still correct?")
     return " ".join(out)
 
 
@@ -541,15 +613,15 @@ def _coverage_sentence(items: list[Any], lf: Facts, said: str) -> str:
     return head + " Is that still correct?"
 
 
-def _section_sentence(key: str, items: list[Any], lf: Facts, said: str) -> str:
+def _section_sentence(key: str, items: list[Any], lf: Facts, said: str, acked: bool = False) -> str:
     k = key.lower()
     noun = SECTION_NOUNS.get(k, k.replace("_", " "))
     if not items:
         return f"Your record doesn't list any {noun}."
     if "allerg" in k:
-        return _allergies_sentence(items, lf)
+        return _allergies_sentence(items, lf, acked)
     if "medic" in k or "drug" in k:
-        return _meds_sentence(items, lf)
+        return _meds_sentence(items, lf, acked)
     if k in ("coverage", "insurance"):
         return _coverage_sentence(items, lf, said)
     labels = [_item_label(i, kind=k) for i in items]
@@ -562,9 +634,12 @@ def _section_sentence(key: str, items: list[Any], lf: Facts, said: str) -> str:
 def _result_reply(
     results: list[dict[str, Any]], conv: list[dict[str, Any]], facts: Facts, instruction: str, seed: int
 ) -> str:
-    parts: list[str] = []
     covered: set[str] = set()
     lf, said = _latest_user_facts(conv)
+    # What the patient said in the message that led to the call comes first: an answer to their
+    # question and the acknowledgement of what they told us, then the chart comparison.
+    parts = _lead(said, lf, facts, seed)
+    acked = bool(parts)
     for res in results:
         payload = res.get("result")
         if isinstance(payload, list) and payload and all(isinstance(x, dict) and "type" in x for x in payload):
@@ -581,7 +656,7 @@ def _result_reply(
             sections = {k: v for k, v in payload.items() if isinstance(v, list)}
             for key, items in sections.items():
                 covered.add(SECTION_NOUNS.get(key.lower(), key.lower()))
-                parts.append(_section_sentence(key, items, lf, said))
+                parts.append(_section_sentence(key, items, lf, said, acked))
             scalars = {k: v for k, v in payload.items() if not isinstance(v, (list, dict))}
             if scalars and not sections:
                 parts.append(
