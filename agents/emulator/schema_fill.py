@@ -226,11 +226,9 @@ def med_status(
     if mine is not None and mine.stopped:
         return "stopped"
     if from_chart and mine is None:
-        # The patient's reply right after the chart was read ("yes, still" / "no").
-        answer = facts.answers.get(chart_turns.get("medications", 0), "")
-        if answer == "yes" or (not chart_turns and facts.affirmed):
-            return "confirmed"
-        return "not_taking"
+        # Only the patient's own reply right after the chart was read ("yes, still" / "no, not
+        # anymore") gives a chart-only item a status; "" (silence) keeps it out of the summary.
+        return chart_answer(facts, chart_turns, "medications", yes="confirmed", no="stopped")
     if in_chart is None:
         return "new"  # patient-reported, the chart does not list it
     chart_dose = _norm_dose(str(_item_get(in_chart, "dose", "strength", "dosage") or ""))
@@ -243,7 +241,20 @@ ALLERGY_GONE = re.compile(r"\b(?:outgrew|outgrown|grew out|no longer|not anymore
 ALLERGY_NEVER = re.compile(r"\b(?:never (?:had|been)|not allergic|wrong|mistake|isn't right|not right)\b", re.I)
 
 
-def allergy_status(facts: Facts, chart: dict[str, Any], substance: str, from_chart: bool) -> str:
+def chart_answer(facts: Facts, chart_turns: dict[str, int], section: str, *, yes: str, no: str) -> str:
+    """What the patient's reply to the chart read out for `section` says: `yes`, `no`, or ""."""
+    turn = chart_turns.get(section)
+    answer = facts.answers.get(turn, "") if turn else ""
+    return {"yes": yes, "no": no}.get(answer, "")
+
+
+def allergy_status(
+    facts: Facts,
+    chart: dict[str, Any],
+    substance: str,
+    from_chart: bool,
+    chart_turns: dict[str, int] | None = None,
+) -> str:
     in_chart = any(
         _same_drug(str(_item_get(a, "substance", "name", "allergen") or _item_name(a)), substance)
         for a in chart.get("allergies", []) or []
@@ -255,9 +266,8 @@ def allergy_status(facts: Facts, chart: dict[str, Any], substance: str, from_cha
         return "resolved"
     if ALLERGY_NEVER.search(said):
         return "denied"
-    if facts.denied and not facts.allergies:
-        return "denied"
-    return "confirmed"
+    # Not remarked on: only a yes / no right after the chart was read counts ("" = never mentioned).
+    return chart_answer(facts, chart_turns or {}, "allergies", yes="confirmed", no="denied")
 
 
 def chart_dose(item: Any) -> str:
@@ -432,14 +442,17 @@ def _list_source(name: str, ctx: Ctx) -> list[dict[str, Any]] | None:
             )
         for cm in ctx.chart.get("medications", []) or []:
             nm = _item_name(cm)
-            if nm and not any(_same_drug(nm, r["name"]) for r in rows):
+            if not nm or any(_same_drug(nm, r["name"]) for r in rows):
+                continue
+            status = med_status(f, ctx.chart, nm, "", True, ctx.chart_turns)
+            if status:  # the patient answered about it; chart items they never spoke of stay out
                 rows.append(
                     {
                         "name": nm,
                         "dose": chart_dose(cm),
                         "frequency": str(_item_get(cm, "frequency", "sig", "instructions") or ""),
-                        "status": med_status(f, ctx.chart, nm, "", True, ctx.chart_turns),
-                        "turns": [],
+                        "status": status,
+                        "turns": [ctx.chart_turns["medications"]],
                         "source": "chart",
                     }
                 )
@@ -457,14 +470,18 @@ def _list_source(name: str, ctx: Ctx) -> list[dict[str, Any]] | None:
         ]
         for ca in ctx.chart.get("allergies", []) or []:
             nm = str(_item_get(ca, "substance", "name", "allergen", "code") or _item_name(ca))
-            if nm and not any(_same_drug(nm, r["substance"]) for r in rows):
+            if not nm or any(_same_drug(nm, r["substance"]) for r in rows):
+                continue
+            status = allergy_status(f, ctx.chart, nm, True, ctx.chart_turns)
+            if status:  # the patient answered or remarked on it; silence is not confirmation
+                turn = ctx.chart_turns.get("allergies")
                 rows.append(
                     {
                         "name": nm,
                         "substance": nm,
                         "reaction": str(_item_get(ca, "reaction") or ""),
-                        "status": allergy_status(f, ctx.chart, nm, True),
-                        "turns": [],
+                        "status": status,
+                        "turns": [turn] if turn else [],
                     }
                 )
         return rows

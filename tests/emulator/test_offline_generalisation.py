@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 
+import jsonschema
 import pytest
 
 from agents.emulator import model
@@ -210,3 +211,83 @@ def test_onset_acknowledged_when_the_question_was_about_severity():
     )
     text = text_of(out)
     assert "has been going on for six days" in text and "4/10" in text, text
+
+
+# --- 5. a structured summary lists what the patient said, not the whole chart ------------------
+
+SUMMARY_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "medications": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "name": {"type": "string"},
+                    "status": {"enum": ["confirmed", "new", "changed", "stopped", "not_taking"]},
+                },
+                "required": ["name", "status"],
+            },
+        },
+        "allergies": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "substance": {"type": "string"},
+                    "status": {"enum": ["confirmed", "new", "resolved", "denied"]},
+                },
+                "required": ["substance", "status"],
+            },
+        },
+    },
+    "required": ["medications", "allergies"],
+}
+
+
+def summary_of(history: list[dict]) -> dict:
+    out = model.generate(
+        model.ModelInput(history=history, new_steps=[user("Summarise the intake.")], response_schema=SUMMARY_SCHEMA)
+    )
+    value = json.loads(text_of(out))
+    jsonschema.validate(value, SUMMARY_SCHEMA)
+    return value
+
+
+def chart_read(section: str, items: list[dict], cid: str) -> list[dict]:
+    return [
+        {"type": "function_call", "id": cid, "name": "ehr_lookup", "arguments": {"sections": [section]}},
+        {"type": "function_result", "call_id": cid, "result": json.dumps({section: items})},
+    ]
+
+
+def test_summary_leaves_out_chart_items_the_patient_never_spoke_of():
+    history = [
+        user("I take levothyroxine 75 mcg each morning."),
+        *chart_read("medications", [{"name": "Levothyroxine 75 MCG"}, {"name": "Rosuvastatin 10 MG"}], "m1"),
+        said("Your record lists Levothyroxine 75 MCG and Rosuvastatin 10 MG. Are you still taking Rosuvastatin?"),
+        user("I'm a retired postman."),  # not an answer about the chart
+        user("I am allergic to cashews, my tongue swells up."),
+        *chart_read("allergies", [{"substance": "Allergy to ragweed pollen (finding)"}], "a1"),
+        said("Your record lists an allergy to ragweed pollen. Is that still correct?"),
+        user("I also get heartburn after meals."),
+    ]
+    v = summary_of(history)
+    assert [(m["name"].split()[0].lower(), m["status"]) for m in v["medications"]] == [("levothyroxine", "confirmed")]
+    assert [a["substance"].lower() for a in v["allergies"]] == ["cashews"]
+
+
+def test_summary_keeps_chart_items_the_patient_answered_about():
+    history = [
+        *chart_read("medications", [{"name": "Tamsulosin 0.4 MG Oral Capsule"}], "m2"),
+        said("Your record lists Tamsulosin 0.4 MG Oral Capsule. Are you still taking it?"),
+        user("Yes, every night."),
+        *chart_read("allergies", [{"substance": "Latex allergy"}, {"substance": "Codeine"}], "a2"),
+        said("Your record lists an allergy to Latex and Codeine. Is that still correct?"),
+        user("No, that's not right."),
+    ]
+    v = summary_of(history)
+    assert [(m["name"], m["status"]) for m in v["medications"]] == [("Tamsulosin 0.4 MG Oral Capsule", "confirmed")]
+    # the raw chart label is kept as data
+    allergies = [(a["substance"], a["status"]) for a in v["allergies"]]
+    assert allergies == [("Latex allergy", "denied"), ("Codeine", "denied")]
