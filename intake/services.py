@@ -292,6 +292,9 @@ def _validate_text(text: str, attachments: list[Attachment]) -> str:
         raise IntakeInputError("Please type a message or attach a file.")
     if len(text) > MAX_TEXT_CHARS:
         raise IntakeInputError(f"The message is too long ({len(text)} characters); the limit is {MAX_TEXT_CHARS}.")
+    if "\x00" in text:
+        # PostgreSQL text columns cannot hold NUL; refuse it here rather than fail on the insert.
+        raise IntakeInputError("The message contains a null character (\\u0000). Remove it and send again.")
     return text
 
 

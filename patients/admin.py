@@ -10,10 +10,11 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import Case, IntegerField, QuerySet, Value, When
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
@@ -92,6 +93,17 @@ TRANSCRIPT_ROLES = ("patient", "model")
 
 def _json_text(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False)
+
+
+def _has_nul(value: Any) -> bool:
+    """Whether a parsed JSON value holds a NUL anywhere (PostgreSQL's jsonb refuses \\u0000)."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 def _lines(value: Any) -> str:
@@ -180,6 +192,11 @@ class PatientSummaryReviewForm(forms.ModelForm):
                     f"This is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}). "
                     'Use a list like [{"name": "...", ...}].',
                 )
+            except (ValueError, RecursionError):  # a number too long to convert, or nesting too deep
+                self.add_error(name, 'This JSON cannot be read. Use a list like [{"name": "...", ...}].')
+            else:
+                if _has_nul(merged[name]):
+                    self.add_error(name, "Remove the null character (\\u0000); it cannot be stored.")
         for name in self.LINE_FIELDS:
             merged[name] = [line.strip() for line in cleaned.get(name, "").splitlines() if line.strip()]
         decision = next((d for d in DECISIONS if d in self.data), None)
@@ -462,6 +479,8 @@ class PatientSummaryAdmin(SimpleHistoryAdmin):
     def history_form_view(
         self, request: HttpRequest, object_id: str, version_id: str, extra_context: Any = None
     ) -> HttpResponse:
+        if not (str(object_id).isdigit() and str(version_id).isdigit()):
+            raise Http404("No such version.")  # simple_history would pass the text to the query: a 500
         response = super().history_form_view(request, object_id, version_id, extra_context)
         obj = self.get_object(request, unquote(object_id))
         if obj is not None and request.method == "GET" and response.status_code == 200:
@@ -471,13 +490,14 @@ class PatientSummaryAdmin(SimpleHistoryAdmin):
     # --- Actions (changelist) ----------------------------------------------------------------
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
-        if (
-            request.method == "POST"
-            and request.POST.get("action") in DECISION_ACTIONS
-            and not self.has_approve_permission(request)
-        ):
-            self.message_user(request, NO_APPROVE_MESSAGE, messages.ERROR)
-            return HttpResponseRedirect(request.get_full_path())
+        if request.method == "POST" and request.POST.get("action") in DECISION_ACTIONS:
+            if not self.has_approve_permission(request):
+                self.message_user(request, NO_APPROVE_MESSAGE, messages.ERROR)
+                return HttpResponseRedirect(request.get_full_path())
+            if not all(pk.isdigit() for pk in request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)):
+                # The admin would filter pk__in=["abc"] and fail with a 500.
+                self.message_user(request, "Select summaries from the list; nothing was changed.", messages.ERROR)
+                return HttpResponseRedirect(request.get_full_path())
         response = super().changelist_view(request, extra_context)
         cl = getattr(response, "context_data", {}).get("cl") if request.method == "GET" else None
         if cl is not None and response.status_code == 200:

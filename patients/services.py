@@ -50,6 +50,11 @@ def _validate(
     *, given_name: str, family_name: str, birth_date: date, sex: str, phone: str, email: str, mrn: str | None
 ) -> dict[str, str]:
     errors: dict[str, str] = {}
+    texts = {"given_name": given_name, "family_name": family_name, "phone": phone, "email": email, "mrn": mrn or ""}
+    for field, value in texts.items():
+        if "\x00" in value:
+            # PostgreSQL text columns cannot hold NUL; the API has no form to strip it first.
+            errors[field] = "Remove the null character (\\u0000) from this field."
     if not given_name:
         errors["given_name"] = "Please enter the patient's first name."
     if not family_name:
