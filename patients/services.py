@@ -300,9 +300,15 @@ def summary_update(
     return _refresh_from(summary, fresh)
 
 
-def _summary_decide(
-    *, summary: PatientSummary, reviewer: Any, status: str, action: str, note: str | None
-) -> PatientSummary:
+# The audit action of each decision, by the review status it sets.
+_DECISION_ACTIONS = {
+    PatientSummary.ReviewStatus.APPROVED: "summary.approve",
+    PatientSummary.ReviewStatus.REJECTED: "summary.reject",
+    PatientSummary.ReviewStatus.CHANGES_REQUESTED: "summary.request_changes",
+}
+
+
+def _summary_decide(*, summary: PatientSummary, reviewer: Any, status: str, note: str | None) -> PatientSummary:
     if reviewer is None or not reviewer.has_perm(APPROVE_PERMISSION):
         raise SummaryPermissionError(
             "Only reviewers with the “approve summaries” permission can approve, reject or request changes."
@@ -325,7 +331,7 @@ def _summary_decide(
         _summary_audit(
             summary=fresh,
             actor=reviewer,
-            action=action,
+            action=_DECISION_ACTIONS[status],
             detail={"from": previous, "to": status, "has_note": bool(fresh.review_note)},
         )
     return _refresh_from(summary, fresh)
@@ -333,33 +339,16 @@ def _summary_decide(
 
 def summary_approve(*, summary: PatientSummary, reviewer: Any, note: str | None = None) -> PatientSummary:
     """Approve a summary whose data validates. Raises SummaryPermissionError, SummaryInvalidError."""
-    return _summary_decide(
-        summary=summary,
-        reviewer=reviewer,
-        status=PatientSummary.ReviewStatus.APPROVED,
-        action="summary.approve",
-        note=note,
-    )
+    return _summary_decide(summary=summary, reviewer=reviewer, status=PatientSummary.ReviewStatus.APPROVED, note=note)
 
 
 def summary_reject(*, summary: PatientSummary, reviewer: Any, note: str | None = None) -> PatientSummary:
-    return _summary_decide(
-        summary=summary,
-        reviewer=reviewer,
-        status=PatientSummary.ReviewStatus.REJECTED,
-        action="summary.reject",
-        note=note,
-    )
+    return _summary_decide(summary=summary, reviewer=reviewer, status=PatientSummary.ReviewStatus.REJECTED, note=note)
 
 
 def summary_request_changes(*, summary: PatientSummary, reviewer: Any, note: str | None = None) -> PatientSummary:
-    return _summary_decide(
-        summary=summary,
-        reviewer=reviewer,
-        status=PatientSummary.ReviewStatus.CHANGES_REQUESTED,
-        action="summary.request_changes",
-        note=note,
-    )
+    status = PatientSummary.ReviewStatus.CHANGES_REQUESTED
+    return _summary_decide(summary=summary, reviewer=reviewer, status=status, note=note)
 
 
 def summary_fhir_export(*, summary: PatientSummary, actor: Any) -> dict[str, Any]:
