@@ -7,7 +7,10 @@ itself with `self.retry(countdown=...)`, never sleeps, so a waiting job never ho
 
 from __future__ import annotations
 
-from celery import shared_task
+from collections.abc import Callable
+from typing import Any
+
+from celery import Task, shared_task
 
 from agents import services
 
@@ -16,32 +19,31 @@ _CALL_TIME_LIMIT = 200
 _CALL_SOFT_TIME_LIMIT = 180
 
 
-@shared_task(
-    bind=True,
-    acks_late=True,
-    max_retries=None,
-    time_limit=_CALL_TIME_LIMIT,
-    soft_time_limit=_CALL_SOFT_TIME_LIMIT,
-    ignore_result=True,
-)
-def research_job_start(self, job_id: int) -> None:  # type: ignore[no-untyped-def]
-    countdown = services.research_job_start(job_id=int(job_id))
-    if countdown is not None:
-        raise self.retry(countdown=countdown)
+# Start and poll share their options and their body: run one step, re-queue when it says so.
+_STEP_OPTIONS: dict[str, Any] = {
+    "bind": True,
+    "acks_late": True,
+    "max_retries": None,
+    "time_limit": _CALL_TIME_LIMIT,
+    "soft_time_limit": _CALL_SOFT_TIME_LIMIT,
+    "ignore_result": True,
+}
 
 
-@shared_task(
-    bind=True,
-    acks_late=True,
-    max_retries=None,
-    time_limit=_CALL_TIME_LIMIT,
-    soft_time_limit=_CALL_SOFT_TIME_LIMIT,
-    ignore_result=True,
-)
-def research_job_poll(self, job_id: int) -> None:  # type: ignore[no-untyped-def]
-    countdown = services.research_job_poll(job_id=int(job_id))
+def _step(task: Task, step: Callable[..., float | None], job_id: int) -> None:
+    countdown = step(job_id=int(job_id))
     if countdown is not None:
-        raise self.retry(countdown=countdown)
+        raise task.retry(countdown=countdown)
+
+
+@shared_task(**_STEP_OPTIONS)
+def research_job_start(self: Task, job_id: int) -> None:
+    _step(self, services.research_job_start, job_id)
+
+
+@shared_task(**_STEP_OPTIONS)
+def research_job_poll(self: Task, job_id: int) -> None:
+    _step(self, services.research_job_poll, job_id)
 
 
 # Not acks_late: beat sends it again within a minute, so a lost run costs nothing, while a
