@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,66 +18,31 @@ from fhir.resources.R4B.bundle import Bundle
 
 from patients.models import AuditEvent, PatientSummary
 from tests.patients.summary_factory import add_transcript, make_patient, make_summary, reviewer
+from tests.web.conftest import needs_chromium
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "reviewer.png"
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not shutil.which(CHROMIUM), reason="needs Debian's chromium at /usr/bin/chromium"),
+    needs_chromium,
 ]
 
 
-@contextmanager
-def _own_browser() -> Iterator[Any]:
-    """Chromium for this module alone, when the shared `browser` fixture is not there."""
-    sync_api = pytest.importorskip("playwright.sync_api")
-    # Playwright's sync API keeps an event loop in this thread; the ORM calls the test makes in
-    # between browser steps are ordinary blocking calls, so Django's async guard is lifted here.
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    try:
-        with sync_api.sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-            try:
-                yield browser
-            finally:
-                browser.close()
-    finally:
-        if previous is None:
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
-
-
 @pytest.fixture
-def reviewer_page(request: pytest.FixtureRequest) -> Iterator[tuple[Any, list[str]]]:
-    """A desktop page, and the CSP violations and page errors it reports.
-
-    Uses the session's shared `browser` (tests/web/conftest.py) when it exists: two sync Playwright
-    instances cannot run in one thread. Falls back to launching chromium here."""
-    with ExitStack() as stack:
-        try:
-            browser = request.getfixturevalue("browser")
-        except pytest.FixtureLookupError:
-            browser = stack.enter_context(_own_browser())
-        context = browser.new_context(accept_downloads=True, viewport={"width": 1280, "height": 900})
-        stack.callback(context.close)
+def reviewer_page(browser: Any) -> Iterator[tuple[Any, list[str]]]:
+    """A desktop page on the session's shared `browser` (tests/web/conftest.py), and the CSP
+    violations and page errors it reports."""
+    context = browser.new_context(accept_downloads=True, viewport={"width": 1280, "height": 900})
+    try:
         page = context.new_page()
         page.set_default_timeout(15_000)
         problems: list[str] = []
         page.on("console", lambda m: problems.append(m.text) if "Content Security Policy" in m.text else None)
         page.on("pageerror", lambda e: problems.append(str(e)))
         yield page, problems
+    finally:
+        context.close()
 
 
 def test_reviewer_approves_and_downloads_fhir(live_server, reviewer_page):
