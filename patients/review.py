@@ -9,9 +9,9 @@ statuses when the summary was saved, so the table cannot disagree with them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, fields
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
@@ -20,6 +20,7 @@ from patients.ehr import ChartAllergy, ChartMedication
 from patients.reconcile import reconcile_allergies, reconcile_medications
 
 NOT_MENTIONED = "not_mentioned"
+_ChartT = TypeVar("_ChartT", ChartMedication, ChartAllergy)
 STATUS_LABELS = {
     "confirmed": "Confirmed",
     "new": "New (not in chart)",
@@ -55,29 +56,13 @@ def _join(*parts: str) -> str:
     return " ".join(p.strip() for p in parts if p and p.strip())
 
 
-def _chart_medications(snapshot: Mapping[str, Any]) -> list[ChartMedication]:
+def _chart_items(cls: type[_ChartT], items: Any) -> list[_ChartT]:
+    """Chart entries of one kind from a stored snapshot; a missing status means active."""
+    names = [f.name for f in fields(cls)]
     return [
-        ChartMedication(
-            name=str(m.get("name", "")),
-            dose=str(m.get("dose", "")),
-            frequency=str(m.get("frequency", "")),
-            status=str(m.get("status", "active")),
-        )
-        for m in snapshot.get("medications") or []
-        if isinstance(m, Mapping)
-    ]
-
-
-def _chart_allergies(snapshot: Mapping[str, Any]) -> list[ChartAllergy]:
-    return [
-        ChartAllergy(
-            substance=str(a.get("substance", "")),
-            reaction=str(a.get("reaction", "")),
-            criticality=str(a.get("criticality", "")),
-            status=str(a.get("status", "active")),
-        )
-        for a in snapshot.get("allergies") or []
-        if isinstance(a, Mapping)
+        cls(**{n: str(item.get(n, "active" if n == "status" else "")) for n in names})
+        for item in items or []
+        if isinstance(item, Mapping)
     ]
 
 
@@ -100,46 +85,43 @@ def _allergy_text(a: ChartAllergy | AllergySchema) -> str:
     return _join(a.substance, a.reaction and f"({a.reaction})")
 
 
+def _rows(
+    kind: str, result: Any, chart_entry: Callable[[Any], str], text: Callable[[Any], str]
+) -> list[ReconciliationRow]:
+    """Each patient-reported item with the chart entry it matched, then the chart-only entries."""
+    rows = [
+        ReconciliationRow(
+            kind=kind,
+            chart_entry=chart_entry(row),
+            patient_said=text(row.reported),
+            status=row.reported.status,
+            rule_status=row.status if row.status != row.reported.status else "",
+        )
+        for row in result.rows
+    ]
+    rows.extend(
+        ReconciliationRow(kind=kind, chart_entry=text(c), patient_said="", status=NOT_MENTIONED)
+        for c in result.chart_only
+    )
+    return rows
+
+
 def reconciliation_rows(*, data: Mapping[str, Any], chart_snapshot: Mapping[str, Any]) -> list[ReconciliationRow]:
     """Medications then allergies: each patient-reported item with the chart entry it matched, then
     the chart's entries the patient never mentioned."""
     snapshot = chart_snapshot or {}
-    rows: list[ReconciliationRow] = []
-
-    meds = reconcile_medications(_valid_items(MedicationSchema, data.get("medications")), _chart_medications(snapshot))
-    for med_row in meds.rows:
-        said = med_row.reported.status
-        rows.append(
-            ReconciliationRow(
-                kind="medication",
-                chart_entry=_medication_text(med_row.chart) if med_row.chart else "",
-                patient_said=_medication_text(med_row.reported),
-                status=said,
-                rule_status=med_row.status if med_row.status != said else "",
-            )
-        )
-    rows.extend(
-        ReconciliationRow(kind="medication", chart_entry=_medication_text(c), patient_said="", status=NOT_MENTIONED)
-        for c in meds.chart_only
+    meds = reconcile_medications(
+        _valid_items(MedicationSchema, data.get("medications")),
+        _chart_items(ChartMedication, snapshot.get("medications")),
     )
-
-    allergies = reconcile_allergies(_valid_items(AllergySchema, data.get("allergies")), _chart_allergies(snapshot))
-    for al_row in allergies.rows:
-        said = al_row.reported.status
-        rows.append(
-            ReconciliationRow(
-                kind="allergy",
-                chart_entry="; ".join(_allergy_text(c) for c in al_row.chart),
-                patient_said=_allergy_text(al_row.reported),
-                status=said,
-                rule_status=al_row.status if al_row.status != said else "",
-            )
-        )
-    rows.extend(
-        ReconciliationRow(kind="allergy", chart_entry=_allergy_text(c), patient_said="", status=NOT_MENTIONED)
-        for c in allergies.chart_only
+    allergies = reconcile_allergies(
+        _valid_items(AllergySchema, data.get("allergies")),
+        _chart_items(ChartAllergy, snapshot.get("allergies")),
     )
-    return rows
+    return [
+        *_rows("medication", meds, lambda r: _medication_text(r.chart) if r.chart else "", _medication_text),
+        *_rows("allergy", allergies, lambda r: "; ".join(map(_allergy_text, r.chart)), _allergy_text),
+    ]
 
 
 # --- Validation messages --------------------------------------------------------------------------
