@@ -289,7 +289,6 @@ def _attachments(payload: MessageIn) -> list[Attachment]:
 )
 async def intake_message(request: HttpRequest, intake_id: int, payload: MessageIn) -> dict[str, Any]:
     _intake_id_allowed(request, intake_id)
-    await selectors.aintake_exists(intake_id)
     outcome = await services.aintake_turn_submit(
         session_id=intake_id, text=payload.text, attachments=_attachments(payload)
     )
@@ -308,7 +307,6 @@ def _sse(event: str, data: dict[str, Any]) -> bytes:
 )
 async def intake_message_stream(request: HttpRequest, intake_id: int, payload: MessageIn) -> HttpResponse:
     _intake_id_allowed(request, intake_id)
-    await selectors.aintake_exists(intake_id)
     immediate, events = await services.aintake_turn_stream(
         session_id=intake_id, text=payload.text, attachments=_attachments(payload)
     )
@@ -334,7 +332,6 @@ async def intake_message_stream(request: HttpRequest, intake_id: int, payload: M
 )
 async def intake_complete(request: HttpRequest, intake_id: int) -> dict[str, Any]:
     _intake_id_allowed(request, intake_id)
-    await selectors.aintake_exists(intake_id)
     summary = await services.aintake_finish(session_id=intake_id)
     return await sync_to_async(selectors.summary_dict)(summary.pk)
 

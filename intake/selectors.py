@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from intake import plan
 from intake.models import ApiToken, IntakeSession, IntakeTurn
-from intake.tokens import token_hash
+from intake.tokens import API_TOKEN_PREFIX, token_hash
 from patients.models import Patient, PatientSummary
 
 
@@ -21,7 +21,11 @@ def principal_for_token(token: str, *, principal_cls: type) -> Any:
     if len(token) > 200:
         return None
     digest = token_hash(token)
-    api_token = ApiToken.objects.select_related("user").filter(key_hash=digest).first()
+    # Only staff tokens carry the prefix, so a patient's request skips the API-token query. (A
+    # patient token that happens to start with it still falls through to the intake lookup.)
+    api_token = None
+    if token.startswith(API_TOKEN_PREFIX):
+        api_token = ApiToken.objects.select_related("user").filter(key_hash=digest).first()
     if api_token is not None:
         if not (api_token.user.is_active and api_token.user.is_staff):
             return None
@@ -38,11 +42,6 @@ def patient_get(patient_id: int) -> Patient:
     if patient is None:
         raise Http404("No such patient.")
     return patient
-
-
-async def aintake_exists(intake_id: int) -> None:
-    if not await IntakeSession.objects.filter(pk=intake_id).aexists():
-        raise Http404("No such intake.")
 
 
 def intake_detail(intake_id: int) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -51,6 +51,10 @@ class IntakeError(Exception):
     status_code = 400
 
 
+class IntakeNotFoundError(IntakeError):
+    status_code = 404
+
+
 class IntakeBusyError(IntakeError):
     status_code = 409
 
@@ -84,15 +88,7 @@ class TurnOutcome:
     step_title: str = ""
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "reply": self.reply,
-            "step": self.step,
-            "total_steps": self.total_steps,
-            "status": self.status,
-            "urgency": self.urgency,
-            "emergency": self.emergency,
-            "step_title": self.step_title,
-        }
+        return asdict(self)
 
 
 @dataclass
@@ -112,6 +108,7 @@ class _TurnContext:
     head_version: int
     head_created_at: Any
     step_index: int
+    urgency: str
     store: bool
     stateless: bool
     scope: ehr.PatientScope
@@ -188,7 +185,9 @@ def _lease_acquire(session_id: int, *, allowed: tuple[str, ...]) -> _TurnContext
         .filter(Q(lease_token="") | Q(lease_expires_at__lt=now))
         .update(lease_token=lease, lease_expires_at=now + timedelta(seconds=LEASE_SECONDS))
     )
-    session = IntakeSession.objects.select_related("patient").get(pk=session_id)
+    session = IntakeSession.objects.select_related("patient").filter(pk=session_id).first()
+    if session is None:
+        raise IntakeNotFoundError("No such intake.")
     if not claimed:
         if session.status not in allowed:
             raise IntakeClosedError(
@@ -203,6 +202,7 @@ def _lease_acquire(session_id: int, *, allowed: tuple[str, ...]) -> _TurnContext
         head_version=session.head_version,
         head_created_at=session.head_created_at,
         step_index=session.step_index,
+        urgency=session.urgency,
         store=session.store,
         stateless=not session.store,
         scope=_scope_for(session),
@@ -352,12 +352,13 @@ def _prepare_turn(session_id: int, text: str, attachments: list[Attachment]) -> 
         flags = redflags.evaluate(text)
         if flags.matched:
             return ctx, flags, text
+        step = plan.step_at(ctx.step_index)
         with transaction.atomic():
             _record_patient_turn(ctx, text, attachments)
-            session = IntakeSession.objects.select_for_update().get(pk=ctx.session_id)
-            step = plan.step_at(ctx.step_index)
-            answers = dict(session.answers)
             if step is not None and plan.is_decline(text):
+                # Only a declined step changes the answers: read and lock the session just then.
+                session = IntakeSession.objects.select_for_update().get(pk=ctx.session_id)
+                answers = dict(session.answers)
                 answers.setdefault("declined", [])
                 if step.key not in answers["declined"]:
                     answers["declined"].append(step.key)
@@ -520,14 +521,15 @@ def _finish_turn(ctx: _TurnContext, result: client.InteractionResult) -> TurnOut
             new_head=result.id if ctx.store else "",
             updates={"step_index": next_index, "status": status},
         )
-    session = IntakeSession.objects.get(pk=ctx.session_id)
+    # No re-read: the head write above set the status; urgency is as read with the lease (red-flag
+    # turns, the only ones that raise it, need that lease too).
     progress = plan.progress(next_index)
     return TurnOutcome(
         reply=reply,
         step=progress.current,
         total_steps=progress.total,
-        status=session.status,
-        urgency=session.urgency,
+        status=status,
+        urgency=ctx.urgency,
         step_title=progress.title,
     )
 

@@ -1,0 +1,26 @@
+"""The patient chat turn keeps its ORM work to a few short calls (docs/architecture.md)."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from tests.intake.conftest import ApiClient
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("use_emulator")]
+
+
+def test_a_chat_turn_makes_few_queries(staff_api, demo_patient):
+    body = staff_api.post("/api/v1/intakes", {"patient_id": demo_patient.pk}).json()
+    patient_api = ApiClient(token=body["patient_token"])
+    url = f"/api/v1/intakes/{body['id']}/messages"
+    assert patient_api.post(url, {"text": "Hi, I'm Kermit."}).status_code == 200
+    with CaptureQueriesContext(connection) as queries:
+        response = patient_api.post(url, {"text": "You can reach me at 555-201-3344."})
+    assert response.status_code == 200, response.content
+    # Token lookup 1, lease 3 (claim, session, last index), patient turn 3 (begin, insert, commit),
+    # chart tool 3 (patient, resources, audit), model side 5 (begin, 2 inserts, head, commit).
+    sql = [q["sql"] for q in queries.captured_queries]
+    assert len(sql) <= 15, "\n".join(s[:120] for s in sql)
+    assert not any("intake_apitoken" in s for s in sql), "a patient token needs no API-token lookup"
