@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -772,38 +773,62 @@ def _alcohol(clause: str) -> str:
     return "drinks alcohol"
 
 
+_JOB = r"([a-z][a-z -]{2,40}?)"
+
+
+def _driver(m: re.Match[str]) -> str:
+    kind = f"{m.group(1)} driver" if m.group(1) else "driver"
+    return kind + (f" for {m.group(2).strip()}" if m.group(2) else "")
+
+
+# How people state their work, each with what to keep of the match (tried in order). A job named
+# after "I'm a …" counts only if it is a known occupation ("I'm a bit tired" is not a job).
+OCCUPATION_FORMS: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str], bool]] = [
+    (
+        re.compile(rf"\bi(?:'m| am)?\s+(?:work|working)\s+as\s+(?:an?\s+)?{_JOB}(?=$|[,.;]|\s(?:at|for|in|and)\b)"),
+        lambda m: m.group(1).strip(),
+        False,
+    ),
+    (
+        re.compile(
+            r"\b(?:i(?:'m| am)\s+an?|my job is|my occupation is|i do|job:|occupation:)\s+"
+            rf"{_JOB}(?=$|[,.;]|\s(?:at|for|in|and)\b)"
+        ),
+        lambda m: m.group(1).strip(),
+        True,
+    ),
+    (
+        re.compile(r"\bi(?:'m| am)\s+(?:an?\s+)?(retired|unemployed|self-employed|a student|student)\b"),
+        lambda m: m.group(1).replace("a student", "student"),
+        False,
+    ),
+    (
+        re.compile(rf"\b(?:retired|former|ex-?)\s+((?:{_alts(vocab.OCCUPATIONS)}))\b"),
+        lambda m: m.group(0).strip(),
+        False,
+    ),
+    (
+        re.compile(
+            r"\bi (?:drive|deliver)\b(?:\s+(?:a\s+)?(truck|taxi|cab|bus|van))?"
+            rf"(?:\s+for\s+(?:an?\s+|the\s+)?{_JOB})?(?=$|[,.;]|\s(?:and|but)\b)"
+        ),
+        _driver,
+        False,
+    ),
+    (
+        re.compile(rf"\bi work (?:at|for|in)\s+(?:an?\s+|the\s+)?{_JOB}(?=$|[,.;]|\s(?:and|as)\b)"),
+        lambda m: f"works at {m.group(1).strip()}",
+        False,
+    ),
+]
+
+
 def _occupation(clause: str) -> str:
     low = clause.lower()
-    m = re.search(
-        r"\bi(?:'m| am)?\s+(?:work|working)\s+as\s+(?:an?\s+)?([a-z][a-z -]{2,40}?)(?=$|[,.;]|\s(?:at|for|in|and)\b)",
-        low,
-    )
-    if m:
-        return m.group(1).strip()
-    m = re.search(
-        r"\b(?:i(?:'m| am)\s+an?|my job is|my occupation is|i do|job:|occupation:)\s+"
-        r"([a-z][a-z -]{2,40}?)(?=$|[,.;]|\s(?:at|for|in|and)\b)",
-        low,
-    )
-    if m and OCCUPATION_RE.search(m.group(1)):
-        return m.group(1).strip()
-    m = re.search(r"\bi(?:'m| am)\s+(?:an?\s+)?(retired|unemployed|self-employed|a student|student)\b", low)
-    if m:
-        return m.group(1).replace("a student", "student")
-    m = re.search(rf"\b(?:retired|former|ex-?)\s+((?:{_alts(vocab.OCCUPATIONS)}))\b", low)
-    if m:
-        return m.group(0).strip()
-    m = re.search(
-        r"\bi (?:drive|deliver)\b(?:\s+(?:a\s+)?(truck|taxi|cab|bus|van))?"
-        r"(?:\s+for\s+(?:an?\s+|the\s+)?([a-z][a-z -]{2,40}?))?(?=$|[,.;]|\s(?:and|but)\b)",
-        low,
-    )
-    if m:
-        kind = f"{m.group(1)} driver" if m.group(1) else "driver"
-        return kind + (f" for {m.group(2).strip()}" if m.group(2) else "")
-    m = re.search(r"\bi work (?:at|for|in)\s+(?:an?\s+|the\s+)?([a-z][a-z -]{2,40}?)(?=$|[,.;]|\s(?:and|as)\b)", low)
-    if m:
-        return f"works at {m.group(1).strip()}"
+    for rx, keep, known_only in OCCUPATION_FORMS:
+        m = rx.search(low)
+        if m and (not known_only or OCCUPATION_RE.search(m.group(1))):
+            return keep(m)
     return ""
 
 

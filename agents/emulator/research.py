@@ -7,64 +7,13 @@ import re
 from typing import Any
 from urllib.parse import quote_plus
 
-from agents.emulator import extract
+from agents.emulator import extract, vocab
 from agents.emulator.extract import step_text
 
 TOOL_USE_TOKENS = 1200  # what the simulated searches "cost", reported as tool-use tokens
 
-STOP = set(
-    [
-        "the",
-        "a",
-        "an",
-        "and",
-        "or",
-        "of",
-        "to",
-        "for",
-        "in",
-        "on",
-        "at",
-        "by",
-        "with",
-        "from",
-        "is",
-        "are",
-        "be",
-        "it",
-        "this",
-        "that",
-        "these",
-        "those",
-        "as",
-        "what",
-        "which",
-        "how",
-        "about",
-        "into",
-        "their",
-        "your",
-        "my",
-        "our",
-        "please",
-        "research",
-        "report",
-        "write",
-        "find",
-        "out",
-        "latest",
-        "evidence",
-        "on",
-        "regarding",
-        "patient",
-        "patients",
-        "summary",
-        "summarize",
-        "brief",
-        "give",
-        "me",
-        "us",
-    ]
+STOP = vocab.STOP_WORDS | vocab.word_set(
+    "brief evidence find give into latest out regarding report research summarize summary us write"
 )
 
 

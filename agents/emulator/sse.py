@@ -38,46 +38,37 @@ def emit_start(rec: Record) -> None:
 
 def emit_step(rec: Record, index: int, step: dict[str, Any]) -> None:
     """step.start / step.delta* / step.stop for one output step."""
+
+    def start(head: dict[str, Any]) -> None:
+        rec.emit({"event_type": "step.start", "index": index, "step": head})
+
+    def delta(body: dict[str, Any]) -> None:
+        rec.emit({"event_type": "step.delta", "index": index, "delta": body})
+
     kind = step.get("type")
     if kind == "model_output":
-        rec.emit({"event_type": "step.start", "index": index, "step": {"type": "model_output"}})
+        start({"type": "model_output"})
         for block in step.get("content", []):
             if block.get("type") == "text":
                 for piece in text_chunks(block.get("text", "")):
-                    rec.emit({"event_type": "step.delta", "index": index, "delta": {"type": "text", "text": piece}})
+                    delta({"type": "text", "text": piece})
                 if block.get("annotations"):
-                    rec.emit(
-                        {
-                            "event_type": "step.delta",
-                            "index": index,
-                            "delta": {"type": "text_annotation_delta", "annotations": block["annotations"]},
-                        }
-                    )
+                    delta({"type": "text_annotation_delta", "annotations": block["annotations"]})
             else:
-                delta = {k: v for k, v in block.items() if k in ("type", "data", "uri", "mime_type")}
-                rec.emit({"event_type": "step.delta", "index": index, "delta": delta})
+                delta({k: v for k, v in block.items() if k in ("type", "data", "uri", "mime_type")})
     elif kind == "thought":
-        rec.emit({"event_type": "step.start", "index": index, "step": {"type": "thought"}})
+        start({"type": "thought"})
         for s in step.get("summary") or []:
-            rec.emit({"event_type": "step.delta", "index": index, "delta": {"type": "thought_summary", "content": s}})
+            delta({"type": "thought_summary", "content": s})
         if step.get("signature"):
-            rec.emit(
-                {
-                    "event_type": "step.delta",
-                    "index": index,
-                    "delta": {"type": "thought_signature", "signature": step["signature"]},
-                }
-            )
+            delta({"type": "thought_signature", "signature": step["signature"]})
     elif kind == "function_call":
-        head = {"type": "function_call", "id": step["id"], "name": step["name"], "arguments": {}}
-        rec.emit({"event_type": "step.start", "index": index, "step": head})
+        start({"type": "function_call", "id": step["id"], "name": step["name"], "arguments": {}})
         args = json.dumps(step.get("arguments", {}), ensure_ascii=False)
         for piece in _split_fixed(args, 24):
-            rec.emit(
-                {"event_type": "step.delta", "index": index, "delta": {"type": "arguments_delta", "arguments": piece}}
-            )
+            delta({"type": "arguments_delta", "arguments": piece})
     else:
-        rec.emit({"event_type": "step.start", "index": index, "step": step})
+        start(step)
     rec.emit({"event_type": "step.stop", "index": index})
 
 

@@ -1035,3 +1035,15 @@ NOT_NAMES = {
     "insured",
     "with",
 }
+
+
+# Function words dropped before topic matching (tool choice) and keyword picking (research queries).
+def word_set(text: str) -> frozenset[str]:
+    """A set of words written as one whitespace-separated string (for long stop lists)."""
+    return frozenset(text.split())
+
+
+STOP_WORDS = word_set(
+    """a about an and are as at be by for from how in is it me my of on or our patient patients please
+    that the their these this those to what which with your"""
+)

@@ -73,22 +73,22 @@ class CreateRequest:
     echo: dict[str, Any] = field(default_factory=dict)  # request fields echoed on the resource
 
 
-def _opt_bool(body: dict[str, Any], key: str, default: bool) -> bool:
+def _opt(body: dict[str, Any], key: str, kind: type, noun: str, default: Any = None) -> Any:
+    """An optional top-level field of one JSON type (absent or null -> default), else a 400 naming it."""
     v = body.get(key)
     if v is None:
         return default
-    if not isinstance(v, bool):
-        raise bad(f"Invalid value for '{key}': expected a boolean.")
+    if not isinstance(v, kind):
+        raise bad(f"Invalid value for '{key}': expected {noun}.")
     return v
+
+
+def _opt_bool(body: dict[str, Any], key: str, default: bool) -> bool:
+    return bool(_opt(body, key, bool, "a boolean", default))
 
 
 def _opt_str(body: dict[str, Any], key: str) -> str | None:
-    v = body.get(key)
-    if v is None:
-        return None
-    if not isinstance(v, str):
-        raise bad(f"Invalid value for '{key}': expected a string.")
-    return v
+    return _opt(body, key, str, "a string")
 
 
 def _check_content(block: Any, where: str) -> dict[str, Any]:

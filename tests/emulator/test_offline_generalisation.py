@@ -291,3 +291,32 @@ def test_summary_keeps_chart_items_the_patient_answered_about():
     # the raw chart label is kept as data
     allergies = [(a["substance"], a["status"]) for a in v["allergies"]]
     assert allergies == [("Latex allergy", "denied"), ("Codeine", "denied")]
+
+
+# --- 6. one piece of code where the logic is the same ------------------------------------------
+
+
+def test_tool_choice_and_research_share_one_stop_list():
+    from agents.emulator import research, toolcall, vocab
+
+    assert vocab.STOP_WORDS <= toolcall.STOP and vocab.STOP_WORDS <= research.STOP
+    assert toolcall.words("Which allergies do you have?") == {"allergy"}  # only the topic word survives
+    assert research._keywords("Please research the latest evidence on gout flares")[:2] == ["gout", "flares"]
+
+
+@pytest.mark.parametrize(
+    ("message", "occupation"),
+    [
+        ("I work as a dental hygienist.", "dental hygienist"),
+        ("I'm a pharmacist at the hospital.", "pharmacist"),
+        ("I'm a bit tired lately.", ""),
+        ("I'm retired now.", "retired"),
+        ("Former firefighter.", "former firefighter"),
+        ("I drive a bus for the city.", "bus driver for city"),
+        ("I work at a bakery downtown", "works at bakery downtown"),
+    ],
+)
+def test_occupation_forms(message, occupation):
+    f = Facts()
+    read_message(message, f, 1, [])
+    assert f.occupation == occupation
