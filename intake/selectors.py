@@ -199,9 +199,28 @@ def _percent(step_index: int) -> int:
     return round(100 * min(max(step_index, 0), plan.TOTAL_STEPS) / plan.TOTAL_STEPS)
 
 
+# What a dashboard row shows: polled every 10 s, so answers, tokens and the chain stay unread.
+_DASHBOARD_FIELDS = (
+    "patient__given_name",
+    "patient__family_name",
+    "patient__birth_date",
+    "status",
+    "step_index",
+    "urgency",
+    "emergency_flagged",
+    "created_at",
+    "finished_at",
+)
+
+
 def intake_dashboard_rows(*, since: Any) -> list[dict[str, Any]]:
     """Intakes started since `since`: emergent first, then urgent, then newest first."""
-    sessions = IntakeSession.objects.filter(created_at__gte=since).select_related("patient").order_by("-created_at")
+    sessions = (
+        IntakeSession.objects.filter(created_at__gte=since)
+        .select_related("patient")
+        .only(*_DASHBOARD_FIELDS)
+        .order_by("-created_at")
+    )
     rows = []
     for s in sessions[:500]:
         progress = plan.progress(s.step_index)
@@ -226,16 +245,13 @@ def intake_dashboard_rows(*, since: Any) -> list[dict[str, Any]]:
     return rows
 
 
-def intake_usage(session_ids: list[int]) -> dict[str, Any]:
-    """Token usage of the given intakes (every model call, tool hops and summaries included) and
+_USAGE_SUMS = {k: Sum(k) for k in ("input_tokens", "output_tokens", "cached_tokens", "thought_tokens")}
+
+
+def _usage(sums: dict[str, Any]) -> dict[str, Any]:
+    """Token usage from summed turn counts (every model call, tool hops and summaries included) and
     the estimated cost at the configured prices."""
-    sums = IntakeTurn.objects.filter(session_id__in=session_ids).aggregate(
-        input_tokens=Sum("input_tokens"),
-        output_tokens=Sum("output_tokens"),
-        cached_tokens=Sum("cached_tokens"),
-        thought_tokens=Sum("thought_tokens"),
-    )
-    usage = {k: int(v or 0) for k, v in sums.items()}
+    usage = {k: int(sums.get(k) or 0) for k in _USAGE_SUMS}
     # Cached tokens are part of the input count and billed at the cached rate instead.
     uncached = max(usage["input_tokens"] - usage["cached_tokens"], 0)
     cost = (
@@ -258,12 +274,21 @@ def patient_page(patient_id: int) -> dict[str, Any]:
     """The staff patient page: the patient, every intake with its transcript, the summaries, usage."""
     patient = patient_get(patient_id)
     sessions = list(IntakeSession.objects.filter(patient=patient).order_by("-created_at"))
+    # One grouped query for every intake's usage; the patient's total is their sum.
+    per_session = {
+        row.pop("session_id"): row
+        for row in IntakeTurn.objects.filter(session__patient=patient)
+        .values("session_id")
+        .order_by()
+        .annotate(**_USAGE_SUMS)
+    }
+    total = {k: sum(int(row[k] or 0) for row in per_session.values()) for k in _USAGE_SUMS}
     intakes = [
         {
             "session": s,
             "progress": plan.progress(s.step_index),
             "messages": intake_transcript(s.pk),
-            "usage": intake_usage([s.pk]),
+            "usage": _usage(per_session.get(s.pk, {})),
         }
         for s in sessions
     ]
@@ -273,5 +298,5 @@ def patient_page(patient_id: int) -> dict[str, Any]:
         "intakes": intakes,
         "summaries": summaries,
         "latest_summary": summaries[0] if summaries else None,
-        "usage": intake_usage([s.pk for s in sessions]),
+        "usage": _usage(total),
     }

@@ -24,3 +24,16 @@ def test_a_chat_turn_makes_few_queries(staff_api, demo_patient):
     sql = [q["sql"] for q in queries.captured_queries]
     assert len(sql) <= 15, "\n".join(s[:120] for s in sql)
     assert not any("intake_apitoken" in s for s in sql), "a patient token needs no API-token lookup"
+
+
+def test_patient_page_reads_usage_in_one_query(staff_api, demo_patient, staff_user):
+    from django.test import Client
+
+    for _ in range(3):
+        staff_api.post("/api/v1/intakes", {"patient_id": demo_patient.pk})
+    client = Client()
+    client.force_login(staff_user)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(f"/staff/patients/{demo_patient.pk}/")
+    assert response.status_code == 200
+    assert sum("SUM(" in q["sql"].upper() for q in queries.captured_queries) == 1
