@@ -177,19 +177,23 @@ def _watch(page: Any) -> Watch:
     return watch
 
 
+def _watched_page(context: Any) -> Iterator[tuple[Any, Watch]]:
+    """A page of this browser context and its Watch; the context is closed afterwards."""
+    try:
+        page = context.new_page()
+        page.set_default_timeout(20_000)
+        yield page, _watch(page)
+    finally:
+        context.close()
+
+
 @pytest.fixture
 def phone(browser: Any, live_app: LiveApp) -> Iterator[tuple[Any, Watch]]:
     """A 360 px wide phone-sized page."""
     context = browser.new_context(
         viewport={"width": 360, "height": 740}, device_scale_factor=1, is_mobile=True, has_touch=True
     )
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    watch = _watch(page)
-    try:
-        yield page, watch
-    finally:
-        context.close()
+    yield from _watched_page(context)
 
 
 @pytest.fixture
@@ -197,10 +201,4 @@ def desk(browser: Any, live_app: LiveApp) -> Iterator[tuple[Any, Watch]]:
     """A front-desk computer's page."""
     context = browser.new_context(viewport={"width": 1280, "height": 860}, device_scale_factor=1)
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_app.base_url)
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    watch = _watch(page)
-    try:
-        yield page, watch
-    finally:
-        context.close()
+    yield from _watched_page(context)
