@@ -18,7 +18,7 @@ MedicationStatus = Literal["confirmed", "new", "changed", "stopped", "not_taking
 # confirmed: in chart and patient agrees; new: patient reports, chart lacks; resolved: chart has it,
 # patient says outgrown; denied: patient says they never had it.
 AllergyStatus = Literal["confirmed", "new", "resolved", "denied"]
-ChartSection = Literal["allergies", "medications", "problems", "coverage"]
+ChartSection = Literal["identity", "allergies", "medications", "problems", "coverage"]
 
 
 class _CompactSchema(GenerateJsonSchema):

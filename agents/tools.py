@@ -24,9 +24,15 @@ ToolExecutor = Callable[[ehr.PatientScope, dict[str, Any]], dict[str, Any]]
 
 def _ehr_lookup(scope: ehr.PatientScope, arguments: dict[str, Any]) -> dict[str, Any]:
     args = EhrLookupArgs.model_validate(arguments)
-    snapshot = ehr.chart_read(scope=scope, sections=list(args.sections))
-    data = snapshot.as_dict()
-    return {section: data.get(section, []) for section in args.sections}
+    result: dict[str, Any] = {}
+    if "identity" in args.sections:
+        # Name and birth date as the chart has them, so the assistant can confirm who it talks to.
+        result["identity"] = ehr.chart_patient_identity(scope=scope)
+    sections = [s for s in args.sections if s != "identity"]
+    if sections:
+        data = ehr.chart_read(scope=scope, sections=sections).as_dict()
+        result.update({section: data.get(section, []) for section in sections})
+    return result
 
 
 TOOLS: dict[str, ToolExecutor] = {EHR_TOOL_NAME: _ehr_lookup}
@@ -43,9 +49,7 @@ def tool_execute(*, scope: ehr.PatientScope, name: str, arguments: dict[str, Any
     try:
         return executor(scope, arguments)
     except ValidationError:
-        return {
-            "error": "Invalid arguments: give 'sections', a list of allergies, medications, problems, coverage."
-        }
+        return {"error": "Invalid arguments: give 'sections', a list of allergies, medications, problems, coverage."}
     except ehr.ChartAccessError as exc:
         logger.warning("chart tool refused for %s: %s", scope.actor_label, type(exc).__name__)
         return {"error": "The chart could not be read."}

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-ChartSection = Literal["allergies", "medications", "problems", "coverage"]
+ChartSection = Literal["identity", "allergies", "medications", "problems", "coverage"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +22,8 @@ class Step:
     chart_sections: tuple[ChartSection, ...] = ()
     # Patient-facing question, used when the model's reply is empty or unavailable.
     question: str = ""
+    # Sections to check right after the patient answers (the identity is confirmed, not asked).
+    confirm_sections: tuple[ChartSection, ...] = ()
 
 
 STEPS: tuple[Step, ...] = (
@@ -30,6 +32,7 @@ STEPS: tuple[Step, ...] = (
         "About you",
         "Ask for the patient's full name and date of birth, and confirm them against the chart.",
         question="Could you tell me your full name and date of birth?",
+        confirm_sections=("identity",),
     ),
     Step(
         "contact",
@@ -174,9 +177,17 @@ def fallback_question(step_index: int) -> str:
     return REVIEW_QUESTION if step_index == REVIEW_INDEX else DONE_MESSAGE
 
 
-def system_instruction(
-    *, step_index: int, patient_first_name: str | None = None, language: str | None = None
-) -> str:
+def chart_sections_for_turn(step_index: int) -> tuple[ChartSection, ...]:
+    """What the chart should be checked for on the turn that asks step `step_index`: that step's own
+    sections, plus what the step just answered asks to confirm (the name and birth date)."""
+    answered = step_at(step_index - 1) if step_index > 0 else None
+    confirm = answered.confirm_sections if answered is not None else ()
+    step = step_at(step_index)
+    own = step.chart_sections if step is not None else ()
+    return tuple(dict.fromkeys((*confirm, *own)))
+
+
+def system_instruction(*, step_index: int, patient_first_name: str | None = None, language: str | None = None) -> str:
     """The compact system instruction re-sent every turn; it ends with the `Next:` contract line."""
     lines = [_PREAMBLE]
     if patient_first_name:
@@ -184,9 +195,9 @@ def system_instruction(
         lines.append(f"The patient's first name is {_one_line(patient_first_name, 40)}.")
     if language:
         lines.append(f"Reply in {_one_line(language, 30)}.")
-    step = step_at(step_index)
-    if step is not None and step.chart_sections:
-        lines.append(f"Chart sections for this step: {', '.join(step.chart_sections)}.")
+    sections = chart_sections_for_turn(step_index)
+    if sections:
+        lines.append(f"Chart sections for this step: {', '.join(sections)}.")
     nxt = next_instruction(step_index)
     lines.append(f"Next: {nxt}" if nxt else "Next: Thank the patient; the intake is complete.")
     return "\n".join(lines)

@@ -142,7 +142,7 @@ _INTAKE_TOPICS: tuple[tuple[str, str], ...] = (
     ("complaint", "Ask what brings the patient in today."),
     ("course", "Ask when it started, how severe it is and whether it is getting better or worse."),
     ("medications", "Ask which medications the patient takes, with dose and how often."),
-    ("allergies", "Ask about any allergies and what reaction they cause."),
+    ("allergies", "Ask about any allergies and the reactions to them."),
     ("history", "Ask about past illnesses, ongoing conditions and surgeries."),
     ("family", "Ask about illnesses that run in the patient's family."),
     ("social", "Ask about tobacco, alcohol and the patient's work."),

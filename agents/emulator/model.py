@@ -613,6 +613,31 @@ def _coverage_sentence(items: list[Any], lf: Facts, said: str) -> str:
     return head + " Is that still correct?"
 
 
+def _details_sentence(key: str, details: dict[str, Any], facts: Facts) -> str:
+    """A record of scalar fields (e.g. the chart's name and birth date) checked against what the
+    patient said: name-like keys against the name, birth/dob keys against the date of birth."""
+    names = " ".join(str(v) for k, v in details.items() if "name" in k.lower() and v).strip()
+    born = next((str(v) for k, v in details.items() if re.search(r"birth|dob", k, re.I) and v), "")
+    checks: list[tuple[str, bool | None]] = []
+    if names:
+        said_tokens = set(facts.name.lower().split())
+        checks.append(("name", all(t in said_tokens for t in names.lower().split()) if said_tokens else None))
+    if born:
+        checks.append(("date of birth", (born[:10] == facts.dob[:10]) if facts.dob else None))
+    if not checks:
+        noun = key.replace("_", " ")
+        shown = "; ".join(f"{k.replace('_', ' ')}: {v}" for k, v in list(details.items())[:6])
+        return f"Your record's {noun} shows {shown}." if shown else f"Your record has no {noun} details."
+    different = [what for what, same in checks if same is False]
+    unknown = [what for what, same in checks if same is None]
+    if different:
+        shown = born if "date of birth" in different and born else names
+        return f"Your record has a different {_join(different)} ({shown}). Could you double-check it?"
+    if unknown:
+        return f"Your record lists {names or born}. Is that you?"
+    return f"That matches the {_join([w for w, _ in checks])} in your record."
+
+
 def _section_sentence(key: str, items: list[Any], lf: Facts, said: str, acked: bool = False) -> str:
     k = key.lower()
     noun = SECTION_NOUNS.get(k, k.replace("_", " "))
@@ -657,14 +682,17 @@ def _result_reply(
             for key, items in sections.items():
                 covered.add(SECTION_NOUNS.get(key.lower(), key.lower()))
                 parts.append(_section_sentence(key, items, lf, said, acked))
+            records = {k: v for k, v in payload.items() if isinstance(v, dict)}
+            for key, details in records.items():
+                parts.append(_details_sentence(key, details, facts))
             scalars = {k: v for k, v in payload.items() if not isinstance(v, (list, dict))}
-            if scalars and not sections:
+            if scalars and not sections and not records:
                 parts.append(
                     "Here is what I found: "
                     + "; ".join(f"{k.replace('_', ' ')}: {v}" for k, v in list(scalars.items())[:6])
                     + "."
                 )
-            elif not sections:
+            elif not sections and not records:
                 parts.append("I checked, but nothing relevant came back.")
         elif isinstance(payload, list):
             labels = [_item_label(i, kind="items") for i in payload]

@@ -110,7 +110,7 @@ def test_tool_declaration_shape() -> None:
     assert params["type"] == "object"
     assert params["required"] == ["sections"]
     sections = params["properties"]["sections"]
-    assert sections["items"]["enum"] == ["allergies", "medications", "problems", "coverage"]
+    assert sections["items"]["enum"] == ["identity", "allergies", "medications", "problems", "coverage"]
     assert sections["minItems"] == 1 and sections["uniqueItems"] is True
     assert "$ref" not in json.dumps(decl) and "$defs" not in json.dumps(decl)
 

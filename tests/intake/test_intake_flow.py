@@ -306,3 +306,23 @@ def test_failing_chart_source_is_reported_to_the_model_and_the_intake_goes_on(
     assert results, "the assistant asked for the chart at the medications step"
     assert all("error" in result for result in results)
     assert IntakeSession.objects.get(pk=intake_id).step_index == len(texts)
+
+
+def test_identity_is_confirmed_against_the_chart(staff_api, demo_patient, emulator):
+    intake_id, patient_api = _start(staff_api, demo_patient)
+    dob = demo_patient.birth_date.strftime("%d %B %Y")
+    same = patient_api.post(
+        f"/api/v1/intakes/{intake_id}/messages",
+        {"text": f"Hello, I am {demo_patient.given_name} {demo_patient.family_name}, born {dob}."},
+    )
+    assert same.status_code == 200
+    assert "matches" in same.json()["reply"]
+    assert AuditEvent.objects.filter(action="chart.identity", patient=demo_patient).count() == 1
+
+    other_id, other_api = _start(staff_api, demo_patient)
+    wrong = other_api.post(
+        f"/api/v1/intakes/{other_id}/messages",
+        {"text": f"Hello, I am {demo_patient.given_name} {demo_patient.family_name}, born 2 May 1961."},
+    )
+    assert "different date of birth" in wrong.json()["reply"]
+    assert demo_patient.birth_date.isoformat() in wrong.json()["reply"]

@@ -193,3 +193,11 @@ def test_is_confirmation(text: str) -> None:
 )
 def test_corrections_are_not_confirmations(text: str) -> None:
     assert not plan.is_confirmation(text)
+
+
+def test_the_turn_after_the_identity_answer_checks_the_chart_identity() -> None:
+    # The first model call (asking step 2) follows the patient's name and birth date.
+    assert plan.chart_sections_for_turn(1) == ("identity",)
+    assert "Chart sections for this step: identity." in plan.system_instruction(step_index=1)
+    assert plan.chart_sections_for_turn(2) == ("coverage",)
+    assert "identity" not in plan.system_instruction(step_index=2)
