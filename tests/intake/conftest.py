@@ -21,7 +21,8 @@ DEMO_FILE = next(p for p in demo_files() if p.name.startswith("Kermit_Trantow"))
 OTHER_FILE = next(p for p in demo_files() if p.name.startswith("Patria_Schimmel"))
 
 
-def _patient_from_bundle(path: Any) -> Patient:
+def patient_from_bundle(path: Any, *, phone: str = "555-0100") -> Patient:
+    """A demo patient registered at the desk and matched to its Synthea chart (loaded first)."""
     fhir_bundle_load(path=path, force=True)
     resource = next(
         e["resource"] for e in json.loads(path.read_text())["entry"] if e["resource"]["resourceType"] == "Patient"
@@ -34,7 +35,7 @@ def _patient_from_bundle(path: Any) -> Patient:
         family_name=ehr.clean_name(ident["family_name"]),
         birth_date=date.fromisoformat(ident["birth_date"]),
         sex=resource.get("gender", "unknown"),
-        phone="555-0100",
+        phone=phone,
         mrn=ehr.mrn_of(resource),
         actor_label="test",
     )
@@ -42,14 +43,14 @@ def _patient_from_bundle(path: Any) -> Patient:
 
 @pytest.fixture
 def demo_patient(db: Any) -> Patient:
-    patient = _patient_from_bundle(DEMO_FILE)
+    patient = patient_from_bundle(DEMO_FILE)
     assert patient.fhir_patient_id, "the demo patient must be matched to its chart"
     return patient
 
 
 @pytest.fixture
 def other_patient(db: Any) -> Patient:
-    return _patient_from_bundle(OTHER_FILE)
+    return patient_from_bundle(OTHER_FILE)
 
 
 @pytest.fixture

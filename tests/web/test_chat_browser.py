@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 from datetime import date
 from typing import Any
 
@@ -12,11 +11,8 @@ from django.contrib.auth.models import User
 
 from intake import services
 from intake.models import IntakeSession, IntakeTurn
-from patients import ehr
-from patients.demo import demo_files
-from patients.fhir_load import fhir_bundle_load
 from patients.models import Patient
-from patients.services import patient_create
+from tests.intake.conftest import DEMO_FILE, patient_from_bundle
 from tests.web.conftest import needs_chromium, save_screenshots, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), needs_chromium]
@@ -55,19 +51,7 @@ def _png(width: int = 64, height: int = 40) -> bytes:
 
 def _chart_patient() -> Patient:
     """A synthetic demo patient registered at the desk and matched to its Synthea chart."""
-    path = next(p for p in demo_files() if p.name.startswith("Kermit_Trantow"))
-    fhir_bundle_load(path=path, force=True)
-    bundle = json.loads(path.read_text())
-    resource = next(e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Patient")
-    ident = ehr.parse_identity(resource)
-    return patient_create(
-        given_name=ident["given_name"],
-        family_name=ehr.clean_name(ident["family_name"]),
-        birth_date=date.fromisoformat(ident["birth_date"]),
-        sex=resource.get("gender", "unknown"),
-        mrn=ehr.mrn_of(resource),
-        actor_label="test",
-    )
+    return patient_from_bundle(DEMO_FILE, phone="")
 
 
 def _intake(given: str = "Ada", family: str = "Okafor") -> tuple[IntakeSession, str]:
