@@ -323,13 +323,6 @@ def interaction_cancel(interaction_id: str) -> InteractionResult:
     return _sync_call("cancel", interaction_id)
 
 
-def interaction_delete(interaction_id: str) -> None:
-    try:
-        _client(for_async=False).interactions.delete(interaction_id)
-    except _SDK_ERRORS as exc:
-        raise _to_error(exc) from exc
-
-
 @dataclass(frozen=True)
 class GenerateResult:
     text: str

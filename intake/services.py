@@ -17,7 +17,7 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from pydantic import ValidationError
 
@@ -157,20 +157,12 @@ def intake_session_for_token(token: str) -> IntakeSession | None:
     return IntakeSession.objects.select_related("patient").filter(token_hash=token_hash(token)).first()
 
 
-async def aintake_session_for_token(token: str) -> IntakeSession | None:
-    return await sync_to_async(intake_session_for_token)(token)
-
-
 def _scope_for(session: IntakeSession) -> ehr.PatientScope:
     return ehr.PatientScope(
         patient_id=session.patient_id,
         fhir_patient_id=session.patient.fhir_patient_id,
         actor_label=f"intake-session:{session.pk}",
     )
-
-
-def session_progress(session: IntakeSession) -> plan.Progress:
-    return plan.progress(session.step_index)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -277,8 +269,6 @@ def _chain_usable(ctx: _TurnContext) -> bool:
 
 
 def _rebuild_count_increment(session_id: int) -> None:
-    from django.db.models import F
-
     IntakeSession.objects.filter(pk=session_id).update(rebuild_count=F("rebuild_count") + 1)
 
 
@@ -417,12 +407,11 @@ async def _call(ctx: _TurnContext, kwargs: dict[str, Any], *, stream: bool) -> A
     # The remote chain expired or was deleted: carry on from our own record of the conversation.
     logger.info("intake %s: remote chain gone, rebuilding from local turns", ctx.session_id)
     await sync_to_async(_rebuild_count_increment)(ctx.session_id)
-    previous = kwargs.pop("previous_interaction_id")
+    kwargs.pop("previous_interaction_id")
     steps = await sync_to_async(_history_steps_excluding_last)(ctx.session_id)
     kwargs["input"] = [*steps, *_continuation_input(kwargs["input"])]
     ctx.head_id = ""
     ctx.stateless = True  # later hops in this turn re-send history too
-    del previous
     async for event in _call_once(kwargs, stream=stream):
         yield event
 
