@@ -26,3 +26,16 @@ def test_records_without_exceptions_pass_unchanged() -> None:
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "job %s", (3,), None)
     assert ExceptionMessageFilter().filter(record)
     assert record.getMessage() == "job 3"
+
+
+def test_celery_task_failure_line_withholds_the_exception_text() -> None:
+    phi = "Jane Doe born 1980-03-07"
+    args = {"name": "agents.tasks.research_job_poll", "id": "abc", "description": "raised unexpected"}
+    record = logging.LogRecord(
+        "celery.app.trace", logging.ERROR, __file__, 1, "Task %(name)s[%(id)s] %(description)s: %(exc)s", None, None
+    )
+    record.args = {**args, "exc": ValueError(phi)}
+    assert ExceptionMessageFilter().filter(record)
+    message = record.getMessage()
+    assert "Jane" not in message
+    assert message.endswith("raised unexpected: ValueError (message withheld)")
