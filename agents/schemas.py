@@ -149,7 +149,7 @@ def _ehr_declaration_json() -> str:
             "name": EHR_TOOL_NAME,
             "description": (
                 "Read the current patient's chart (only theirs) to confirm what they say. "
-                "Returns the requested sections."
+                "Returns the requested sections; identity is for verifying, never read it out."
             ),
             "parameters": parameters,
         }

@@ -630,11 +630,11 @@ def _details_sentence(key: str, details: dict[str, Any], facts: Facts) -> str:
         return f"Your record's {noun} shows {shown}." if shown else f"Your record has no {noun} details."
     different = [what for what, same in checks if same is False]
     unknown = [what for what, same in checks if same is None]
+    # Identity details are verified, never read out: whoever holds the link must not learn them.
     if different:
-        shown = born if "date of birth" in different and born else names
-        return f"Your record has a different {_join(different)} ({shown}). Could you double-check it?"
+        return f"The {_join(different)} you gave doesn't match your record. Could you double-check it?"
     if unknown:
-        return f"Your record lists {names or born}. Is that you?"
+        return f"I couldn't confirm your {_join(unknown)} against your record yet. Could you tell me again?"
     return f"That matches the {_join([w for w, _ in checks])} in your record."
 
 

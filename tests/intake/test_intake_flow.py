@@ -324,5 +324,7 @@ def test_identity_is_confirmed_against_the_chart(staff_api, demo_patient, emulat
         f"/api/v1/intakes/{other_id}/messages",
         {"text": f"Hello, I am {demo_patient.given_name} {demo_patient.family_name}, born 2 May 1961."},
     )
-    assert "different date of birth" in wrong.json()["reply"]
-    assert demo_patient.birth_date.isoformat() in wrong.json()["reply"]
+    assert "date of birth you gave doesn't match" in wrong.json()["reply"]
+    # Verified, never revealed: the chart's birth date is not read out to whoever holds the link.
+    for shown in (demo_patient.birth_date.isoformat(), demo_patient.birth_date.strftime("%B")):
+        assert shown not in wrong.json()["reply"]
