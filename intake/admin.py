@@ -50,5 +50,12 @@ class IntakeSessionAdmin(admin.ModelAdmin):
     list_select_related = ("patient",)
     raw_id_fields = ("patient", "summary", "created_by")
     exclude = ("token_hash", "lease_token")  # secrets-ish: never shown or edited here
-    readonly_fields = ("head_interaction_id", "head_version", "head_created_at", "created_at", "finished_at")
     inlines = (IntakeTurnInline,)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        # The conversation's state moves only through intake services (lease + compare-and-set);
+        # an admin save in the middle of a turn must not write stale values back.
+        return [f.name for f in IntakeSession._meta.concrete_fields if f.name not in self.exclude]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # intakes are started from the staff pages or the API, which issue the token

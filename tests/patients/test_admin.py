@@ -46,3 +46,21 @@ def test_roles_see_what_their_group_allows(client, django_user_model, username, 
     user.groups.add(Group.objects.get(name=group))
     client.force_login(user)
     assert client.get(reverse(url)).status_code == status
+
+
+def test_intake_session_admin_cannot_write_conversation_state(client, django_user_model):
+    from intake.models import IntakeSession
+    from intake.services import intake_start
+    from patients.models import Patient
+
+    patient = Patient.objects.create(given_name="Ana", family_name="Lima", birth_date="1980-01-01")
+    session, _token = intake_start(patient=patient)
+    IntakeSession.objects.filter(pk=session.pk).update(head_interaction_id="v1_head", head_version=3, step_index=4)
+    admin_user = django_user_model.objects.create_superuser("root2", "r@example.org", "pw-not-used-1")
+    client.force_login(admin_user)
+    url = f"/admin/intake/intakesession/{session.pk}/change/"
+    assert client.get(url).status_code == 200
+    client.post(url, {"status": "active", "step_index": 0, "head_version": 0, "head_interaction_id": "forged"})
+    session.refresh_from_db()
+    assert (session.head_interaction_id, session.head_version, session.step_index) == ("v1_head", 3, 4)
+    assert client.get("/admin/intake/intakesession/add/").status_code == 403
