@@ -59,7 +59,10 @@ def test_intake_session_admin_cannot_write_conversation_state(client, django_use
     admin_user = django_user_model.objects.create_superuser("root2", "r@example.org", "pw-not-used-1")
     client.force_login(admin_user)
     url = f"/admin/intake/intakesession/{session.pk}/change/"
-    assert client.get(url).status_code == 200
+    page = client.get(url)
+    assert page.status_code == 200
+    for field in ("head_interaction_id", "head_version", "step_index", "status", "lease_expires_at"):
+        assert f'name="{field}"' not in page.content.decode(), f"{field} is editable"
     client.post(url, {"status": "active", "step_index": 0, "head_version": 0, "head_interaction_id": "forged"})
     session.refresh_from_db()
     assert (session.head_interaction_id, session.head_version, session.step_index) == ("v1_head", 3, 4)
