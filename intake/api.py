@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
@@ -79,24 +80,25 @@ def _invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     return api.create_response(request, {"detail": "Invalid request. " + "; ".join(problems)}, status=400)
 
 
-@api.exception_handler(services.IntakeError)
-def _intake_error(request: HttpRequest, exc: services.IntakeError) -> HttpResponse:
-    return api.create_response(request, {"detail": str(exc)}, status=exc.status_code)
+# Errors whose own message is the answer, and the status each one means.
+_DETAIL_ERRORS: dict[type[Exception], Callable[[Any], int]] = {
+    services.IntakeError: lambda exc: exc.status_code,
+    AttachmentError: lambda exc: 413 if exc.too_large else 415,
+    patient_services.PatientInvalidError: lambda exc: 400,
+    patient_services.PatientDuplicateError: lambda exc: 409,
+    Http404: lambda exc: 404,
+}
 
 
-@api.exception_handler(AttachmentError)
-def _attachment_error(request: HttpRequest, exc: AttachmentError) -> HttpResponse:
-    return api.create_response(request, {"detail": str(exc)}, status=413 if exc.too_large else 415)
+def _detail_handler(status_of: Callable[[Any], int]) -> Callable[[HttpRequest, Exception], HttpResponse]:
+    def handler(request: HttpRequest, exc: Exception) -> HttpResponse:
+        return api.create_response(request, {"detail": str(exc) or "Not found."}, status=status_of(exc))
+
+    return handler
 
 
-@api.exception_handler(patient_services.PatientInvalidError)
-def _patient_invalid(request: HttpRequest, exc: Exception) -> HttpResponse:
-    return api.create_response(request, {"detail": str(exc)}, status=400)
-
-
-@api.exception_handler(patient_services.PatientDuplicateError)
-def _patient_duplicate(request: HttpRequest, exc: Exception) -> HttpResponse:
-    return api.create_response(request, {"detail": str(exc)}, status=409)
+for _error, _status_of in _DETAIL_ERRORS.items():
+    api.add_exception_handler(_error, _detail_handler(_status_of))
 
 
 @api.exception_handler(RequestDataTooBig)
@@ -106,19 +108,12 @@ def _too_big(request: HttpRequest, exc: Exception) -> HttpResponse:
     )
 
 
-@api.exception_handler(Http404)
-def _not_found(request: HttpRequest, exc: Exception) -> HttpResponse:
-    return api.create_response(request, {"detail": str(exc) or "Not found."}, status=404)
-
-
 @api.exception_handler(Exception)
 def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
     if isinstance(exc, HttpError):
         return api.create_response(request, {"detail": exc.message}, status=exc.status_code)
     logger.exception("unexpected API error (%s)", type(exc).__name__)
-    return api.create_response(
-        request, {"detail": "Something went wrong on our side. Please try again."}, status=500
-    )
+    return api.create_response(request, {"detail": "Something went wrong on our side. Please try again."}, status=500)
 
 
 def _require_staff(request: HttpRequest) -> User:
