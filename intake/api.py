@@ -260,11 +260,10 @@ def intake_create(request: HttpRequest, payload: IntakeIn) -> Status:
     user = _require_staff(request)
     patient = selectors.patient_get(payload.patient_id)
     session, token = services.intake_start(patient=patient, store=payload.store, actor=user)
-    return 201, {
-        "id": session.pk,
-        "chat_url": request.build_absolute_uri(f"/i/{token}/"),
-        "patient_token": token,
-    }
+    return Status(
+        201,
+        {"id": session.pk, "chat_url": request.build_absolute_uri(f"/i/{token}/"), "patient_token": token},
+    )
 
 
 @api.get("/intakes/{intake_id}", response={200: IntakeOut, 404: Error}, tags=["intake"])
