@@ -209,6 +209,9 @@ class AttachmentIn(Schema):
 
 class MessageIn(Schema):
     text: str = Field("", max_length=services.MAX_TEXT_CHARS)
+    language: str | None = Field(
+        None, pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})?$", description="The patient's language tag, e.g. es"
+    )
     attachments: list[AttachmentIn] = Field(default_factory=list, max_length=MAX_ATTACHMENTS_PER_TURN)
 
 
@@ -284,7 +287,7 @@ def _attachments(payload: MessageIn) -> list[Attachment]:
 async def intake_message(request: HttpRequest, intake_id: int, payload: MessageIn) -> dict[str, Any]:
     _intake_id_allowed(request, intake_id)
     outcome = await services.aintake_turn_submit(
-        session_id=intake_id, text=payload.text, attachments=_attachments(payload)
+        session_id=intake_id, text=payload.text, attachments=_attachments(payload), language=payload.language
     )
     return outcome.as_dict()
 
@@ -302,7 +305,7 @@ def _sse(event: str, data: dict[str, Any]) -> bytes:
 async def intake_message_stream(request: HttpRequest, intake_id: int, payload: MessageIn) -> HttpResponse:
     _intake_id_allowed(request, intake_id)
     immediate, events = await services.aintake_turn_stream(
-        session_id=intake_id, text=payload.text, attachments=_attachments(payload)
+        session_id=intake_id, text=payload.text, attachments=_attachments(payload), language=payload.language
     )
 
     async def body() -> Any:

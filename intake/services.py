@@ -112,9 +112,9 @@ class _TurnContext:
     store: bool
     stateless: bool
     scope: ehr.PatientScope
-    first_name: str
     next_turn_index: int
     hops: list[_Hop] = field(default_factory=list)
+    language: str | None = None  # the patient's language tag, when it is not English
 
 
 # ---------------------------------------------------------------------------------------------
@@ -198,7 +198,6 @@ def _lease_acquire(session_id: int, *, allowed: tuple[str, ...]) -> _TurnContext
         store=session.store,
         stateless=not session.store,
         scope=_scope_for(session),
-        first_name=session.patient.given_name,
         next_turn_index=(last or 0) + 1,
     )
 
@@ -368,7 +367,7 @@ def _next_index(step_index: int) -> int:
 def _request_kwargs(ctx: _TurnContext, *, user_input: Any, next_index: int) -> dict[str, Any]:
     kwargs: dict[str, Any] = {
         "model": settings.GEMINI_MODEL,
-        "system_instruction": plan.system_instruction(step_index=next_index),
+        "system_instruction": plan.system_instruction(step_index=next_index, language=ctx.language),
         "tools": tool_declarations(),
         "store": ctx.store,
     }
@@ -529,7 +528,7 @@ def _tool_turn_text(result: client.InteractionResult) -> str:
 
 
 async def aintake_turn_stream(
-    *, session_id: int, text: str, attachments: list[Attachment] | None = None
+    *, session_id: int, text: str, attachments: list[Attachment] | None = None, language: str | None = None
 ) -> tuple[TurnOutcome | None, AsyncIterator[dict[str, Any]] | None]:
     """Take the lease and store the message now; return either an immediate outcome (red flag) or
     an async iterator of events: {"type": "delta", "text"} ... then {"type": "done", **outcome}.
@@ -538,6 +537,8 @@ async def aintake_turn_stream(
     """
     attachments = attachments or []
     ctx, flags, clean_text = await sync_to_async(_prepare_turn)(session_id, text, attachments)
+    if language and not language.lower().startswith("en"):
+        ctx.language = language  # English is the default: no extra line in every payload
     if flags is not None:
         return await sync_to_async(_emergency_turn)(ctx, clean_text, attachments, flags), None
     return None, _stream_events(ctx, _user_content(clean_text, attachments))
@@ -568,10 +569,12 @@ async def _stream_events(ctx: _TurnContext, user_input: Any) -> AsyncIterator[di
 
 
 async def aintake_turn_submit(
-    *, session_id: int, text: str, attachments: list[Attachment] | None = None
+    *, session_id: int, text: str, attachments: list[Attachment] | None = None, language: str | None = None
 ) -> TurnOutcome:
     """Take one patient turn and wait for the whole reply."""
-    immediate, events = await aintake_turn_stream(session_id=session_id, text=text, attachments=attachments)
+    immediate, events = await aintake_turn_stream(
+        session_id=session_id, text=text, attachments=attachments, language=language
+    )
     if immediate is not None:
         return immediate
     assert events is not None

@@ -217,7 +217,7 @@
       for (var i = 0; i < chosen.length; i++) {
         attachments.push({ mime_type: chosen[i].type, data_base64: await readBase64(chosen[i].file) });
       }
-      var res = await post("/messages/stream", { text: text, attachments: attachments });
+      var res = await post("/messages/stream", { text: text, attachments: attachments, language: document.documentElement.lang || null });
       reply = bubble("model", "");
       reply.classList.add("pending");
       var textNode = reply.querySelector(".text");
