@@ -65,9 +65,7 @@ def attachment_parse(*, mime_type: str, data_base64: str) -> Attachment:
     """Decode and check one attachment. The declared type must match what the bytes are."""
     # Base64 is 4/3 of the size; refuse before decoding something far too big.
     if len(data_base64) > MAX_ATTACHMENT_BYTES * 4 // 3 + 8:
-        raise AttachmentError(
-            "The file is larger than 10 MB. Please send a smaller photo or PDF.", too_large=True
-        )
+        raise AttachmentError("The file is larger than 10 MB. Please send a smaller photo or PDF.", too_large=True)
     try:
         data = base64.b64decode(data_base64, validate=True)
     except (binascii.Error, ValueError) as exc:
@@ -75,15 +73,11 @@ def attachment_parse(*, mime_type: str, data_base64: str) -> Attachment:
     if not data:
         raise AttachmentError("The file is empty.")
     if len(data) > MAX_ATTACHMENT_BYTES:
-        raise AttachmentError(
-            "The file is larger than 10 MB. Please send a smaller photo or PDF.", too_large=True
-        )
+        raise AttachmentError("The file is larger than 10 MB. Please send a smaller photo or PDF.", too_large=True)
     actual = sniff_mime_type(data)
     if actual is None:
         raise AttachmentError("Only photos (PNG, JPEG, GIF, WebP, HEIC) and PDF files can be attached.")
     declared = (mime_type or "").split(";")[0].strip().lower()
     if declared and declared != actual and not (declared == "image/jpg" and actual == "image/jpeg"):
-        raise AttachmentError(
-            f"The file says it is {declared} but its content is {actual}. Please attach it again."
-        )
+        raise AttachmentError(f"The file says it is {declared} but its content is {actual}. Please attach it again.")
     return Attachment(mime_type=actual, data=data)

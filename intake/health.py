@@ -35,9 +35,7 @@ def _check_gemini() -> str | None:
 
 def health_check() -> dict[str, Any]:
     parts = {"database": _check_database(), "redis": _check_redis(), "gemini": _check_gemini()}
-    report: dict[str, Any] = {
-        name: ("ok" if err is None else f"unreachable: {err}") for name, err in parts.items()
-    }
+    report: dict[str, Any] = {name: ("ok" if err is None else f"unreachable: {err}") for name, err in parts.items()}
     report["ok"] = all(err is None for err in parts.values())
     report["failing"] = [name for name, err in parts.items() if err is not None]
     return report

@@ -47,9 +47,7 @@ class IntakeSession(models.Model):
     summary = models.OneToOneField(
         PatientSummary, null=True, blank=True, on_delete=models.SET_NULL, related_name="intake_session"
     )
-    created_by = models.ForeignKey(
-        "auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    created_by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 

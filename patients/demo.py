@@ -77,9 +77,7 @@ def roles_ensure() -> None:
     """Create the staff and reviewers groups with their permissions (idempotent)."""
     for group_name, perms in ROLE_PERMISSIONS.items():
         group, _ = Group.objects.get_or_create(name=group_name)
-        wanted = [
-            Permission.objects.get(content_type__app_label=app, codename=codename) for app, codename in perms
-        ]
+        wanted = [Permission.objects.get(content_type__app_label=app, codename=codename) for app, codename in perms]
         group.permissions.add(*wanted)
 
 
@@ -112,9 +110,7 @@ def _demo_patients_ensure(report: DemoSeedReport, sources: list[str]) -> None:
             report.patients_existing += 1
             continue
         ident = parse_identity(resource)
-        phone = next(
-            (t.get("value", "") for t in resource.get("telecom") or [] if t.get("system") == "phone"), ""
-        )
+        phone = next((t.get("value", "") for t in resource.get("telecom") or [] if t.get("system") == "phone"), "")
         gender = resource.get("gender") or "unknown"
         try:
             patient_create(

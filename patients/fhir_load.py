@@ -87,8 +87,7 @@ def parse_bundle(raw: bytes, *, name: str) -> list[FhirResource]:
         raise FhirBundleError(f"{name}: not a FHIR Bundle (resourceType must be 'Bundle')")
     if bundle.get("type") not in BUNDLE_TYPES:
         raise FhirBundleError(
-            f"{name}: bundle type {bundle.get('type')!r} is not loadable "
-            f"(use one of {', '.join(BUNDLE_TYPES)})"
+            f"{name}: bundle type {bundle.get('type')!r} is not loadable (use one of {', '.join(BUNDLE_TYPES)})"
         )
     entries = bundle.get("entry") or []
     if not isinstance(entries, list):
@@ -115,9 +114,7 @@ def parse_bundle(raw: bytes, *, name: str) -> list[FhirResource]:
         except ValidationError as exc:
             raise FhirBundleError(f"{name}: {label}: invalid {rtype}: {_first_errors(exc)}") from exc
         full_url = entry.get("fullUrl", "")
-        rid = resource.get("id") or (
-            full_url.removeprefix("urn:uuid:") if full_url.startswith("urn:uuid:") else ""
-        )
+        rid = resource.get("id") or (full_url.removeprefix("urn:uuid:") if full_url.startswith("urn:uuid:") else "")
         if not rid:
             raise FhirBundleError(f"{name}: {label}: resource has no id and no urn:uuid fullUrl")
         if len(rid) > 64:
@@ -174,9 +171,7 @@ def fhir_bundle_load(*, path: Path | str, force: bool = False) -> BundleLoadResu
             if (rtype, rid) not in keep
         ]
         removed = FhirResource.objects.filter(pk__in=stale).delete()[0] if stale else 0
-        FhirSource.objects.update_or_create(
-            name=name, defaults={"sha256": digest, "resource_count": len(rows)}
-        )
+        FhirSource.objects.update_or_create(name=name, defaults={"sha256": digest, "resource_count": len(rows)})
     # File names of real exports can carry patient names: log the content hash, not the name.
     logger.info("fhir bundle loaded sha256=%s resources=%d removed=%d", digest[:12], len(rows), removed)
     return BundleLoadResult(source=name, resources=len(rows), skipped=False, removed=removed)

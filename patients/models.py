@@ -68,9 +68,7 @@ class FhirResource(models.Model):
     loaded_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["resource_type", "resource_id"], name="fhir_resource_unique")
-        ]
+        constraints = [models.UniqueConstraint(fields=["resource_type", "resource_id"], name="fhir_resource_unique")]
         indexes = [models.Index(fields=["patient_ref", "resource_type"])]
 
     def __str__(self) -> str:

@@ -368,22 +368,16 @@ def _allergy_status(allergy: AllergySchema, matched: bool) -> AllergyStatus:
     return "confirmed" if matched else "new"
 
 
-def reconcile_allergies(
-    reported: Iterable[AllergySchema], chart: Sequence[ChartAllergyLike]
-) -> AllergyReconciliation:
+def reconcile_allergies(reported: Iterable[AllergySchema], chart: Sequence[ChartAllergyLike]) -> AllergyReconciliation:
     active = [c for c in chart if _is_active(c)]
     chart_tokens = [allergy_tokens(c.substance) for c in active]
     used: set[int] = set()
     rows: list[AllergyRow] = []
     for allergy in reported:
         tokens = allergy_tokens(allergy.substance)
-        matches = tuple(
-            c for c, t in zip(active, chart_tokens, strict=True) if tokens and _allergy_match(tokens, t)
-        )
+        matches = tuple(c for c, t in zip(active, chart_tokens, strict=True) if tokens and _allergy_match(tokens, t))
         used.update(id(c) for c in matches)
-        rows.append(
-            AllergyRow(reported=allergy, chart=matches, status=_allergy_status(allergy, bool(matches)))
-        )
+        rows.append(AllergyRow(reported=allergy, chart=matches, status=_allergy_status(allergy, bool(matches))))
     chart_only = tuple(c for c in active if id(c) not in used)
     return AllergyReconciliation(rows=tuple(rows), chart_only=chart_only)
 

@@ -138,6 +138,4 @@ def test_lookup_args_validation() -> None:
 def test_lookup_result_omits_unrequested_sections() -> None:
     result = schemas.EhrLookupResult(allergies=[{"substance": "Penicillin V"}])
     assert json.loads(result.to_tool_output()) == {"allergies": [{"substance": "Penicillin V"}]}
-    assert json.loads(schemas.EhrLookupResult(error="unavailable").to_tool_output()) == {
-        "error": "unavailable"
-    }
+    assert json.loads(schemas.EhrLookupResult(error="unavailable").to_tool_output()) == {"error": "unavailable"}

@@ -23,9 +23,7 @@ def read_bundle(path: Path) -> dict[str, Any]:
 
 
 def resources_of(path: Path, resource_type: str) -> list[dict[str, Any]]:
-    return [
-        e["resource"] for e in read_bundle(path)["entry"] if e["resource"]["resourceType"] == resource_type
-    ]
+    return [e["resource"] for e in read_bundle(path)["entry"] if e["resource"]["resourceType"] == resource_type]
 
 
 def closed_port() -> int:
@@ -96,17 +94,13 @@ class _FhirHandler(BaseHTTPRequestHandler):
             matches = [r for r in matches if _patient_id_in(r) == params["patient"]]
         if "identifier" in params:
             matches = [
-                r
-                for r in matches
-                if any(i.get("value") == params["identifier"] for i in r.get("identifier", []))
+                r for r in matches if any(i.get("value") == params["identifier"] for i in r.get("identifier", []))
             ]
         if "birthdate" in params:
             matches = [r for r in matches if r.get("birthDate") == params["birthdate"]]
         if "family" in params:
             fam = params["family"].lower()
-            matches = [
-                r for r in matches if any(n.get("family", "").lower().startswith(fam) for n in r["name"])
-            ]
+            matches = [r for r in matches if any(n.get("family", "").lower().startswith(fam) for n in r["name"])]
         page = int(params.get("_page", "1"))
         chunk = matches[(page - 1) * self.page_size : page * self.page_size]
         body: dict[str, Any] = {

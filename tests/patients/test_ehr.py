@@ -32,9 +32,7 @@ def _text(concept: dict[str, Any]) -> str:
 
 def _mrn(resource: dict[str, Any]) -> str:
     return next(
-        i["value"]
-        for i in resource["identifier"]
-        if i.get("type", {}).get("coding", [{}])[0].get("code") == "MR"
+        i["value"] for i in resource["identifier"] if i.get("type", {}).get("coding", [{}])[0].get("code") == "MR"
     )
 
 
@@ -153,9 +151,7 @@ def test_unknown_sections_are_refused():
 
 
 def test_an_unlinked_patient_reads_an_empty_snapshot_and_is_audited():
-    patient = patient_create(
-        given_name="Nobody", family_name="Known", birth_date=date(1980, 1, 1), sex="other"
-    )
+    patient = patient_create(given_name="Nobody", family_name="Known", birth_date=date(1980, 1, 1), sex="other")
     assert patient.fhir_patient_id == ""
     snapshot = chart_read(scope=_scope(patient), sections=SECTIONS)
     assert snapshot == ChartSnapshot(allergies=[], medications=[], problems=[], coverage=[])
@@ -175,9 +171,7 @@ def test_identity_and_matching_follow_the_chart(path: Path):
     given, family, born = name["given"][0], name["family"], fhir_patient["birthDate"]
     assert chart_match_patient(given_name=given, family_name=family, birth_date=born) == fhir_patient["id"]
     assert (
-        chart_match_patient(
-            given_name=given.upper(), family_name=family.lower(), birth_date=date.fromisoformat(born)
-        )
+        chart_match_patient(given_name=given.upper(), family_name=family.lower(), birth_date=date.fromisoformat(born))
         == fhir_patient["id"]
     )
     assert (
@@ -185,10 +179,7 @@ def test_identity_and_matching_follow_the_chart(path: Path):
         == fhir_patient["id"]
     )
     # An MRN with the wrong birth date is not a match, nor is a near-miss name.
-    assert (
-        chart_match_patient(given_name="X", family_name="Y", birth_date="1900-01-01", mrn=_mrn(fhir_patient))
-        == ""
-    )
+    assert chart_match_patient(given_name="X", family_name="Y", birth_date="1900-01-01", mrn=_mrn(fhir_patient)) == ""
     assert chart_match_patient(given_name=given, family_name=family + "x", birth_date=born) == ""
     patient = _register(path)
     identity = chart_patient_identity(scope=_scope(patient))
@@ -208,10 +199,7 @@ def test_the_http_source_gives_the_same_snapshot_as_the_local_store(path: Path, 
     assert remote == local
     assert remote.allergies and remote.medications
     assert chart_patient_identity(scope=_scope(patient)) == local_identity
-    assert (
-        AuditEvent.objects.filter(action="chart.read", patient=patient).latest("pk").detail["source"]
-        == "http"
-    )
+    assert AuditEvent.objects.filter(action="chart.read", patient=patient).latest("pk").detail["source"] == "http"
 
 
 def test_the_http_source_matches_patients_by_identifier_and_by_name(settings, fhir_server: str):
@@ -220,9 +208,7 @@ def test_the_http_source_matches_patients_by_identifier_and_by_name(settings, fh
     name = fhir_patient["name"][0]
     born = fhir_patient["birthDate"]
     mrn = _mrn(fhir_patient)
-    assert (
-        chart_match_patient(given_name="?", family_name="?", birth_date=born, mrn=mrn) == fhir_patient["id"]
-    )
+    assert chart_match_patient(given_name="?", family_name="?", birth_date=born, mrn=mrn) == fhir_patient["id"]
     assert (
         chart_match_patient(given_name=name["given"][0], family_name=name["family"], birth_date=born)
         == fhir_patient["id"]

@@ -51,9 +51,7 @@ def test_seed_demo_twice_creates_everything_once(settings, client):
     reviewer = User.objects.get(username="reviewer")
     assert staff.is_staff and staff.groups.filter(name="staff").exists()
     assert staff.has_perm("patients.view_patient") and not staff.has_perm("patients.change_patientsummary")
-    assert reviewer.has_perm("patients.approve_patientsummary") and reviewer.has_perm(
-        "patients.change_patientsummary"
-    )
+    assert reviewer.has_perm("patients.approve_patientsummary") and reviewer.has_perm("patients.change_patientsummary")
     assert User.objects.get(username="admin").is_superuser
     for login in DEMO_LOGINS:
         assert client.login(username=login.username, password=login.password)

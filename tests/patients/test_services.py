@@ -18,9 +18,7 @@ BASE = {"given_name": "Ada", "family_name": "Lovelace", "birth_date": date(1985,
 
 def test_a_valid_patient_is_created_and_audited(django_user_model):
     user = django_user_model.objects.create_user("desk", password="x")
-    patient = patient_create(
-        **BASE, phone="+1 (555) 123-4567", email="ada@example.com", mrn="A-1", actor=user
-    )
+    patient = patient_create(**BASE, phone="+1 (555) 123-4567", email="ada@example.com", mrn="A-1", actor=user)
     assert Patient.objects.get(pk=patient.pk).mrn == "A-1"
     assert patient.fhir_patient_id == ""
     event = AuditEvent.objects.get(action="patient.create", patient=patient)

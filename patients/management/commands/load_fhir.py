@@ -15,9 +15,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("files", nargs="+", help="Bundle JSON files")
-        parser.add_argument(
-            "--skip-unchanged", action="store_true", help="Skip files whose content was already loaded"
-        )
+        parser.add_argument("--skip-unchanged", action="store_true", help="Skip files whose content was already loaded")
 
     def handle(self, *args: Any, **options: Any) -> None:
         failed = 0
