@@ -224,6 +224,7 @@ class PatientSummaryAdmin(SimpleHistoryAdmin):
         "urgency_badge",
         "review_status",
         "reviewer",
+        "research_status",
         "created_at",
     )
     list_display_links = ("summary_label", "patient_name")
@@ -273,10 +274,20 @@ class PatientSummaryAdmin(SimpleHistoryAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[PatientSummary]:
         # The rank must exist before ModelAdmin.get_queryset would order by it, so build it here.
         qs = self.model._default_manager.get_queryset().annotate(urgency_rank=URGENCY_RANK)
-        return qs.order_by(*self.get_ordering(request))
+        # prefetch: one query for the research column of the whole page
+        return qs.prefetch_related("research_jobs").order_by(*self.get_ordering(request))
 
     def get_ordering(self, request: HttpRequest) -> tuple[str, ...]:
         return ("urgency_rank", "created_at")
+
+    @admin.display(description="Research")
+    def research_status(self, obj: PatientSummary) -> str:
+        jobs = list(obj.research_jobs.all())
+        if not jobs:
+            return "—"
+        latest = max(jobs, key=lambda job: job.created_at)
+        more = f" (+{len(jobs) - 1} earlier)" if len(jobs) > 1 else ""
+        return f"{latest.get_status_display()}{more}"
 
     @admin.display(description="Summary", ordering="pk")
     def summary_label(self, obj: PatientSummary) -> str:

@@ -472,3 +472,16 @@ def test_change_page_lists_the_patients_research_jobs_with_live_status(client):
     assert reverse("research:status", args=[job.pk]) in html, "the status block polls its endpoint"
     assert "js/research.js" in html
     assert "<b>headache</b>" not in html and "&lt;b&gt;headache&lt;/b&gt;" in html
+
+
+def test_list_shows_each_summarys_latest_research_status(client):
+    from agents.models import ResearchJob
+
+    with_jobs = make_summary()
+    make_summary()  # one without research
+    ResearchJob.objects.create(patient=with_jobs.patient, summary=with_jobs, question="q1", status="completed")
+    ResearchJob.objects.create(patient=with_jobs.patient, summary=with_jobs, question="q2", status="running")
+    client.force_login(reviewer())
+    html = client.get(CHANGELIST).content.decode()
+    assert '<td class="field-research_status">Running (+1 earlier)</td>' in html
+    assert html.count('<td class="field-research_status">—</td>') == 1, "the summary without research"
