@@ -10,7 +10,7 @@ import json
 from functools import cache
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 
 Urgency = Literal["routine", "urgent", "emergent"]
@@ -173,3 +173,135 @@ class EhrLookupResult(BaseModel):
     def to_tool_output(self) -> str:
         # Sections that were not requested are omitted rather than sent as null.
         return self.model_dump_json(exclude_none=True)
+
+
+# --- record_answers tool ----------------------------------------------------------------------
+# The model reports, each turn, the facts the patient gave in their latest message. The app
+# validates, applies them to the intake record and decides the next step. Every field is optional.
+
+RECORD_TOOL_NAME = "record_answers"
+
+# Topic keys for `none` and `declined`: the record's fact names.
+RecordTopic = Literal[
+    "name",
+    "date_of_birth",
+    "phone",
+    "email",
+    "insurance",
+    "chief_complaint",
+    "history_of_present_illness",
+    "medications",
+    "allergies",
+    "past_history",
+    "family_history",
+    "tobacco",
+    "alcohol",
+    "occupation",
+]
+RECORD_TOPICS: tuple[str, ...] = RecordTopic.__args__  # type: ignore[attr-defined]
+
+
+def _clip(limit: int) -> Any:
+    # Lengths are enforced here, not in the JSON Schema: the declaration stays small, and an
+    # over-long answer is trimmed and kept rather than lost.
+    def clean(value: Any) -> Any:
+        if isinstance(value, str):
+            value = " ".join(value.split())[:limit]
+            if not value:
+                raise ValueError("empty")
+        return value
+
+    return BeforeValidator(clean)
+
+
+_Short = Annotated[str, _clip(120)]
+_Item = Annotated[str, _clip(200)]
+_Text = Annotated[str, _clip(500)]
+
+
+class InsuranceArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    payer: _Short | None = Field(default=None, description="Insurance company or plan name")
+    member_id: _Short | None = Field(default=None, description="Member or policy ID")
+
+
+class MedicationArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: _Short = Field(description="Medicine name as the patient said it")
+    dose: _Short | None = Field(default=None, description="Dose, e.g. 10 mg")
+    frequency: _Short | None = Field(default=None, description="How often, e.g. twice a day")
+    taking: bool = Field(default=True, description="False if the patient stopped it or does not take it")
+
+
+class AllergyArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    substance: _Short = Field(description="What the patient is allergic to")
+    reaction: _Short | None = Field(default=None, description="What happens to them")
+
+
+class RecordAnswersArgs(BaseModel):
+    """Facts from the patient's latest message only. Omit anything they did not say."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: _Text | None = Field(default=None, description="Patient's full name")
+    date_of_birth: _Text | None = Field(default=None, description="Date of birth, YYYY-MM-DD if clear")
+    phone: _Text | None = Field(default=None, description="Phone number")
+    email: _Text | None = Field(default=None, description="Email address")
+    insurance: InsuranceArgs | None = Field(default=None, description="Health insurance")
+    chief_complaint: _Text | None = Field(default=None, description="Main reason for the visit, patient's words")
+    history_of_present_illness: _Text | None = Field(
+        default=None, description="When it started, how bad, getting better or worse"
+    )
+    medications: list[MedicationArgs] | None = Field(default=None, description="Medicines mentioned")
+    allergies: list[AllergyArgs] | None = Field(default=None, description="Allergies mentioned")
+    past_history: list[_Item] | None = Field(default=None, description="Past illnesses, conditions, surgeries")
+    family_history: list[_Item] | None = Field(default=None, description="Illnesses in the family")
+    tobacco: _Text | None = Field(default=None, description="Smoking or tobacco use")
+    alcohol: _Text | None = Field(default=None, description="Alcohol use")
+    occupation: _Text | None = Field(default=None, description="Job or occupation")
+    none: list[RecordTopic] | None = Field(default=None, description="Topics the patient says they have none of")
+    declined: list[RecordTopic] | None = Field(default=None, description="Topics the patient declined to answer")
+    review_confirmed: bool | None = Field(default=None, description="True if the patient says the summary is right")
+    urgency: Urgency | None = Field(default=None, description="How urgent the symptoms sound")
+    warning_signs: list[_Item] | None = Field(default=None, description="Worrying symptoms, patient's words")
+
+
+@cache
+def _record_declaration_json() -> str:
+    schema = RecordAnswersArgs.model_json_schema(schema_generator=_CompactSchema)
+    schema.pop("description", None)
+    parameters = _simplify_optional(_inline_refs(schema, schema.get("$defs", {})))
+    return json.dumps(
+        {
+            "type": "function",
+            "name": RECORD_TOOL_NAME,
+            "description": (
+                "Record the facts the patient gave in their latest message (only those). "
+                "Call it every turn the patient answers; the result says what to ask next."
+            ),
+            "parameters": parameters,
+        }
+    )
+
+
+def _simplify_optional(node: Any) -> Any:
+    """`X | None` becomes plain X: every property is optional anyway, and the schema stays small."""
+    if isinstance(node, dict):
+        any_of = node.get("anyOf")
+        if isinstance(any_of, list) and len(any_of) == 2 and {"type": "null"} in any_of:
+            inner = next(v for v in any_of if v != {"type": "null"})
+            rest = {k: v for k, v in node.items() if k not in {"anyOf", "default"}}
+            return _simplify_optional({**inner, **rest})
+        return {k: _simplify_optional(v) for k, v in node.items() if not (k == "default" and v is None)}
+    if isinstance(node, list):
+        return [_simplify_optional(v) for v in node]
+    return node
+
+
+def record_tool_declaration() -> dict[str, Any]:
+    """The Interactions API function-tool declaration for `record_answers`."""
+    return json.loads(_record_declaration_json())

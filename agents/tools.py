@@ -14,7 +14,7 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from pydantic import ValidationError
 
-from agents.schemas import EHR_TOOL_NAME, EhrLookupArgs, ehr_tool_declaration
+from agents.schemas import EHR_TOOL_NAME, EhrLookupArgs, ehr_tool_declaration, record_tool_declaration
 from patients import ehr
 
 logger = logging.getLogger(__name__)
@@ -39,7 +39,11 @@ TOOLS: dict[str, ToolExecutor] = {EHR_TOOL_NAME: _ehr_lookup}
 
 
 def tool_declarations() -> list[dict[str, Any]]:
-    return [ehr_tool_declaration()]
+    """Both tools, in a fixed order, on every turn: a byte-identical prefix for implicit caching.
+
+    `record_answers` has no executor here: it writes the intake record, so the intake service
+    answers it (agents never import intake)."""
+    return [ehr_tool_declaration(), record_tool_declaration()]
 
 
 def tool_execute(*, scope: ehr.PatientScope, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
