@@ -71,6 +71,11 @@ class SocialHistorySchema(BaseModel):
     occupation: str
 
 
+class ContactSchema(BaseModel):
+    phone: str = ""
+    email: str = ""
+
+
 class FieldSourceSchema(BaseModel):
     field: str = Field(description="Summary field name")
     turns: list[int] = Field(description="Turn numbers it came from")
@@ -92,6 +97,9 @@ class PatientSummarySchema(BaseModel):
     red_flags: list[str] = Field(description="Emergency signs reported")
     recommended_follow_up: list[str] = Field(description="For clinic staff; no diagnosis")
     sources: list[FieldSourceSchema] = Field(description="Per field, the turns it came from")
+    # Filled by the app from the intake record (the record wins), so optional for the model.
+    contact: ContactSchema = Field(default_factory=ContactSchema, description="Phone and email")
+    declined: list[str] = Field(default_factory=list, description="Topics the patient declined to answer")
 
 
 @cache
@@ -180,6 +188,11 @@ class EhrLookupResult(BaseModel):
 # validates, applies them to the intake record and decides the next step. Every field is optional.
 
 RECORD_TOOL_NAME = "record_answers"
+# Where the step instruction travels: the `next` field of each record_answers result (one sentence
+# starting with "Ask"). When the model has not been told it that way (the first turn, a turn it did
+# not call record_answers, a history re-sent without tool steps), the input starts with a user_input
+# step whose only text is STEP_NOTE_PREFIX + "Next: " + that sentence; the patient's message follows.
+STEP_NOTE_PREFIX = "[Intake app, not the patient] "
 
 # Topic keys for `none` and `declined`: the record's fact names.
 RecordTopic = Literal[

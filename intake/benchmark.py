@@ -67,7 +67,7 @@ class ModeResult:
 def _instruction(turn: int, setup: str) -> str:
     if setup == "article":
         return ARTICLE_INSTRUCTION
-    return plan.system_instruction(step_index=plan.next_index(turn))
+    return plan.system_instruction()  # one stable text per intake
 
 
 def _run_generate_content(turns: int, setup: str) -> ModeResult:

@@ -91,6 +91,37 @@ class IntakeTurn(AppendOnlyModel):
         return f"Turn {self.index} of intake #{self.session_id}"
 
 
+class IntakeRecord(models.Model):
+    """The live record of what an intake has understood (`intake.record.IntakeRecordSchema` as JSON).
+
+    `version` goes up by one with each patient turn; every version is kept in IntakeRecordVersion."""
+
+    session = models.OneToOneField(IntakeSession, on_delete=models.CASCADE, related_name="record")
+    document = models.JSONField(default=dict, blank=True)
+    version = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Record of intake #{self.session_id} (v{self.version})"
+
+
+class IntakeRecordVersion(AppendOnlyModel):
+    """One stored version of an intake record: the history of every answer and correction."""
+
+    record = models.ForeignKey(IntakeRecord, on_delete=models.CASCADE, related_name="versions")
+    version = models.PositiveIntegerField()
+    turn = models.PositiveIntegerField(help_text="Patient turn number (1 = first patient message)")
+    document = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["record", "version"]
+        constraints = [models.UniqueConstraint(fields=["record", "version"], name="intake_record_unique_version")]
+
+    def __str__(self) -> str:
+        return f"Record of intake #{self.record_id} v{self.version}"
+
+
 class ApiToken(models.Model):
     """A staff member's bearer token for the JSON API. Only its hash is stored."""
 

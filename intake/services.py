@@ -11,22 +11,30 @@ import logging
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass, field
+from dataclasses import replace as dataclasses_replace
 from datetime import timedelta
 from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Count, F, Max, Q
 from django.utils import timezone
 from pydantic import ValidationError
 
 from agents import client
-from agents.schemas import PatientSummarySchema, summary_json_schema
+from agents.schemas import RECORD_TOOL_NAME, STEP_NOTE_PREFIX, PatientSummarySchema, summary_json_schema
 from agents.tools import atool_execute, tool_declarations
 from intake import plan, redflags
 from intake.attachments import Attachment
-from intake.models import IntakeSession, IntakeTurn
+from intake.models import IntakeRecord, IntakeRecordVersion, IntakeSession, IntakeTurn
+from intake.record import (
+    IntakeRecordSchema,
+    record_apply,
+    record_args_parse,
+    record_changed_topics,
+    summary_from_record,
+)
 from intake.tokens import token_hash
 from patients import ehr
 from patients.models import AuditEvent, Patient, PatientSummary
@@ -34,10 +42,12 @@ from patients.reconcile import summary_reconcile
 
 logger = logging.getLogger(__name__)
 
-MAX_TOOL_CALLS_PER_TURN = 3
+# record_answers and ehr_lookup, possibly in parallel, plus a second look: bounded per turn.
+MAX_TOOL_CALLS_PER_TURN = 5
 LEASE_SECONDS = 180
 MAX_TEXT_CHARS = 4000
 
+EMERGENT_FOLLOW_UP = "Emergency signs were reported during intake: contact the patient urgently."
 SUMMARY_INSTRUCTION = (
     "You are a clinic intake assistant. Summarize this intake as JSON that matches the schema. "
     "Use only what the patient said and what the chart lookup returned; leave unknown fields empty. "
@@ -115,6 +125,19 @@ class _TurnContext:
     next_turn_index: int
     hops: list[_Hop] = field(default_factory=list)
     language: str | None = None  # the patient's language tag, when it is not English
+    # The live record as read with the lease, and as this turn's record_answers calls change it.
+    record_id: int = 0
+    record_version: int = 0
+    record: IntakeRecordSchema = field(default_factory=IntakeRecordSchema)
+    working: IntakeRecordSchema = field(default_factory=IntakeRecordSchema)
+    patient_turn: int = 0  # this turn's patient turn number (1 = the first patient message)
+    asked_index: int = 0  # the plan step the patient was answering
+    last_model_index: int = 0
+    pending: list[str] = field(default_factory=list)  # earlier patient messages never answered
+    text: str = ""
+    recorded: bool = False  # the model called record_answers this turn
+    flags: Any = None  # red-flag result when the message tripped one
+    confirmed: bool = False  # the patient confirmed the review this turn: the summary follows
 
 
 # ---------------------------------------------------------------------------------------------
@@ -140,6 +163,7 @@ def intake_start(*, patient: Patient, store: bool | None = None, actor: Any = No
             step=0,
             text=plan.greeting(patient.given_name),
         )
+        IntakeRecord.objects.create(session=session, document=IntakeRecordSchema().model_dump(mode="json"))
         AuditEvent.objects.create(
             actor=session.created_by,
             actor_label="" if session.created_by else "system",
@@ -177,7 +201,7 @@ def _lease_acquire(session_id: int, *, allowed: tuple[str, ...]) -> _TurnContext
         .filter(Q(lease_token="") | Q(lease_expires_at__lt=now))
         .update(lease_token=lease, lease_expires_at=now + timedelta(seconds=LEASE_SECONDS))
     )
-    session = IntakeSession.objects.select_related("patient").filter(pk=session_id).first()
+    session = IntakeSession.objects.select_related("patient", "record").filter(pk=session_id).first()
     if session is None:
         raise IntakeNotFoundError("No such intake.")
     if not claimed:
@@ -186,7 +210,13 @@ def _lease_acquire(session_id: int, *, allowed: tuple[str, ...]) -> _TurnContext
                 f"This intake is {session.get_status_display().lower()} and takes no more messages."
             )
         raise IntakeBusyError("Another message for this intake is still being answered. Please wait for the reply.")
-    last = session.turns.order_by("-index").values_list("index", flat=True).first()
+    counts = session.turns.aggregate(
+        last=Max("index"),
+        last_model=Max("index", filter=Q(role=IntakeTurn.Role.MODEL)),
+        patients=Count("pk", filter=Q(role=IntakeTurn.Role.PATIENT)),
+    )
+    record_row = _record_row(session)
+    record = IntakeRecordSchema.model_validate(record_row.document or {})
     return _TurnContext(
         session_id=session.pk,
         lease=lease,
@@ -198,8 +228,24 @@ def _lease_acquire(session_id: int, *, allowed: tuple[str, ...]) -> _TurnContext
         store=session.store,
         stateless=not session.store,
         scope=_scope_for(session),
-        next_turn_index=(last or 0) + 1,
+        next_turn_index=(counts["last"] or 0) + 1,
+        record_id=record_row.pk,
+        record_version=record_row.version,
+        record=record,
+        working=record.model_copy(deep=True),
+        patient_turn=(counts["patients"] or 0) + 1,
+        asked_index=plan.current_index(record),
+        last_model_index=counts["last_model"] or 0,
     )
+
+
+def _record_row(session: IntakeSession) -> IntakeRecord:
+    try:
+        return session.record
+    except IntakeRecord.DoesNotExist:  # an intake started before records existed
+        return IntakeRecord.objects.get_or_create(
+            session=session, defaults={"document": IntakeRecordSchema().model_dump(mode="json")}
+        )[0]
 
 
 def _lease_release(ctx: _TurnContext) -> None:
@@ -298,8 +344,9 @@ def _record_patient_turn(ctx: _TurnContext, text: str, attachments: list[Attachm
     )
 
 
-def _emergency_turn(ctx: _TurnContext, text: str, attachments: list[Attachment], flags: Any) -> TurnOutcome:
-    """A red flag answers at once from the rule table; the model is not asked and cannot lower urgency."""
+def _emergency_record(ctx: _TurnContext, text: str, attachments: list[Attachment], flags: Any) -> None:
+    """A red flag: store the message and the fixed emergency answer and raise urgency at once; the
+    message then goes to the model like any other, so its facts reach the record and the summary."""
     with transaction.atomic():
         _record_patient_turn(ctx, text, attachments)
         _turn_append(ctx, role=IntakeTurn.Role.SYSTEM, step=ctx.step_index, text=flags.emergency_message)
@@ -309,9 +356,7 @@ def _emergency_turn(ctx: _TurnContext, text: str, attachments: list[Attachment],
         answers = dict(session.answers)
         answers["red_flags"] = sorted({*answers.get("red_flags", []), *(rule.label for rule in flags.matched)})
         session.answers = answers
-        session.lease_token = ""
-        session.lease_expires_at = None
-        session.save(update_fields=["urgency", "emergency_flagged", "answers", "lease_token", "lease_expires_at"])
+        session.save(update_fields=["urgency", "emergency_flagged", "answers"])
         AuditEvent.objects.create(
             actor_label=ctx.scope.actor_label,
             patient_id=ctx.scope.patient_id,
@@ -320,65 +365,87 @@ def _emergency_turn(ctx: _TurnContext, text: str, attachments: list[Attachment],
             object_id=str(ctx.session_id),
             detail={"rules": [rule.key for rule in flags.matched]},
         )
+    ctx.urgency = IntakeSession.Urgency.EMERGENT
+    ctx.working.urgency = "emergent"
     logger.warning("red flag on intake %s: %s", ctx.session_id, ",".join(r.key for r in flags.matched))
+
+
+def _emergency_outcome(ctx: _TurnContext) -> TurnOutcome:
+    """The answer to a red-flag message when the model cannot be reached: the fixed text alone.
+    The message stays unanswered and goes to the model with the patient's next message."""
+    _lease_release(ctx)
     progress = plan.progress(ctx.step_index)
+    message = ctx.flags.emergency_message
+    status = IntakeSession.objects.filter(pk=ctx.session_id).values_list("status", flat=True).first() or ""
     return TurnOutcome(
-        reply=flags.emergency_message,
+        reply=message,
         step=progress.current,
         total_steps=progress.total,
-        status=session.status,
-        urgency=session.urgency,
-        emergency=flags.emergency_message,
+        status=status,
+        urgency=IntakeSession.Urgency.EMERGENT,
+        emergency=message,
         step_title=progress.title,
     )
+
+
+def _pending_texts(ctx: _TurnContext) -> list[str]:
+    """Patient messages after the last answer (a reload or dropped connection mid-reply)."""
+    if ctx.next_turn_index - 1 <= ctx.last_model_index:
+        return []
+    rows = IntakeTurn.objects.filter(
+        session_id=ctx.session_id, role=IntakeTurn.Role.PATIENT, index__gt=ctx.last_model_index
+    ).order_by("index")
+    return [text or "(attachment)" for text in rows.values_list("text", flat=True)]
 
 
 def _prepare_turn(session_id: int, text: str, attachments: list[Attachment]) -> tuple[_TurnContext, Any, str]:
     """Validate, take the lease, and store the patient's message before any model call."""
     text = _validate_text(text, attachments)
     ctx = _lease_acquire(session_id, allowed=(IntakeSession.Status.ACTIVE, IntakeSession.Status.REVIEW))
+    ctx.text = text
     try:
+        if ctx.store and not ctx.stateless:
+            # A stateless request re-sends every stored message anyway; a chained one must add them.
+            ctx.pending = _pending_texts(ctx)
         flags = redflags.evaluate(text)
         if flags.matched:
+            ctx.flags = flags
+            _emergency_record(ctx, text, attachments, flags)
             return ctx, flags, text
-        step = plan.step_at(ctx.step_index)
         with transaction.atomic():
             _record_patient_turn(ctx, text, attachments)
-            if step is not None and plan.is_decline(text):
-                # Only a declined step changes the answers: read and lock the session just then.
-                session = IntakeSession.objects.select_for_update().get(pk=ctx.session_id)
-                answers = dict(session.answers)
-                answers.setdefault("declined", [])
-                if step.key not in answers["declined"]:
-                    answers["declined"].append(step.key)
-                session.answers = answers
-                session.save(update_fields=["answers"])
     except Exception:
         _lease_release(ctx)
         raise
     return ctx, None, text
 
 
-def _next_index(step_index: int) -> int:
-    # During review the patient may send corrections; the plan stays on the review step.
-    return step_index if plan.progress(step_index).is_review else plan.next_index(step_index)
+def _step_note(instruction: str) -> dict[str, Any]:
+    return {"type": "user_input", "content": [{"type": "text", "text": f"{STEP_NOTE_PREFIX}Next: {instruction}"}]}
 
 
-def _request_kwargs(ctx: _TurnContext, *, user_input: Any, next_index: int) -> dict[str, Any]:
+def _request_kwargs(ctx: _TurnContext, *, user_input: Any) -> dict[str, Any]:
+    # The same system instruction and tools on every turn: a stable prefix for implicit caching.
     kwargs: dict[str, Any] = {
         "model": settings.GEMINI_MODEL,
-        "system_instruction": plan.system_instruction(step_index=next_index, language=ctx.language),
+        "system_instruction": plan.system_instruction(language=ctx.language),
         "tools": tool_declarations(),
         "store": ctx.store,
     }
-    if _chain_usable(ctx):
-        kwargs["input"] = user_input
+    instruction = plan.next_instruction(ctx.record)
+    chained = _chain_usable(ctx)
+    # The step instruction goes in the input only when the model does not already have it.
+    note = [_step_note(instruction)] if (not chained or ctx.record.told != instruction) else []
+    if chained:
+        pending = [_as_user_step(t) for t in ctx.pending]
+        new = [*note, *pending, _as_user_step(user_input)]
+        kwargs["input"] = user_input if len(new) == 1 else new
         kwargs["previous_interaction_id"] = ctx.head_id
     else:
         if ctx.head_id and not ctx.stateless:
             # A stored chain older than the retention window: rebuild rather than risk a 404.
             _rebuild_count_increment(ctx.session_id)
-        kwargs["input"] = [*_history_steps_excluding_last(ctx.session_id), _as_user_step(user_input)]
+        kwargs["input"] = [*_history_steps_excluding_last(ctx.session_id), *note, _as_user_step(user_input)]
     return kwargs
 
 
@@ -434,12 +501,36 @@ async def _call_once(kwargs: dict[str, Any], *, stream: bool) -> AsyncIterator[c
         yield client.StreamEvent(result=result)
 
 
+def _record_answers(ctx: _TurnContext, arguments: dict[str, Any]) -> dict[str, Any]:
+    """Answer a record_answers call: apply what validates to this turn's record, say what to ask next."""
+    args, rejected = record_args_parse(arguments)
+    applied = record_apply(ctx.working, args, turn=ctx.patient_turn)
+    ctx.working = applied.record
+    ctx.recorded = True
+    preview = _turn_closed(ctx)  # what the plan will decide at the end of this turn
+    instruction = plan.next_instruction(preview)
+    ctx.working.told = instruction
+    return {"accepted": applied.accepted, "rejected": {**rejected, **applied.rejected}, "next": instruction}
+
+
+def _turn_closed(ctx: _TurnContext) -> IntakeRecordSchema:
+    return plan.turn_close(
+        ctx.working,
+        asked_index=ctx.asked_index,
+        turn=ctx.patient_turn,
+        text=ctx.text,
+        changed=record_changed_topics(ctx.record, ctx.working),
+    )
+
+
 async def _run_turn(
     ctx: _TurnContext, user_input: Any, *, stream: bool
 ) -> AsyncIterator[client.StreamEvent | client.InteractionResult]:
-    """The model call plus the bounded tool loop. Yields text deltas, then the final result."""
-    next_index = _next_index(ctx.step_index)
-    kwargs = await sync_to_async(_request_kwargs)(ctx, user_input=user_input, next_index=next_index)
+    """The model call plus the bounded tool loop. Yields text deltas, then the final result.
+
+    A step may hold several calls (record_answers and ehr_lookup in parallel); each is answered and
+    the results go back in one request, after which the model writes the reply (the second hop)."""
+    kwargs = await sync_to_async(_request_kwargs)(ctx, user_input=user_input)
     history_input = kwargs["input"] if not kwargs.get("previous_interaction_id") else None
     calls_made = 0
     role = IntakeTurn.Role.MODEL
@@ -459,12 +550,15 @@ async def _run_turn(
         outputs: list[dict[str, Any]] = []
         for call in result.function_calls[: MAX_TOOL_CALLS_PER_TURN - calls_made]:
             calls_made += 1
-            payload = await atool_execute(
-                scope=ctx.scope,
-                name=call.name,
-                arguments=call.arguments,
-                timeout=settings.FHIR_TIMEOUT_SECONDS + 1,
-            )
+            if call.name == RECORD_TOOL_NAME:
+                payload = _record_answers(ctx, call.arguments)  # pure, in memory: written at the turn's end
+            else:
+                payload = await atool_execute(
+                    scope=ctx.scope,
+                    name=call.name,
+                    arguments=call.arguments,
+                    timeout=settings.FHIR_TIMEOUT_SECONDS + 1,
+                )
             outputs.append({"type": "function_result", "call_id": call.id, "name": call.name, "result": payload})
         ctx.hops[-1].role = IntakeTurn.Role.TOOL
         if result.id and ctx.store and not ctx.stateless:
@@ -483,9 +577,18 @@ async def _run_turn(
 
 
 def _finish_turn(ctx: _TurnContext, result: client.InteractionResult) -> TurnOutcome:
-    """Store the model's side of the turn and advance the head and the plan in one transaction."""
-    next_index = _next_index(ctx.step_index)
-    reply = result.text.strip() or plan.fallback_question(next_index)
+    """Store the model's side of the turn, the record's new version, and advance the head and the
+    plan, in one transaction."""
+    record = _turn_closed(ctx)
+    index = plan.current_index(record)
+    ctx.confirmed = index == plan.DONE_INDEX
+    if not ctx.recorded:
+        # The model skipped record_answers: it was not told where the intake now stands.
+        record.told = ctx.record.told
+    step_index = min(index, plan.REVIEW_INDEX)  # done is reached by saving the summary
+    reply = result.text.strip() or plan.fallback_question(index)
+    if ctx.flags is not None:
+        reply = f"{ctx.flags.emergency_message}\n\n{reply}"
     with transaction.atomic():
         for hop in ctx.hops:
             is_final = hop is ctx.hops[-1]
@@ -503,48 +606,65 @@ def _finish_turn(ctx: _TurnContext, result: client.InteractionResult) -> TurnOut
                 thought_tokens=hop.result.usage.thought_tokens,
                 latency_ms=hop.result.latency_ms,
             )
-        status = IntakeSession.Status.REVIEW if plan.progress(next_index).is_review else IntakeSession.Status.ACTIVE
+        _record_save(ctx, record)
+        status = IntakeSession.Status.REVIEW if step_index == plan.REVIEW_INDEX else IntakeSession.Status.ACTIVE
+        # The model's urgency may raise the session's, never lower it.
+        urgency = redflags.max_urgency(ctx.urgency, record.urgency)
         _head_advance(
             ctx,
             new_head=result.id if ctx.store else "",
-            updates={"step_index": next_index, "status": status},
+            updates={"step_index": step_index, "status": status, "urgency": urgency},
         )
-    # No re-read: the head write above set the status; urgency is as read with the lease (red-flag
-    # turns, the only ones that raise it, need that lease too).
-    progress = plan.progress(next_index)
+    progress = plan.progress(step_index)
     return TurnOutcome(
         reply=reply,
         step=progress.current,
         total_steps=progress.total,
         status=status,
-        urgency=ctx.urgency,
+        urgency=urgency,
+        emergency=ctx.flags.emergency_message if ctx.flags is not None else None,
         step_title=progress.title,
     )
 
 
+def _record_save(ctx: _TurnContext, record: IntakeRecordSchema) -> None:
+    """One new version per patient turn: the row holds the latest, the versions keep every one."""
+    version = ctx.record_version + 1
+    document = record.model_dump(mode="json")
+    IntakeRecord.objects.filter(pk=ctx.record_id).update(document=document, version=version, updated_at=timezone.now())
+    IntakeRecordVersion.objects.create(
+        record_id=ctx.record_id, version=version, turn=ctx.patient_turn, document=document
+    )
+
+
 def _tool_turn_text(result: client.InteractionResult) -> str:
-    names = ", ".join(f"{c.name}({','.join(c.arguments.get('sections', []))})" for c in result.function_calls)
+    names = ", ".join(
+        f"{c.name}({','.join(c.arguments.get('sections', []) if c.name != RECORD_TOOL_NAME else c.arguments)})"
+        for c in result.function_calls
+    )
     return f"[tool call] {names}"
 
 
 async def aintake_turn_stream(
     *, session_id: int, text: str, attachments: list[Attachment] | None = None, language: str | None = None
 ) -> tuple[TurnOutcome | None, AsyncIterator[dict[str, Any]] | None]:
-    """Take the lease and store the message now; return either an immediate outcome (red flag) or
-    an async iterator of events: {"type": "delta", "text"} ... then {"type": "done", **outcome}.
+    """Take the lease and store the message now; return an async iterator of events:
+    {"type": "delta", "text"} ... then {"type": "done", **outcome} (or {"type": "error"}).
 
+    A red flag's fixed emergency text is the first delta, before the model is asked anything.
     Validation and 409 errors raise here, before any streaming starts, so callers can answer 4xx.
+    (The first tuple member is kept for callers that handled an immediate answer; it is now None.)
     """
     attachments = attachments or []
-    ctx, flags, clean_text = await sync_to_async(_prepare_turn)(session_id, text, attachments)
+    ctx, _flags, clean_text = await sync_to_async(_prepare_turn)(session_id, text, attachments)
     if language and not language.lower().startswith("en"):
         ctx.language = language  # English is the default: no extra line in every payload
-    if flags is not None:
-        return await sync_to_async(_emergency_turn)(ctx, clean_text, attachments, flags), None
     return None, _stream_events(ctx, _user_content(clean_text, attachments))
 
 
 async def _stream_events(ctx: _TurnContext, user_input: Any) -> AsyncIterator[dict[str, Any]]:
+    if ctx.flags is not None:
+        yield {"type": "delta", "text": ctx.flags.emergency_message + "\n\n"}
     try:
         result: client.InteractionResult | None = None
         async for item in _run_turn(ctx, user_input, stream=True):
@@ -555,8 +675,13 @@ async def _stream_events(ctx: _TurnContext, user_input: Any) -> AsyncIterator[di
         assert result is not None
         outcome = await sync_to_async(_finish_turn)(ctx, result)
     except client.LlmError as exc:
-        await sync_to_async(_lease_release)(ctx)
         logger.warning("intake %s: model call failed (%s)", ctx.session_id, exc.status_code or "no status")
+        if ctx.flags is not None:
+            # The emergency advice never waits on the model; the message is answered next time.
+            outcome = await sync_to_async(_emergency_outcome)(ctx)
+            yield {"type": "done", **outcome.as_dict()}
+            return
+        await sync_to_async(_lease_release)(ctx)
         yield {
             "type": "error",
             "detail": "The assistant is not reachable right now. Your message was saved; please try again.",
@@ -565,18 +690,31 @@ async def _stream_events(ctx: _TurnContext, user_input: Any) -> AsyncIterator[di
     except BaseException:
         await sync_to_async(_lease_release)(ctx)
         raise
+    if ctx.confirmed:
+        outcome = await _finish_after_confirmation(ctx.session_id, outcome)
     yield {"type": "done", **outcome.as_dict()}
+
+
+async def _finish_after_confirmation(session_id: int, outcome: TurnOutcome) -> TurnOutcome:
+    """The patient said the review is right: write the summary now (the button does the same)."""
+    try:
+        await aintake_finish(session_id=session_id)
+        status = IntakeSession.Status.COMPLETED
+    except SummaryInvalidError:
+        status = IntakeSession.Status.MANUAL
+    except IntakeError:
+        return outcome  # still in review: the confirm button stays there to try again
+    progress = plan.progress(plan.DONE_INDEX)
+    return dataclasses_replace(outcome, status=status, step=progress.current, step_title=progress.title)
 
 
 async def aintake_turn_submit(
     *, session_id: int, text: str, attachments: list[Attachment] | None = None, language: str | None = None
 ) -> TurnOutcome:
     """Take one patient turn and wait for the whole reply."""
-    immediate, events = await aintake_turn_stream(
+    _immediate, events = await aintake_turn_stream(
         session_id=session_id, text=text, attachments=attachments, language=language
     )
-    if immediate is not None:
-        return immediate
     assert events is not None
     async for event in events:
         if event["type"] == "error":
@@ -630,11 +768,23 @@ def _summary_parse(text: str) -> tuple[PatientSummarySchema | None, str]:
 def _summary_save(ctx: _TurnContext, parsed: PatientSummarySchema) -> PatientSummary:
     session = IntakeSession.objects.select_related("patient").get(pk=ctx.session_id)
     chart = ehr.chart_read(scope=ctx.scope, sections=["medications", "allergies", "problems"])
-    data = summary_reconcile(summary=parsed, chart=chart)
+    # The record the patient confirmed wins over the model's summary; differences are logged by
+    # field name only (never values: they are PHI).
+    merged, differing = summary_from_record(parsed, ctx.record)
+    if differing:
+        logger.info("intake %s: summary differed from the record in %s", ctx.session_id, ",".join(differing))
+    data = summary_reconcile(summary=merged, chart=chart)
     # The rule layer's urgency stands: the model can raise it, never lower it.
-    urgency = redflags.max_urgency(data.urgency_level, session.urgency)
+    urgency = redflags.max_urgency(redflags.max_urgency(data.urgency_level, session.urgency), ctx.record.urgency)
     red_flags = list(dict.fromkeys([*data.red_flags, *session.answers.get("red_flags", [])]))
-    data = data.model_copy(update={"urgency_level": urgency, "red_flags": red_flags})
+    follow_up = data.recommended_follow_up
+    if urgency == IntakeSession.Urgency.EMERGENT:
+        # An emergent intake never recommends routine follow-up.
+        follow_up = [f for f in follow_up if "routine" not in f.lower()]
+        follow_up = list(dict.fromkeys([EMERGENT_FOLLOW_UP, *follow_up]))
+    data = data.model_copy(
+        update={"urgency_level": urgency, "red_flags": red_flags, "recommended_follow_up": follow_up}
+    )
     PatientSummarySchema.model_validate(data.model_dump())  # never save an invalid summary
     with transaction.atomic():
         for hop in ctx.hops:
@@ -683,8 +833,19 @@ def _summary_manual(ctx: _TurnContext) -> None:
     _head_advance(ctx, new_head="", updates={"status": IntakeSession.Status.MANUAL, "finished_at": timezone.now()})
 
 
+def _summary_existing(session_id: int) -> PatientSummary | None:
+    session = IntakeSession.objects.filter(pk=session_id, status=IntakeSession.Status.COMPLETED).first()
+    return session.summary if session is not None else None
+
+
 async def aintake_finish(*, session_id: int) -> PatientSummary:
-    """After review: one structured-output call, one repair if needed, then a validated summary."""
+    """After review: one structured-output call, one repair if needed, then a validated summary.
+
+    Finishing twice (the patient typed "yes, that's right" and then pressed the button) returns the
+    summary already written."""
+    existing = await sync_to_async(_summary_existing)(session_id)
+    if existing is not None:
+        return existing
     ctx = await sync_to_async(_lease_acquire)(session_id, allowed=(IntakeSession.Status.REVIEW,))
     try:
         result = await _summary_call(ctx, "Write the intake summary now, as JSON only.")
