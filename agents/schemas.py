@@ -102,9 +102,17 @@ class PatientSummarySchema(BaseModel):
     declined: list[str] = Field(default_factory=list, description="Topics the patient declined to answer")
 
 
+# Summary fields the app fills from the intake record; the model is not asked for them.
+APP_FILLED_SUMMARY_FIELDS = ("contact", "declined")
+
+
 @cache
 def _summary_schema_json() -> str:
-    return json.dumps(PatientSummarySchema.model_json_schema(schema_generator=_CompactSchema))
+    schema = PatientSummarySchema.model_json_schema(schema_generator=_CompactSchema)
+    for name in APP_FILLED_SUMMARY_FIELDS:
+        schema["properties"].pop(name, None)
+    schema.get("$defs", {}).pop("ContactSchema", None)
+    return json.dumps(schema)
 
 
 def summary_json_schema() -> dict[str, Any]:

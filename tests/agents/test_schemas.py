@@ -29,6 +29,8 @@ def full_summary() -> dict[str, Any]:
         "red_flags": [],
         "recommended_follow_up": ["Check blood pressure"],
         "sources": [{"field": "chief_complaint", "turns": [4]}, {"field": "medications", "turns": [6, 7]}],
+        "contact": {"phone": "555-0100", "email": ""},
+        "declined": ["email"],
     }
 
 
@@ -96,7 +98,9 @@ def test_summary_json_schema_is_compact_cached_and_describes_enums() -> None:
     assert len(text) < 3500
     assert '"title"' not in text
     assert schema["properties"]["urgency_level"]["enum"] == ["routine", "urgent", "emergent"]
-    assert set(schema["required"]) == set(schemas.PatientSummarySchema.model_fields)
+    asked = set(schemas.PatientSummarySchema.model_fields) - set(schemas.APP_FILLED_SUMMARY_FIELDS)
+    assert set(schema["required"]) == asked == set(schema["properties"])
+    assert "ContactSchema" not in text, "the app fills contact from the record; the model is not asked"
     schema["properties"].clear()  # callers get a copy; the cache is not poisoned
     assert schemas.summary_json_schema()["properties"]
 
