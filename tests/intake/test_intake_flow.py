@@ -299,9 +299,7 @@ def test_expired_chain_is_rebuilt_without_asking_the_server(staff_api, demo_pati
     assert "previous_interaction_id" not in last["body"]
 
 
-@pytest.mark.xfail(
-    reason="needs the offline model to call ehr_lookup alongside record_answers (H9emu)", strict=False
-)
+@pytest.mark.xfail(reason="needs the offline model to call ehr_lookup alongside record_answers (H9emu)", strict=False)
 def test_failing_chart_source_is_reported_to_the_model_and_the_intake_goes_on(
     staff_api, demo_patient, emulator, settings
 ):
