@@ -199,6 +199,9 @@ class IntakeOut(Schema):
     head_interaction_id: str
     rebuild_count: int
     summary_id: int | None
+    record: dict[str, Any] = Field(
+        default_factory=dict, description="The live intake record: each fact's state, value and source turns"
+    )
     turns: list[TurnOut]
 
 

@@ -10,7 +10,8 @@ from django.http import Http404
 from django.utils import timezone
 
 from intake import plan
-from intake.models import ApiToken, IntakeSession, IntakeTurn
+from intake.models import ApiToken, IntakeRecord, IntakeSession, IntakeTurn
+from intake.record import IntakeRecordSchema, record_review_groups
 from intake.tokens import API_TOKEN_PREFIX, token_hash
 from patients.models import Patient, PatientSummary
 
@@ -79,6 +80,7 @@ def intake_detail(intake_id: int) -> dict[str, Any]:
         "head_interaction_id": session.head_interaction_id,
         "rebuild_count": session.rebuild_count,
         "summary_id": session.summary_id,
+        "record": intake_record(session.pk).model_dump(mode="json", exclude={"told"}),
         "turns": turns,
     }
 
@@ -138,27 +140,15 @@ def intake_transcript(session_id: int) -> list[dict[str, Any]]:
     ]
 
 
+def intake_record(session_id: int) -> IntakeRecordSchema:
+    """The intake's live record (empty for an intake that has none yet)."""
+    document = IntakeRecord.objects.filter(session_id=session_id).values_list("document", flat=True).first()
+    return IntakeRecordSchema.model_validate(document or {})
+
+
 def intake_review_answers(session_id: int) -> list[dict[str, Any]]:
-    """The patient's own answers grouped by plan step, for the review screen (from the local turns)."""
-    groups: dict[int, list[str]] = {}
-    turns = IntakeTurn.objects.filter(session_id=session_id, role=IntakeTurn.Role.PATIENT).order_by("index")
-    for step, text, attachments in turns.values_list("step", "text", "attachments"):
-        parts = [text] if text else []
-        parts += [f"(attached {_attachment_label(a)})" for a in attachments or []]
-        if parts:
-            groups.setdefault(step, []).append(" ".join(parts))
-    result = []
-    for step_index in sorted(groups):
-        step = plan.step_at(step_index)
-        title = step.title if step is not None else "Your corrections"
-        result.append({"step": step_index + 1, "title": title, "answers": groups[step_index]})
-    return result
-
-
-def _attachment_label(meta: dict[str, Any]) -> str:
-    kind = "PDF" if meta.get("mime_type") == "application/pdf" else "photo"
-    size = int(meta.get("size") or 0)
-    return f"{kind}, {max(1, round(size / 1024))} KB" if size < 1024 * 1024 else f"{kind}, {size / 1048576:.1f} MB"
+    """What the record holds, grouped by topic in plain words, for the review screen."""
+    return record_review_groups(intake_record(session_id))
 
 
 def intake_emergency_message(session_id: int) -> str:

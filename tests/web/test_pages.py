@@ -62,17 +62,26 @@ def test_chat_language_comes_from_accept_language(client: Client, patient: Patie
     assert '<html lang="ar-EG" dir="rtl"' in html
 
 
-def test_review_screen_groups_the_patients_answers_by_step(client: Client, patient: Patient) -> None:
+def test_review_screen_shows_the_record_by_topic_in_plain_words(client: Client, patient: Patient) -> None:
+    from agents.schemas import RecordAnswersArgs
+    from intake.models import IntakeRecord
+    from intake.record import IntakeRecordSchema, record_apply
+
     session, token = services.intake_start(patient=patient)
-    IntakeTurn.objects.create(session=session, index=1, role="patient", step=0, text="Ada Okafor, 4 May 1980")
-    IntakeTurn.objects.create(session=session, index=2, role="model", step=0, text="Thanks. Phone?")
-    IntakeTurn.objects.create(session=session, index=3, role="patient", step=1, text="555-123-4567")
+    args = RecordAnswersArgs(name="Ada Okafor", phone="555-123-4567", declined=["email"], none=["allergies"])
+    record = record_apply(IntakeRecordSchema(), args, turn=1).record
+    IntakeRecord.objects.filter(session=session).update(document=record.model_dump(mode="json"))
     IntakeSession.objects.filter(pk=session.pk).update(status="review", step_index=10)
     html = client.get(f"/i/{token}/").content.decode()
     assert "Please check your answers" in html
-    assert "1. About you" in html and "2. Contact" in html and "555-123-4567" in html
+    assert "About you" in html and "Contact" in html and "Phone: 555-123-4567" in html
+    assert "Email: You chose not to answer" in html, "a decline is shown as declined"
+    assert "Allergies: None" in html
+    assert "Insurance" not in html.split("Please check your answers")[1].split("</dl>")[0], (
+        "topics never reached are left out"
+    )
     fragment = client.get(f"/i/{token}/review").content.decode()
-    assert 'id="confirm"' in fragment and "Ada Okafor, 4 May 1980" in fragment
+    assert 'id="confirm"' in fragment and "Name: Ada Okafor" in fragment
 
 
 @pytest.mark.parametrize("path", ["/staff/", "/staff/patients/new/", "/staff/dashboard/rows"])
