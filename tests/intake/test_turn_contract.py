@@ -1,0 +1,187 @@
+"""The turn contract through the JSON API, the real SDK and the emulator: a stable prefix, the
+record_answers round trip, nothing said lost, declines kept as declines, and the review."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from asgiref.sync import sync_to_async
+
+from agents.schemas import PatientSummarySchema
+from intake import plan, services
+from intake.models import IntakeRecord, IntakeRecordVersion, IntakeSession, IntakeTurn
+from intake.record import DECLINED_TEXT, IntakeRecordSchema
+from tests.intake.test_intake_flow import _interaction_posts, _start
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("use_emulator")]
+
+CHAINED_KEYS = {"model", "system_instruction", "tools", "store", "input", "previous_interaction_id", "stream"}
+
+
+def _say(api: Any, intake_id: int, text: str) -> dict[str, Any]:
+    response = api.post(f"/api/v1/intakes/{intake_id}/messages", {"text": text})
+    assert response.status_code == 200, response.content
+    body = response.json()
+    for key in ("reply", "step", "total_steps", "step_title", "status", "urgency"):
+        assert key in body, f"every turn answer keeps {key}"
+    return body
+
+
+def _to_review(api: Any, intake_id: int, filler: str = "I'd rather not say.") -> dict[str, Any]:
+    for _ in range(2 * plan.TOTAL_STEPS):
+        body = _say(api, intake_id, filler)
+        if body["status"] == "review":
+            return body
+    raise AssertionError("the intake never reached review")
+
+
+def _record(intake_id: int) -> IntakeRecordSchema:
+    return IntakeRecordSchema.model_validate(IntakeRecord.objects.get(session_id=intake_id).document)
+
+
+def test_instruction_and_tools_are_byte_identical_and_chained_turns_carry_only_new_input(
+    staff_api, demo_patient, emulator
+):
+    intake_id, api = _start(staff_api, demo_patient)
+    texts = [
+        "I'm Kermit Trantow, born June 21, 1993.",
+        "555-201-3344 and kermit.t@example.com",
+        "Aetna, member W123456789",
+        "A headache that won't go away.",
+    ]
+    for text in texts:
+        _say(api, intake_id, text)
+    posts = [r for r in _interaction_posts(emulator) if "response_format" not in r["body"]]
+    assert len(posts) >= len(texts)
+    first = posts[0]["body"]
+    assert [t["name"] for t in first["tools"]] == ["ehr_lookup", "record_answers"]
+    assert "Next:" not in first["system_instruction"]
+    for request in posts:
+        body = request["body"]
+        assert json.dumps(body["system_instruction"]) == json.dumps(first["system_instruction"])
+        assert json.dumps(body["tools"]) == json.dumps(first["tools"]), "tools never vary per step"
+    for request in posts[1:]:
+        body = request["body"]
+        assert set(body) <= CHAINED_KEYS, set(body) - CHAINED_KEYS
+        assert body["previous_interaction_id"]
+        steps = body["input"] if isinstance(body["input"], list) else [body["input"]]
+        # Only this turn's message (with at most a one-line step note) or this hop's tool results.
+        texts_sent = [t for t in texts if json.dumps(t)[1:-1] in json.dumps(steps)]
+        assert len(texts_sent) <= 1
+        assert len(json.dumps(steps)) < 1500 or all(s.get("type") == "function_result" for s in steps)
+    # The step instruction reached the model with the turn: in the first input, then in results.
+    assert "Next: Ask for the patient's full name" in json.dumps(first["input"])
+    results = [
+        s["result"]
+        for r in posts
+        for s in (r["body"]["input"] if isinstance(r["body"]["input"], list) else [])
+        if s.get("type") == "function_result" and s.get("name") == "record_answers"
+    ]
+    assert results, "the model filled record_answers"
+    assert all(r["next"].startswith("Ask") and {"accepted", "rejected"} <= set(r) for r in results)
+
+
+def test_every_patient_turn_adds_one_record_version(staff_api, demo_patient):
+    intake_id, api = _start(staff_api, demo_patient)
+    for text in ["I'm Kermit Trantow.", "June 21, 1993", "skip"]:
+        _say(api, intake_id, text)
+    record = IntakeRecord.objects.get(session_id=intake_id)
+    versions = list(IntakeRecordVersion.objects.filter(record=record).values_list("version", "turn"))
+    assert record.version == 3 and versions == [(1, 1), (2, 2), (3, 3)]
+    detail = staff_api.get(f"/api/v1/intakes/{intake_id}").json()
+    assert detail["record"]["phone"]["state"] == "declined", "'skip' at contact is a decline"
+    assert "told" not in detail["record"]
+
+
+def test_a_message_saved_before_a_dropped_reply_is_answered_next_time(staff_api, demo_patient, emulator, settings):
+    from tests.patients.conftest import closed_port
+
+    intake_id, api = _start(staff_api, demo_patient)
+    _say(api, intake_id, "I'm Kermit Trantow, born June 21, 1993.")
+    working = settings.GEMINI_BASE_URL
+    settings.GEMINI_BASE_URL = f"http://127.0.0.1:{closed_port()}"
+    lost = "My phone is 555-201-3344."
+    dropped = api.post(f"/api/v1/intakes/{intake_id}/messages", {"text": lost})
+    assert dropped.status_code == 503 and "saved" in dropped.json()["detail"]
+    settings.GEMINI_BASE_URL = working
+    _say(api, intake_id, "And my email is kermit.t@example.com.")
+    carrying = [r for r in _interaction_posts(emulator) if lost in json.dumps(r["body"].get("input"))]
+    assert len(carrying) == 1, "the unanswered message goes with the next one, once"
+    sent = json.dumps(carrying[0]["body"]["input"])
+    assert sent.index(lost) < sent.index("kermit.t@example.com"), "in the order the patient wrote them"
+    roles = list(IntakeTurn.objects.filter(session_id=intake_id).order_by("index").values_list("role", flat=True))
+    assert roles[-1] == "model" and roles.count("patient") == 3
+    # Answered now: the next turn does not send it again.
+    _say(api, intake_id, "Aetna.")
+    assert len([r for r in _interaction_posts(emulator) if lost in json.dumps(r["body"].get("input"))]) == 1
+
+
+async def test_red_flag_advice_is_the_first_event_before_the_model_is_called(demo_patient, emulator):
+    session, _ = await sync_to_async(services.intake_start)(patient=demo_patient)
+    before = len(await sync_to_async(emulator.requests)())
+    _, events = await services.aintake_turn_stream(
+        session_id=session.pk, text="I have crushing chest pain going down my left arm"
+    )
+    assert events is not None
+    first = await anext(events)
+    assert first["type"] == "delta" and "911" in first["text"]
+    assert len(await sync_to_async(emulator.requests)()) == before, "the advice does not wait for the model"
+    rest = [event async for event in events]
+    done = rest[-1]
+    assert done["type"] == "done" and done["emergency"] and done["urgency"] == "emergent"
+    assert len(await sync_to_async(emulator.requests)()) > before, "then the message goes to the model"
+
+
+def test_red_flag_intake_summary_is_emergent_and_never_routine(staff_api, demo_patient):
+    intake_id, api = _start(staff_api, demo_patient)
+    _say(api, intake_id, "I'm Kermit Trantow, born June 21, 1993.")
+    flagged = _say(api, intake_id, "I have crushing chest pain going down my left arm")
+    assert flagged["emergency"] and flagged["urgency"] == "emergent"
+    _to_review(api, intake_id)
+    done = _say(api, intake_id, "Yes, that's right.")
+    assert done["status"] == "completed" and done["urgency"] == "emergent"
+    summary = PatientSummarySchema.model_validate(
+        staff_api.get(f"/api/v1/summaries/{IntakeSession.objects.get(pk=intake_id).summary_id}").json()["data"]
+    )
+    assert summary.urgency_level == "emergent"
+    assert summary.recommended_follow_up and not any("routine" in f.lower() for f in summary.recommended_follow_up)
+    assert summary.red_flags
+
+
+def test_declines_reach_the_summary_as_declined_never_as_none(staff_api, demo_patient):
+    intake_id, api = _start(staff_api, demo_patient)
+    asked = _say(api, intake_id, "I'm Kermit Trantow, born June 21, 1993.")["step_title"]
+    body = _say(api, intake_id, "skip")
+    assert body["step_title"] != asked, "a decline closes the step"
+    _to_review(api, intake_id)
+    record = _record(intake_id)
+    assert record.allergies.state == "declined" and record.phone.state == "declined"
+    done = api.post(f"/api/v1/intakes/{intake_id}/complete")
+    assert done.status_code == 200, done.content
+    summary = PatientSummarySchema.model_validate(done.json()["data"])
+    assert {"phone", "email", "allergies", "medications"} <= set(summary.declined)
+    assert summary.contact.phone == DECLINED_TEXT and summary.allergies == []
+    assert summary.social_history.tobacco == DECLINED_TEXT, "shown as declined, never as 'none'"
+
+
+@pytest.mark.parametrize("text", ["yep all good", "Yes, that's right!", "looks correct", "yes thats all correct"])
+def test_ordinary_confirmations_finish_the_review(staff_api, demo_patient, text):
+    intake_id, api = _start(staff_api, demo_patient)
+    _to_review(api, intake_id)
+    done = _say(api, intake_id, text)
+    assert done["status"] == "completed"
+    session = IntakeSession.objects.get(pk=intake_id)
+    assert session.status == "completed" and session.summary_id
+    # The button after that changes nothing: the same summary comes back.
+    again = api.post(f"/api/v1/intakes/{intake_id}/complete")
+    assert again.status_code == 200 and again.json()["id"] == session.summary_id
+
+
+def test_anything_else_at_review_is_a_correction_and_the_review_stays_open(staff_api, demo_patient):
+    intake_id, api = _start(staff_api, demo_patient)
+    _to_review(api, intake_id)
+    body = _say(api, intake_id, "Yes but my phone number is 555-201-3344.")
+    assert body["status"] == "review"
+    assert IntakeSession.objects.get(pk=intake_id).summary_id is None
