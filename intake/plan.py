@@ -191,7 +191,9 @@ def turn_close(
     rec = record.model_copy(deep=True)
     step = step_at(asked_index)
     if step is None:
-        if asked_index == REVIEW_INDEX and not changed and not rec.review_confirmed and is_confirmation(text):
+        if asked_index == REVIEW_INDEX and changed:
+            rec.review_confirmed = False  # "yes, but ..." with a change is a correction: review again
+        elif asked_index == REVIEW_INDEX and not rec.review_confirmed and is_confirmation(text):
             rec.review_confirmed = True
         return rec
     open_topics = step_open_topics(rec, step)

@@ -251,6 +251,8 @@
     body.dataset.status = finished.status;
     setBusy(false);
     if (finished.status === "review") await showReview();
+    // A typed "yes, that's right" at the review finishes the intake like the button does.
+    if (finished.status === "completed" || finished.status === "manual") finish("");
     scrollDown(reply);
   }
 

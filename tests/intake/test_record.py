@@ -180,8 +180,13 @@ def test_a_review_reply_with_a_change_is_a_correction_not_a_confirmation() -> No
     )
     assert plan.current_index(closed) == plan.REVIEW_INDEX, "a change keeps the review open"
     assert plan.current_index(close(rec, 12, "yes but I'm also allergic to latex")) == plan.REVIEW_INDEX
-    # The model's own judgement is the main signal.
+    # The model's own judgement is the main signal, unless the same message changed something.
     assert plan.current_index(apply(rec, 12, review_confirmed=True)) == plan.DONE_INDEX
+    both = apply(rec, 12, review_confirmed=True, phone="555-0199")
+    closed = plan.turn_close(
+        both, asked_index=plan.REVIEW_INDEX, turn=12, text="yes, new phone", changed=record_changed_topics(rec, both)
+    )
+    assert plan.current_index(closed) == plan.REVIEW_INDEX
 
 
 def _summary(**extra: object) -> PatientSummarySchema:
