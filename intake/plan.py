@@ -170,7 +170,7 @@ def next_instruction(record: IntakeRecordSchema) -> str:
     if len(open_topics) < len(step.facts) or record.attempts.get(step.key):
         # Part answered, or asked before: ask for exactly what is missing, once more.
         missing = [_ASK_FOR.get(t, t.replace("_", " ")) for t in open_topics]
-        return f"Ask again, briefly, for the patient's {_join(missing)}; they may skip it."
+        return f"Ask for the patient's {_join(missing)} again, briefly (they may skip it)."
     return step.instruction
 
 

@@ -151,7 +151,7 @@ def record_apply(record: IntakeRecordSchema, args: RecordAnswersArgs, *, turn: i
             continue
         fact = rec.fact(topic)
         assert isinstance(fact, TextFact)
-        fact.value = value  # a correction replaces the value; versions keep the old one
+        fact.value = _merged_text(topic, fact, value)
         _set_value(fact, turn)
         accepted.append(topic)
 
@@ -227,11 +227,14 @@ def record_apply(record: IntakeRecordSchema, args: RecordAnswersArgs, *, turn: i
             continue
         if topic in given:
             rejected[f"declined.{topic}"] = "given a value in the same call"
-            continue
-        # Declining after answering withdraws the answer: the patient's choice stands.
-        old = rec.fact(topic)
-        setattr(rec, topic, type(old)(state="declined", turns=_add_turn(old.turns, turn)))
-        accepted.append(f"declined.{topic}")
+        elif _has_content(rec, topic):
+            # Nothing said is lost to a stray decline: an answer given stays until corrected.
+            rejected[f"declined.{topic}"] = "already answered; correct it instead"
+        else:
+            fact = rec.fact(topic)
+            fact.state = "declined"
+            fact.turns = _add_turn(fact.turns, turn)
+            accepted.append(f"declined.{topic}")
 
     if args.urgency is not None:
         # The model may raise the urgency, never lower it.
@@ -247,6 +250,29 @@ def record_apply(record: IntakeRecordSchema, args: RecordAnswersArgs, *, turn: i
         rec.review_confirmed = bool(args.review_confirmed)
         accepted.append("review_confirmed")
     return ApplyResult(record=rec, accepted=accepted, rejected=rejected)
+
+
+# Symptom narratives grow: a new complaint mid-intake joins the first rather than erasing it.
+_ADDITIVE = frozenset({"chief_complaint", "history_of_present_illness"})
+
+
+def _merged_text(topic: str, fact: TextFact, value: str) -> str:
+    old = fact.value if fact.state == "value" else ""
+    if topic not in _ADDITIVE or not old or _key(old) in _key(value):
+        return value  # a correction replaces the value; the stored versions keep the old one
+    if _key(value) in _key(old):
+        return old
+    return f"{old}; {value}"[:500]
+
+
+def record_red_flag(record: IntakeRecordSchema, *, text: str, turn: int) -> IntakeRecordSchema:
+    """A red-flag message always reaches the record: urgency is emergent, and if the model left the
+    chief complaint empty, the patient's own words are it (an emergent intake never lacks one)."""
+    rec = record.model_copy(deep=True)
+    rec.urgency = "emergent"
+    if rec.chief_complaint.state != "value" and text.strip():
+        rec.chief_complaint = TextFact(state="value", value=" ".join(text.split())[:500], turns=[turn])
+    return rec
 
 
 def _has_content(rec: IntakeRecordSchema, topic: str) -> bool:

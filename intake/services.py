@@ -33,6 +33,7 @@ from intake.record import (
     record_apply,
     record_args_parse,
     record_changed_topics,
+    record_red_flag,
     summary_from_record,
 )
 from intake.tokens import token_hash
@@ -514,12 +515,16 @@ def _record_answers(ctx: _TurnContext, arguments: dict[str, Any]) -> dict[str, A
 
 
 def _turn_closed(ctx: _TurnContext) -> IntakeRecordSchema:
+    """The record as the plan leaves it at the end of this turn (pure: also used to preview `next`)."""
+    record = ctx.working
+    if ctx.flags is not None:
+        record = record_red_flag(record, text=ctx.text, turn=ctx.patient_turn)
     return plan.turn_close(
-        ctx.working,
+        record,
         asked_index=ctx.asked_index,
         turn=ctx.patient_turn,
         text=ctx.text,
-        changed=record_changed_topics(ctx.record, ctx.working),
+        changed=record_changed_topics(ctx.record, record),
     )
 
 

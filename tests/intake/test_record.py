@@ -14,6 +14,7 @@ from intake.record import (
     record_apply,
     record_args_parse,
     record_changed_topics,
+    record_red_flag,
     record_review_groups,
     summary_from_record,
 )
@@ -133,6 +134,9 @@ def test_the_model_can_decline_for_the_patient_and_a_value_in_the_same_call_wins
     )
     assert result.record.email.state == "declined" and result.record.phone.state == "value"
     assert "declined.phone" in result.rejected and result.record.tobacco.state == "none"
+    # A stray decline later never erases an answer.
+    later = record_apply(result.record, RecordAnswersArgs(declined=["phone"]), turn=5)
+    assert later.record.phone.value == "555" and "declined.phone" in later.rejected
     both = record_apply(IntakeRecordSchema(), RecordAnswersArgs(none=["alcohol"], declined=["alcohol"]), turn=3)
     assert both.record.alcohol.state == "" and "none.alcohol" in both.rejected
 
@@ -141,13 +145,26 @@ def test_two_answers_that_leave_a_step_empty_make_it_not_obtained() -> None:
     rec = IntakeRecordSchema()
     rec = close(rec, 1, "hello?")
     assert plan.current_index(rec) == 0 and rec.attempts == {"identity": 1}
-    assert plan.next_instruction(rec).startswith("Ask again")
+    assert (
+        plan.next_instruction(rec)
+        == "Ask for the patient's full name and date of birth again, briefly (they may skip it)."
+    )
     rec = close(rec, 2, "what is this for")
     assert rec.name.state == rec.date_of_birth.state == "not_obtained"
     assert plan.current_index(rec) == 1
     # A half answer asks for exactly what is missing.
     rec = apply(rec, 3, phone="555-0100")
     assert "email address" in plan.next_instruction(rec) and "phone" not in plan.next_instruction(rec)
+
+
+def test_a_new_complaint_joins_the_first_and_a_red_flag_always_leaves_a_chief_complaint() -> None:
+    rec = apply(IntakeRecordSchema(), 4, chief_complaint="a bad headache")
+    rec = apply(rec, 9, chief_complaint="crushing chest pain")
+    assert rec.chief_complaint.value == "a bad headache; crushing chest pain" and rec.chief_complaint.turns == [4, 9]
+    assert apply(rec, 10, chief_complaint="crushing chest pain").chief_complaint.value == rec.chief_complaint.value
+    flagged = record_red_flag(IntakeRecordSchema(), text="my face is drooping", turn=3)
+    assert flagged.chief_complaint.value == "my face is drooping" and flagged.urgency == "emergent"
+    assert record_red_flag(rec, text="other words", turn=11).chief_complaint == rec.chief_complaint
 
 
 def test_urgency_only_goes_up_and_warning_signs_accumulate() -> None:

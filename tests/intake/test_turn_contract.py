@@ -185,3 +185,87 @@ def test_anything_else_at_review_is_a_correction_and_the_review_stays_open(staff
     body = _say(api, intake_id, "Yes but my phone number is 555-201-3344.")
     assert body["status"] == "review"
     assert IntakeSession.objects.get(pk=intake_id).summary_id is None
+
+
+def _summary_of(staff_api: Any, intake_id: int) -> PatientSummarySchema:
+    summary_id = IntakeSession.objects.get(pk=intake_id).summary_id
+    assert summary_id, "the intake finished with a summary"
+    return PatientSummarySchema.model_validate(staff_api.get(f"/api/v1/summaries/{summary_id}").json()["data"])
+
+
+def _asked(emulator: Any) -> list[str]:
+    """Every step instruction the app gave the model, in order (tool results and input notes)."""
+    out = []
+    for request in _interaction_posts(emulator):
+        for step in request["body"]["input"] if isinstance(request["body"]["input"], list) else []:
+            if step.get("type") == "function_result" and step.get("name") == "record_answers":
+                out.append(step["result"]["next"])
+            elif step.get("type") == "user_input" and "Next: " in json.dumps(step):
+                out.append(json.dumps(step).split("Next: ", 1)[1])
+    return out
+
+
+# These two run on the offline model's general form filling (issue 9 item 7, branch h9emu).
+@pytest.mark.xfail(reason="needs the offline model to fill record_answers (h9emu); passes with it merged", strict=False)
+def test_patient_who_answers_early_corrects_declines_and_trips_a_red_flag(staff_api, demo_patient, emulator):
+    intake_id, api = _start(staff_api, demo_patient)
+    _say(
+        api,
+        intake_id,
+        "Hi, I'm Kermit Trantow, born June 21 1993. I'm here about a bad headache, "
+        "and I take hydrochlorothiazide 25 mg once a day.",
+    )
+    _say(api, intake_id, "555-201-3344, kermit.t@example.com")
+    corrected = _say(api, intake_id, "Sorry, my email is actually kermit.trantow@example.com")
+    assert corrected["step_title"] == "Insurance", "a correction never moves the intake on"
+    _say(api, intake_id, "skip")
+    after_hpi = _say(api, intake_id, "It started three days ago, about a 6 out of 10, and getting worse.")
+    assert after_hpi["step_title"] == "Allergies", "the reason and medications given early are not asked again"
+    assert not any("which medications" in a for a in _asked(emulator))
+    _say(api, intake_id, "Peanuts. They give me hives.")
+    flagged = _say(api, intake_id, "Now I suddenly have crushing chest pain going down my left arm")
+    assert flagged["emergency"] and flagged["urgency"] == "emergent"
+    _to_review(api, intake_id)
+    record = _record(intake_id)
+    assert record.email.value == "kermit.trantow@example.com" and record.email.turns == [2, 3]
+    old = IntakeRecordVersion.objects.get(record__session_id=intake_id, version=2).document
+    assert old["email"]["value"] == "kermit.t@example.com", "the history of the change is kept"
+    assert record.insurance.state == "declined" and record.chief_complaint.turns[0] == 1
+    assert _say(api, intake_id, "yep all good")["status"] == "completed"
+    summary = _summary_of(staff_api, intake_id)
+    complaint = summary.chief_complaint.lower()
+    assert "headache" in complaint and "chest pain" in complaint, "a new complaint joins the first, nothing lost"
+    assert summary.contact.email == "kermit.trantow@example.com"
+    assert summary.insurance.payer == DECLINED_TEXT and "insurance" in summary.declined
+    meds = {m.name.lower().split()[0]: m.status for m in summary.medications}
+    assert meds.get("hydrochlorothiazide") == "confirmed"
+    assert any("peanut" in a.substance.lower() for a in summary.allergies)
+    assert summary.urgency_level == "emergent"
+    assert not any("routine" in f.lower() for f in summary.recommended_follow_up)
+
+
+@pytest.mark.xfail(reason="needs the offline model to fill record_answers (h9emu); passes with it merged", strict=False)
+def test_patient_whose_red_flag_is_their_reason_for_coming(staff_api, other_patient, emulator):
+    intake_id, api = _start(staff_api, other_patient)
+    born = other_patient.birth_date.strftime("%B %d, %Y")
+    _say(api, intake_id, f"My name is {other_patient.given_name} {other_patient.family_name}, born {born}.")
+    _say(api, intake_id, "I'd rather not give my phone number or my email.")
+    _say(api, intake_id, "Blue Cross, ID XJ4471")
+    flagged = _say(api, intake_id, "My face is drooping on one side since this morning and my speech is slurred.")
+    assert flagged["emergency"] and flagged["step_title"] != "Reason for visit", "the red-flag message was recorded"
+    assert "drooping" in _record(intake_id).chief_complaint.value
+    _say(api, intake_id, "It began around 7 this morning and it's not getting better.")
+    _say(api, intake_id, "I take lisinopril 20 mg once a day and metformin 500 mg twice a day.")
+    _say(api, intake_id, "Sorry, the lisinopril dose is 10, not 20.")
+    _say(api, intake_id, "skip")
+    _to_review(api, intake_id)
+    record = _record(intake_id)
+    assert record.phone.state == record.email.state == "declined"
+    assert record.allergies.state == "declined", "'skip' is a decline, never 'none'"
+    lisinopril = next(m for m in record.medications.items if m.name.lower().startswith("lisinopril"))
+    assert lisinopril.dose.startswith("10")
+    assert _say(api, intake_id, "Yes, that's right.")["status"] == "completed"
+    summary = _summary_of(staff_api, intake_id)
+    assert "face" in summary.chief_complaint.lower() or "droop" in summary.chief_complaint.lower()
+    assert summary.urgency_level == "emergent" and summary.allergies == [] and "allergies" in summary.declined
+    assert summary.contact.phone == DECLINED_TEXT
