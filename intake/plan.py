@@ -178,6 +178,13 @@ def _join(items: list[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
+def chart_checks(accepted: list[str]) -> tuple[ChartSection, ...]:
+    """Chart sections to check against facts just recorded (the identity is confirmed, not trusted)."""
+    return tuple(
+        dict.fromkeys(section for step in STEPS if set(step.facts) & set(accepted) for section in step.confirm_sections)
+    )
+
+
 def turn_close(
     record: IntakeRecordSchema, *, asked_index: int, turn: int, text: str, changed: list[str]
 ) -> IntakeRecordSchema:

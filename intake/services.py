@@ -511,7 +511,12 @@ def _record_answers(ctx: _TurnContext, arguments: dict[str, Any]) -> dict[str, A
     preview = _turn_closed(ctx)  # what the plan will decide at the end of this turn
     instruction = plan.next_instruction(preview)
     ctx.working.told = instruction
-    return {"accepted": applied.accepted, "rejected": {**rejected, **applied.rejected}, "next": instruction}
+    result: dict[str, Any] = {"accepted": applied.accepted, "rejected": {**rejected, **applied.rejected}}
+    check = plan.chart_checks(applied.accepted)
+    if check:
+        result["check_chart"] = list(check)  # e.g. the name and birth date just given: verify, never read out
+    result["next"] = instruction
+    return result
 
 
 def _turn_closed(ctx: _TurnContext) -> IntakeRecordSchema:

@@ -307,7 +307,14 @@ def test_failing_chart_source_is_reported_to_the_model_and_the_intake_goes_on(
 
     intake_id, patient_api = _start(staff_api, demo_patient)
     settings.FHIR_BASE_URL = f"http://127.0.0.1:{closed_port()}/fhir"
-    texts = ["I'm Kermit Trantow.", "555-201-3344", "Aetna W123", "A headache.", "Three days, 6 out of 10."]
+    texts = [
+        "I'm Kermit Trantow.",
+        "555-201-3344",
+        "Aetna W123",
+        "A headache.",
+        "Three days, 6 out of 10.",
+        "Just hydrochlorothiazide, is that what my chart says?",
+    ]
     for text in texts:
         response = patient_api.post(f"/api/v1/intakes/{intake_id}/messages", {"text": text})
         assert response.status_code == 200, response.content

@@ -192,3 +192,8 @@ def test_is_confirmation(text: str) -> None:
 )
 def test_corrections_are_not_confirmations(text: str) -> None:
     assert not plan.is_confirmation(text)
+
+
+def test_identity_facts_ask_for_a_chart_check_and_others_do_not() -> None:
+    assert plan.chart_checks(["name", "phone"]) == ("identity",)
+    assert plan.chart_checks(["medications", "none.allergies"]) == ()
