@@ -220,6 +220,8 @@ RecordTopic = Literal[
     "occupation",
 ]
 RECORD_TOPICS: tuple[str, ...] = RecordTopic.__args__  # type: ignore[attr-defined]
+# What a patient can have "none" of; for other topics a plain answer ("I don't drink") is a value.
+NoneTopic = Literal["email", "medications", "allergies", "past_history", "family_history", "tobacco", "alcohol"]
 
 
 def _clip(limit: int) -> Any:
@@ -284,7 +286,7 @@ class RecordAnswersArgs(BaseModel):
     tobacco: _Text | None = Field(default=None, description="Smoking or tobacco use")
     alcohol: _Text | None = Field(default=None, description="Alcohol use")
     occupation: _Text | None = Field(default=None, description="Job or occupation")
-    none: list[RecordTopic] | None = Field(default=None, description="Topics the patient says they have none of")
+    none: list[NoneTopic] | None = Field(default=None, description="Topics the patient says they have none of")
     declined: list[RecordTopic] | None = Field(default=None, description="Topics the patient declined to answer")
     review_confirmed: bool | None = Field(default=None, description="True if the patient says the summary is right")
     urgency: Urgency | None = Field(default=None, description="How urgent the symptoms sound")
@@ -317,7 +319,9 @@ def _simplify_optional(node: Any) -> Any:
             inner = next(v for v in any_of if v != {"type": "null"})
             rest = {k: v for k, v in node.items() if k not in {"anyOf", "default"}}
             return _simplify_optional({**inner, **rest})
-        return {k: _simplify_optional(v) for k, v in node.items() if not (k == "default" and v is None)}
+        # Defaults and additionalProperties say nothing the model needs (validation still forbids
+        # extra keys); dropping them keeps the declaration, re-sent every request, small.
+        return {k: _simplify_optional(v) for k, v in node.items() if k not in {"default", "additionalProperties"}}
     if isinstance(node, list):
         return [_simplify_optional(v) for v in node]
     return node

@@ -177,7 +177,7 @@ def test_urgency_only_goes_up_and_warning_signs_accumulate() -> None:
 def _reviewable() -> IntakeRecordSchema:
     rec = IntakeRecordSchema()
     for step in plan.STEPS:
-        rec = apply(rec, 1, none=list(step.facts))
+        rec = apply(rec, 1, declined=list(step.facts))
     return rec
 
 
