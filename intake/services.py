@@ -373,7 +373,10 @@ def _emergency_record(ctx: _TurnContext, text: str, attachments: list[Attachment
 
 def _emergency_outcome(ctx: _TurnContext) -> TurnOutcome:
     """The answer to a red-flag message when the model cannot be reached: the fixed text alone.
-    The message stays unanswered and goes to the model with the patient's next message."""
+    The message stays unanswered and goes to the model with the patient's next message; its
+    urgency and words are in the record already, in case the patient never comes back."""
+    with transaction.atomic():
+        ctx.record_version = _record_save(ctx, record_red_flag(ctx.record, text=ctx.text, turn=ctx.patient_turn))
     _lease_release(ctx)
     progress = plan.progress(ctx.step_index)
     message = ctx.flags.emergency_message
@@ -476,7 +479,9 @@ async def _call(ctx: _TurnContext, kwargs: dict[str, Any], *, stream: bool) -> A
     await sync_to_async(_rebuild_count_increment)(ctx.session_id)
     kwargs.pop("previous_interaction_id")
     steps = await sync_to_async(_history_steps_excluding_last)(ctx.session_id)
-    kwargs["input"] = [*steps, *_continuation_input(kwargs["input"])]
+    # Earlier unanswered messages are stored turns, so the rebuilt history has them already.
+    pending = [_as_user_step(t) for t in ctx.pending]
+    kwargs["input"] = [*steps, *(s for s in _continuation_input(kwargs["input"]) if s not in pending)]
     ctx.head_id = ""
     ctx.stateless = True  # later hops in this turn re-send history too
     async for event in _call_once(kwargs, stream=stream):
@@ -637,7 +642,7 @@ def _finish_turn(ctx: _TurnContext, result: client.InteractionResult) -> TurnOut
     )
 
 
-def _record_save(ctx: _TurnContext, record: IntakeRecordSchema) -> None:
+def _record_save(ctx: _TurnContext, record: IntakeRecordSchema) -> int:
     """One new version per patient turn: the row holds the latest, the versions keep every one."""
     version = ctx.record_version + 1
     document = record.model_dump(mode="json")
@@ -645,6 +650,7 @@ def _record_save(ctx: _TurnContext, record: IntakeRecordSchema) -> None:
     IntakeRecordVersion.objects.create(
         record_id=ctx.record_id, version=version, turn=ctx.patient_turn, document=document
     )
+    return version
 
 
 def _tool_turn_text(result: client.InteractionResult) -> str:

@@ -269,3 +269,23 @@ def test_patient_whose_red_flag_is_their_reason_for_coming(staff_api, other_pati
     assert "face" in summary.chief_complaint.lower() or "droop" in summary.chief_complaint.lower()
     assert summary.urgency_level == "emergent" and summary.allergies == [] and "allergies" in summary.declined
     assert summary.contact.phone == DECLINED_TEXT
+
+
+def test_red_flag_advice_stands_when_the_model_is_down_and_the_message_is_answered_later(
+    staff_api, demo_patient, emulator, settings
+):
+    from tests.patients.conftest import closed_port
+
+    intake_id, api = _start(staff_api, demo_patient)
+    working = settings.GEMINI_BASE_URL
+    settings.GEMINI_BASE_URL = f"http://127.0.0.1:{closed_port()}"
+    text = "My face is drooping on one side and my speech is slurred"
+    body = _say(api, intake_id, text)
+    assert body["emergency"] and body["reply"] == body["emergency"] and body["urgency"] == "emergent"
+    record = _record(intake_id)
+    assert record.urgency == "emergent" and record.chief_complaint.value == text, "kept even if they never return"
+    settings.GEMINI_BASE_URL = working
+    _say(api, intake_id, "I'm Kermit Trantow.")
+    carrying = [r for r in _interaction_posts(emulator) if text in json.dumps(r["body"].get("input"))]
+    assert len(carrying) == 1
+    assert IntakeSession.objects.get(pk=intake_id).urgency == "emergent"
