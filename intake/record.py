@@ -389,6 +389,38 @@ def _summary_text(rec: IntakeRecordSchema, topic: str) -> str | None:
     return None
 
 
+# Summary field -> the record topics it is made of, for the per-field source turns.
+_SUMMARY_TOPICS: dict[str, tuple[str, ...]] = {
+    "patient_name": ("name",),
+    "chief_complaint": ("chief_complaint",),
+    "history_of_present_illness": ("history_of_present_illness",),
+    "insurance": ("insurance",),
+    "medications": ("medications",),
+    "allergies": ("allergies",),
+    "past_history": ("past_history",),
+    "family_history": ("family_history",),
+    "social_history": ("tobacco", "alcohol", "occupation"),
+    "contact": ("phone", "email"),
+}
+
+
+def _sources(rec: IntakeRecordSchema, model_sources: list[dict[str, object]]) -> list[dict[str, object]]:
+    """Per summary field, the patient turns the record's facts came from; the model's guess elsewhere."""
+    ours: dict[str, list[int]] = {}
+    for field, topics in _SUMMARY_TOPICS.items():
+        turns: set[int] = set()
+        for topic in topics:
+            fact = rec.fact(topic)
+            if fact.state in _STATED:
+                turns.update(fact.turns)
+                for item in getattr(fact, "items", []):
+                    turns.update(item.turns)
+        if turns:
+            ours[field] = sorted(turns)
+    kept = [s for s in model_sources if s.get("field") not in ours]
+    return [*({"field": f, "turns": t} for f, t in ours.items()), *kept]
+
+
 def summary_from_record(
     summary: PatientSummarySchema, rec: IntakeRecordSchema
 ) -> tuple[PatientSummarySchema, list[str]]:
@@ -440,7 +472,8 @@ def summary_from_record(
     take("urgency_level", max_urgency(summary.urgency_level, rec.urgency))
     if rec.warning_signs:
         take("red_flags", list(dict.fromkeys([*summary.red_flags, *rec.warning_signs])))
+    take("sources", _sources(rec, data["sources"]))
     merged = PatientSummarySchema.model_validate({**data, **update})
     # "declined"/"contact" are the app's own fields: a difference there is not a model disagreement.
-    differing = sorted(k for k in update if k not in {"declined", "contact"})
+    differing = sorted(k for k in update if k not in {"declined", "contact", "sources"})
     return merged, differing

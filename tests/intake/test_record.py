@@ -242,6 +242,8 @@ def test_the_record_wins_over_the_summary_and_differences_are_named() -> None:
     assert merged.contact.phone == "555-0101" and merged.contact.email == DECLINED_TEXT
     assert merged.declined == ["email"] and merged.urgency_level == "emergent"
     assert set(differing) == {"patient_name", "chief_complaint", "medications", "urgency_level"}
+    sources = {s.field: s.turns for s in merged.sources}
+    assert sources["contact"] == [1, 2] and sources["medications"] == [1] and sources["allergies"] == [2]
     # Not obtained leaves the model's reading alone.
     untouched, nothing = summary_from_record(_summary(), IntakeRecordSchema())
     assert untouched.medications[0].name == "aspirin" and nothing == []
