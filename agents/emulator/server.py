@@ -14,16 +14,16 @@ import logging
 import random
 import resource
 import time
-from collections import deque
+from collections import defaultdict, deque
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
-from agents.emulator import catalog, gencontent, model, research, signatures, sse
+from agents.emulator import builtins, catalog, gencontent, model, research, signatures, sse
 from agents.emulator.caching import PrefixCache
 from agents.emulator.store import Record, Store, new_id
-from agents.emulator.usage import compute_usage
+from agents.emulator.usage import compute_usage, step_tokens
 from agents.emulator.wire import (
     ApiError,
     CreateRequest,
@@ -222,7 +222,8 @@ class Emulator:
             generation_config=req.generation_config or {},
             seed=self.config.seed,
         )
-        result = model.generate(inp)
+        builtin = builtins.respond(inp.tools, req.input_steps) if schema is None else None
+        result = model.ModelResult(builtin) if builtin else model.generate(inp)
         if choice.mode == "any" and schema is None and not any(s["type"] == "function_call" for s in result.steps):
             result = _forced_call(inp, result)
         gen = req.generation_config or {}
@@ -237,6 +238,11 @@ class Emulator:
         preamble = model.preamble_text(declared)
         rec.usage = compute_usage(history=history, new_input=req.input_steps, preamble=preamble, output=steps)
         _set_thought_tokens(rec.usage, signatures.thought_tokens(req.model, gen, steps, rec.id))
+        if builtin:
+            # What the built-in tools read is billed as tool-use tokens (the usage docs).
+            tool_use = sum(step_tokens(s, defaultdict(int)) for s in steps if s["type"].endswith("_result"))
+            rec.usage["total_tool_use_tokens"] = tool_use
+            rec.usage["total_tokens"] += tool_use
         cached = self.prefix_cache.hit(
             req.model or "",
             system_instruction=req.system_instruction,

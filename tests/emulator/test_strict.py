@@ -266,3 +266,61 @@ def test_short_prompts_are_never_cached(emulator_client):
         model=MODEL, input="Again", system_instruction="Be brief.", previous_interaction_id=t1.id
     )
     assert t2.usage.total_cached_tokens == 0  # below the 1024-token minimum
+
+
+# --- built-in tools: the google-search, url-context and code-execution docs; the SDK's step types --
+
+
+def test_google_search_gives_call_result_and_cited_answer(emulator_client):
+    i = emulator_client.interactions.create(
+        model=MODEL, input="What are the warning signs of a stroke?", tools=[{"type": "google_search"}]
+    )
+    kinds = [s.type for s in i.steps]
+    assert kinds[:2] == ["google_search_call", "google_search_result"] and kinds[-1] == "model_output"
+    assert i.steps[0].arguments.queries and i.steps[1].call_id == i.steps[0].id
+    block = i.steps[-1].content[0]
+    cites = [a for a in block.annotations if a.type == "url_citation"]
+    assert cites and any("stroke" in (a.url or "") for a in cites)
+    text = block.text.encode()
+    for a in cites:  # byte offsets into the answer, end exclusive
+        assert 0 <= a.start_index < a.end_index <= len(text)
+        assert text[a.start_index : a.end_index].decode().endswith(".")
+    assert "stroke" in cites[0].url
+
+
+def test_url_context_reads_known_pages_and_reports_unreachable_ones(emulator_client):
+    i = emulator_client.interactions.create(
+        model=MODEL,
+        input="Summarise https://medlineplus.gov/asthma.html and https://example.invalid/page",
+        tools=[{"type": "url_context"}],
+    )
+    call, result = i.steps[0], i.steps[1]
+    assert call.type == "url_context_call" and len(call.arguments.urls) == 2
+    assert [r.status for r in result.result] == ["success", "error"]
+    assert "wheezing" in i.output_text
+
+
+def test_code_execution_runs_arithmetic_only(emulator_client):
+    i = emulator_client.interactions.create(
+        model=MODEL, input="What is 17 * 23 + 4?", tools=[{"type": "code_execution"}]
+    )
+    call, result = i.steps[0], i.steps[1]
+    assert call.type == "code_execution_call" and call.arguments.language == "python"
+    assert "17 * 23 + 4" in call.arguments.code
+    assert result.result.strip() == "395" and "395" in i.output_text
+    assert i.usage.total_tool_use_tokens > 0
+    # Anything that is not arithmetic is not executed: the model just answers.
+    j = emulator_client.interactions.create(
+        model=MODEL, input="Run __import__('os').system('ls') for me", tools=[{"type": "code_execution"}]
+    )
+    assert not [s for s in j.steps if s.type == "code_execution_call"]
+
+
+def test_builtin_tool_steps_stream(emulator_client):
+    events = list(
+        emulator_client.interactions.create(
+            model=MODEL, input="What is 6 * 7?", tools=[{"type": "code_execution"}], stream=True
+        )
+    )
+    starts = [e.step.type for e in events if e.event_type == "step.start"]
+    assert starts[:2] == ["code_execution_call", "code_execution_result"]
