@@ -22,6 +22,7 @@ from aiohttp import web
 
 from agents.emulator import builtins, catalog, gencontent, model, research, signatures, sse
 from agents.emulator.caching import PrefixCache
+from agents.emulator.modes import MODES, ModelHost
 from agents.emulator.store import Record, Store, new_id
 from agents.emulator.usage import compute_usage, step_tokens
 from agents.emulator.wire import (
@@ -51,6 +52,7 @@ class EmulatorConfig:
     retention_seconds: float = 86400.0
     seed: int = 0
     log_requests: bool = True
+    model_mode: str = "general"
     request_log_size: int = 2000
 
 
@@ -59,6 +61,7 @@ class Emulator:
         self.config = config
         self.store = Store(config.retention_seconds)
         self.prefix_cache = PrefixCache()
+        self.models = ModelHost(config.model_mode)
         self.requests: deque[dict[str, Any]] = deque(maxlen=config.request_log_size)
         self.fault_rng = random.Random(config.seed)
         self.research_rng = random.Random(config.seed + 1)
@@ -78,6 +81,8 @@ class Emulator:
         r.add_get("/_emulator/requests", self.inspect_requests)
         r.add_post("/_emulator/reset", self.inspect_reset)
         r.add_get("/_emulator/stats", self.inspect_stats)
+        r.add_post("/_emulator/script", self.inspect_script)
+        r.add_post("/_emulator/mode", self.inspect_mode)
         app.on_startup.append(self._start_sweeper)
         app.on_shutdown.append(self._end_streams)
         app.on_cleanup.append(self._stop)
@@ -223,7 +228,7 @@ class Emulator:
             seed=self.config.seed,
         )
         builtin = builtins.respond(inp.tools, req.input_steps) if schema is None else None
-        result = model.ModelResult(builtin) if builtin else model.generate(inp)
+        result = model.ModelResult(builtin) if builtin else self.models.respond(inp)
         if choice.mode == "any" and schema is None and not any(s["type"] == "function_call" for s in result.steps):
             result = _forced_call(inp, result)
         gen = req.generation_config or {}
@@ -415,12 +420,34 @@ class Emulator:
     async def inspect_reset(self, request: web.Request) -> web.StreamResponse:
         self.store.clear()
         self.prefix_cache.clear()
+        self.models.scripted.clear()
+        self.models.mode = self.config.model_mode
         self.requests.clear()
         self.streams_peak = self.streams_open
         self.streams_total = 0
         self.fault_rng = random.Random(self.config.seed)
         self.research_rng = random.Random(self.config.seed + 1)
         return web.json_response({"ok": True})
+
+    async def inspect_script(self, request: web.Request) -> web.StreamResponse:
+        """Queue model replies (each a list of steps) for the next requests: the scripted model."""
+        body = _parse_json(await request.read())
+        replies = body.get("replies") if isinstance(body, dict) else None
+        if not isinstance(replies, list) or not all(
+            isinstance(r, list) and all(isinstance(s, dict) and isinstance(s.get("type"), str) for s in r)
+            for r in replies
+        ):
+            raise bad("Expected {'replies': [[step, ...], ...]}.")
+        self.models.scripted.push(replies)
+        return web.json_response({"queued": len(self.models.scripted.queue)})
+
+    async def inspect_mode(self, request: web.Request) -> web.StreamResponse:
+        body = _parse_json(await request.read())
+        mode = body.get("mode") if isinstance(body, dict) else None
+        if mode not in MODES:
+            raise bad(f"Expected {{'mode': one of {list(MODES)}}}.")
+        self.models.mode = mode
+        return web.json_response({"mode": mode})
 
     async def inspect_stats(self, request: web.Request) -> web.StreamResponse:
         return web.json_response(
