@@ -457,6 +457,7 @@ class Emulator:
                 "streams_peak": self.streams_peak,
                 "streams_total": self.streams_total,
                 "requests_logged": len(self.requests),
+                "model_mode": self.models.mode,
             }
         )
 

@@ -104,11 +104,9 @@ def test_mode_is_validated_and_reset(emulator, emulator_client):
 
     assert httpx.post(emulator.base_url + "/_emulator/mode", json={"mode": "chaotic"}).status_code == 400
     emulator.set_mode("realistic")
+    assert emulator.stats()["model_mode"] == "realistic"
     emulator.reset()
-    i = emulator_client.interactions.create(
-        model=MODEL, input="I'm Lena Park. What's next?", system_instruction=SYSTEM, tools=[CHART_TOOL, NOTE_TOOL]
-    )
-    assert len([s for s in i.steps if s.type == "function_call"]) <= 1  # back to the general model
+    assert emulator.stats()["model_mode"] == "general"
 
 
 def test_realistic_mode_still_refuses_what_google_refuses(emulator, emulator_client):
