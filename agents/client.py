@@ -87,6 +87,9 @@ class InteractionResult:
     request_bytes: int = 0
     latency_ms: int = 0
     error: str = ""
+    # The model's thought and function_call steps exactly as received (signatures included), so a
+    # stateless request can send them back: Gemini 3 refuses calls re-sent without their signature.
+    model_steps: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def requires_action(self) -> bool:
@@ -204,6 +207,11 @@ def _result(interaction: Any, *, meter: _WireMeter, started: float) -> Interacti
         if getattr(step, "type", None) == "function_call"
     ]
     errors = getattr(interaction, "errors", None) or []
+    model_steps = [
+        step.model_dump(mode="json", exclude_none=True)
+        for step in (interaction.steps or [])
+        if getattr(step, "type", None) in _RESENT_STEP_TYPES
+    ]
     return InteractionResult(
         id=interaction.id,
         status=str(interaction.status),
@@ -213,7 +221,11 @@ def _result(interaction: Any, *, meter: _WireMeter, started: float) -> Interacti
         request_bytes=meter.request_bytes,
         latency_ms=int((time.monotonic() - started) * 1000),
         error="; ".join(str(getattr(e, "message", e)) for e in errors),
+        model_steps=model_steps,
     )
+
+
+_RESENT_STEP_TYPES = ("thought", "function_call")
 
 
 @contextmanager
@@ -262,6 +274,7 @@ async def ainteraction_stream(**kwargs: Any) -> AsyncIterator[StreamEvent]:
     started = time.monotonic()
     text_parts: list[str] = []
     calls: dict[int, dict[str, Any]] = {}
+    thoughts: dict[int, dict[str, Any]] = {}
     interaction_id = ""
     status = "in_progress"
     usage = Usage()
@@ -274,6 +287,8 @@ async def ainteraction_stream(**kwargs: Any) -> AsyncIterator[StreamEvent]:
                     interaction_id = event.interaction.id
                 elif kind == "step.start" and getattr(event.step, "type", None) == "function_call":
                     calls[event.index] = {"id": event.step.id, "name": event.step.name, "arguments": ""}
+                elif kind == "step.start" and getattr(event.step, "type", None) == "thought":
+                    thoughts[event.index] = {"type": "thought"}
                 elif kind == "step.delta":
                     delta = event.delta
                     if delta.type == "text" and delta.text:
@@ -281,6 +296,9 @@ async def ainteraction_stream(**kwargs: Any) -> AsyncIterator[StreamEvent]:
                         yield StreamEvent(text=delta.text)
                     elif delta.type == "arguments_delta" and event.index in calls:
                         calls[event.index]["arguments"] += delta.arguments or ""
+                    elif delta.type == "thought_signature" and event.index in thoughts:
+                        # Kept byte for byte: it must go back exactly as received.
+                        thoughts[event.index]["signature"] = delta.signature
                 elif kind == "interaction.status_update":
                     status = str(event.status)
                 elif kind == "interaction.completed":
@@ -294,6 +312,10 @@ async def ainteraction_stream(**kwargs: Any) -> AsyncIterator[StreamEvent]:
     function_calls = [
         FunctionCall(id=c["id"], name=c["name"], arguments=_parse_arguments(c["arguments"])) for c in calls.values()
     ]
+    by_index: dict[int, dict[str, Any]] = dict(thoughts)
+    for index, call in zip(calls, function_calls, strict=True):
+        by_index[index] = {"type": "function_call", "id": call.id, "name": call.name, "arguments": call.arguments}
+    model_steps = [by_index[i] for i in sorted(by_index)]
     yield StreamEvent(
         result=InteractionResult(
             id=interaction_id,
@@ -303,6 +325,7 @@ async def ainteraction_stream(**kwargs: Any) -> AsyncIterator[StreamEvent]:
             usage=usage,
             request_bytes=meter.request_bytes,
             latency_ms=int((time.monotonic() - started) * 1000),
+            model_steps=model_steps,
         )
     )
 

@@ -478,10 +478,18 @@ async def _call(ctx: _TurnContext, kwargs: dict[str, Any], *, stream: bool) -> A
     logger.info("intake %s: remote chain gone, rebuilding from local turns", ctx.session_id)
     await sync_to_async(_rebuild_count_increment)(ctx.session_id)
     kwargs.pop("previous_interaction_id")
-    steps = await sync_to_async(_history_steps_excluding_last)(ctx.session_id)
-    # Earlier unanswered messages are stored turns, so the rebuilt history has them already.
-    pending = [_as_user_step(t) for t in ctx.pending]
-    kwargs["input"] = [*steps, *(s for s in _continuation_input(kwargs["input"]) if s not in pending)]
+    continuation = _continuation_input(kwargs["input"])
+    if continuation[0]["type"] == "function_result" and ctx.hops:
+        # Mid-turn: the patient's message is in the local record, and the results answer calls the
+        # model made on the last hop, which must be re-sent with their thought signatures.
+        steps = await sync_to_async(_history_steps)(ctx.session_id)
+        continuation = [*_resent_model_steps(ctx.hops[-1].result), *continuation]
+    else:
+        steps = await sync_to_async(_history_steps_excluding_last)(ctx.session_id)
+        # Earlier unanswered messages are stored turns, so the rebuilt history has them already.
+        pending = [_as_user_step(t) for t in ctx.pending]
+        continuation = [s for s in continuation if s not in pending]
+    kwargs["input"] = [*steps, *continuation]
     ctx.head_id = ""
     ctx.stateless = True  # later hops in this turn re-send history too
     async for event in _call_once(kwargs, stream=stream):
@@ -580,15 +588,20 @@ async def _run_turn(
             kwargs["previous_interaction_id"] = result.id
             kwargs["input"] = outputs
         else:
-            # Nothing stored remotely: re-send the history, the call and its results.
-            calls = [
-                {"type": "function_call", "id": c.id, "name": c.name, "arguments": c.arguments}
-                for c in result.function_calls
-            ]
+            # Nothing stored remotely: re-send the history, the model's thought and calls exactly as
+            # received (Gemini 3 refuses calls without their signature), and the results.
             base = history_input if history_input is not None else kwargs["input"]
-            history_input = [*base, *calls, *outputs]
+            history_input = [*base, *_resent_model_steps(result), *outputs]
             kwargs.pop("previous_interaction_id", None)
             kwargs["input"] = history_input
+
+
+def _resent_model_steps(result: client.InteractionResult) -> list[dict[str, Any]]:
+    if result.model_steps:
+        return result.model_steps
+    return [
+        {"type": "function_call", "id": c.id, "name": c.name, "arguments": c.arguments} for c in result.function_calls
+    ]
 
 
 def _finish_turn(ctx: _TurnContext, result: client.InteractionResult) -> TurnOutcome:
@@ -748,7 +761,7 @@ def _summary_request(ctx: _TurnContext, instruction: str) -> dict[str, Any]:
     kwargs: dict[str, Any] = {
         "model": settings.GEMINI_MODEL,
         "system_instruction": SUMMARY_INSTRUCTION,
-        "response_format": summary_json_schema(),
+        "response_format": {"type": "text", "mime_type": "application/json", "schema": summary_json_schema()},
         "store": ctx.store,
     }
     if _chain_usable(ctx):

@@ -71,9 +71,10 @@ class EmulatorHandle:
         self.stop()
         raise RuntimeError(f"emulator did not answer within {timeout}s:\n{self.output()}")
 
-    def _call(self, method: str, path: str) -> Any:
+    def _call(self, method: str, path: str, body: Any = None) -> Any:
         url = self.base_url + path  # always http://127.0.0.1
-        req = urllib.request.Request(url, method=method, data=b"" if method == "POST" else None)  # noqa: S310
+        data = json.dumps(body).encode() if body is not None else (b"" if method == "POST" else None)
+        req = urllib.request.Request(url, method=method, data=data)  # noqa: S310
         with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310
             return json.loads(resp.read() or b"null")
 
@@ -83,6 +84,14 @@ class EmulatorHandle:
 
     def reset(self) -> None:
         self._call("POST", "/_emulator/reset")
+
+    def script(self, replies: list[list[dict[str, Any]]]) -> None:
+        """Queue scripted model replies (each a list of steps) for the next requests."""
+        self._call("POST", "/_emulator/script", {"replies": replies})
+
+    def set_mode(self, mode: str) -> None:
+        """Switch the model plug-in (general, realistic, scripted) until the next reset."""
+        self._call("POST", "/_emulator/mode", {"mode": mode})
 
     def stats(self) -> dict[str, Any]:
         return dict(self._call("GET", "/_emulator/stats"))

@@ -19,6 +19,13 @@ def parse_args(argv: list[str] | None = None) -> EmulatorConfig:
     p.add_argument("--retention-seconds", type=float, default=86400.0, help="stored interactions expire")
     p.add_argument("--seed", type=int, default=0, help="seed for the offline model and fault injection")
     p.add_argument("--quiet", action="store_true", help="do not log each request")
+    p.add_argument(
+        "--model-mode",
+        choices=("general", "realistic", "scripted"),
+        default="general",
+        help="general: the offline rules; realistic: LLM-like habits (parallel calls, extra hops, "
+        "off-script replies, unusual JSON); scripted: replies queued through /_emulator/script",
+    )
     a = p.parse_args(argv)
     if not 0.0 <= a.fault_rate <= 1.0:
         p.error("--fault-rate must be between 0 and 1")
@@ -32,6 +39,7 @@ def parse_args(argv: list[str] | None = None) -> EmulatorConfig:
         retention_seconds=a.retention_seconds,
         seed=a.seed,
         log_requests=not a.quiet,
+        model_mode=a.model_mode,
     )
 
 

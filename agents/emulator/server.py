@@ -8,21 +8,32 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import logging
 import random
 import resource
 import time
-from collections import deque
+from collections import defaultdict, deque
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
-from agents.emulator import gencontent, model, research, sse
+from agents.emulator import builtins, catalog, gencontent, model, research, signatures, sse
+from agents.emulator.caching import PrefixCache
+from agents.emulator.modes import MODES, ModelHost
 from agents.emulator.store import Record, Store, new_id
-from agents.emulator.usage import compute_usage
-from agents.emulator.wire import ApiError, CreateRequest, bad, is_typed_format, parse_create, response_schema
+from agents.emulator.usage import compute_usage, step_tokens
+from agents.emulator.wire import (
+    ApiError,
+    CreateRequest,
+    bad,
+    is_typed_format,
+    parse_create,
+    response_schema,
+    tool_choice,
+)
 
 log = logging.getLogger("agents.emulator")
 
@@ -41,6 +52,7 @@ class EmulatorConfig:
     retention_seconds: float = 86400.0
     seed: int = 0
     log_requests: bool = True
+    model_mode: str = "general"
     request_log_size: int = 2000
 
 
@@ -48,6 +60,8 @@ class Emulator:
     def __init__(self, config: EmulatorConfig) -> None:
         self.config = config
         self.store = Store(config.retention_seconds)
+        self.prefix_cache = PrefixCache()
+        self.models = ModelHost(config.model_mode)
         self.requests: deque[dict[str, Any]] = deque(maxlen=config.request_log_size)
         self.fault_rng = random.Random(config.seed)
         self.research_rng = random.Random(config.seed + 1)
@@ -67,6 +81,8 @@ class Emulator:
         r.add_get("/_emulator/requests", self.inspect_requests)
         r.add_post("/_emulator/reset", self.inspect_reset)
         r.add_get("/_emulator/stats", self.inspect_stats)
+        r.add_post("/_emulator/script", self.inspect_script)
+        r.add_post("/_emulator/mode", self.inspect_mode)
         app.on_startup.append(self._start_sweeper)
         app.on_shutdown.append(self._end_streams)
         app.on_cleanup.append(self._stop)
@@ -156,6 +172,9 @@ class Emulator:
             if not prev.done:
                 raise bad(f"Invalid 'previous_interaction_id': interaction is still {prev.status}.")
             history = self.store.history(req.previous_interaction_id)
+        if req.model:
+            signatures.check_history(req.model, req.input_steps, self.config.seed)
+        _check_call_ids(history, req.input_steps)
         echo = dict(req.echo)
         if "response_format" in echo:
             echo["response_format"] = _normalized_response_format(req.response_format)
@@ -188,8 +207,7 @@ class Emulator:
         return web.json_response(rec.to_json(with_input_steps=False, include_input=False))
 
     def _check_agent(self, req: CreateRequest) -> None:
-        if not (req.agent or "").startswith("deep-research"):
-            raise bad(f"Invalid value for 'agent': {req.agent!r} is not available in the emulator.")
+        # The name itself was checked against the catalog in wire.parse_create.
         if not req.background:
             raise bad("Agent interactions require 'background' to be true.")
         if not req.store:
@@ -199,27 +217,47 @@ class Emulator:
     def _complete_model(self, rec: Record, req: CreateRequest, history: list[dict[str, Any]]) -> None:
         """Run the offline model synchronously and finish the record (status, usage, events)."""
         schema = response_schema(req.response_format)
-        if schema is None and req.response_mime_type == "application/json":
-            schema = {}  # the deprecated JSON mode without a schema
+        choice = tool_choice(req.generation_config)
         inp = model.ModelInput(
             history=history,
             new_steps=req.input_steps,
             system_instruction=req.system_instruction,
-            tools=req.tools,
+            tools=_tools_for(req.tools, choice),
             response_schema=schema,
             generation_config=req.generation_config or {},
             seed=self.config.seed,
         )
-        result = model.generate(inp)
-        rec.output_steps = result.steps
-        rec.usage = compute_usage(
-            history=history,
-            new_input=req.input_steps,
-            preamble=model.preamble_text(inp),
-            output=result.steps,
+        builtin = builtins.respond(inp.tools, req.input_steps) if schema is None else None
+        result = model.ModelResult(builtin) if builtin else self.models.respond(inp)
+        if choice.mode == "any" and schema is None and not any(s["type"] == "function_call" for s in result.steps):
+            result = _forced_call(inp, result)
+        gen = req.generation_config or {}
+        steps = signatures.with_thoughts(
+            req.model or "", result.steps, self.config.seed, think=signatures.thinks(req.model, gen)
         )
+        rec.output_steps = steps
+        # Usage reads the declared tools (what the request carried), not the tool-choice filtered set.
+        declared = model.ModelInput(
+            history=[], new_steps=[], system_instruction=req.system_instruction, tools=req.tools
+        )
+        preamble = model.preamble_text(declared)
+        rec.usage = compute_usage(history=history, new_input=req.input_steps, preamble=preamble, output=steps)
+        _set_thought_tokens(rec.usage, signatures.thought_tokens(req.model, gen, steps, rec.id))
+        if builtin:
+            # What the built-in tools read is billed as tool-use tokens (the usage docs).
+            tool_use = sum(step_tokens(s, defaultdict(int)) for s in steps if s["type"].endswith("_result"))
+            rec.usage["total_tool_use_tokens"] = tool_use
+            rec.usage["total_tokens"] += tool_use
+        cached = self.prefix_cache.hit(
+            req.model or "",
+            system_instruction=req.system_instruction,
+            tools=req.tools,
+            steps=[*history, *req.input_steps],
+            minimum=catalog.cache_min_tokens(req.model),
+        )
+        _set_cached(rec.usage, cached)
         rec.touch(result.status)
-        for i, step in enumerate(result.steps):
+        for i, step in enumerate(rec.output_steps):
             sse.emit_step(rec, i, step)
         if result.status != "in_progress":
             rec.emit({"event_type": "interaction.status_update", "interaction_id": rec.id, "status": rec.status})
@@ -381,12 +419,35 @@ class Emulator:
 
     async def inspect_reset(self, request: web.Request) -> web.StreamResponse:
         self.store.clear()
+        self.prefix_cache.clear()
+        self.models.scripted.clear()
+        self.models.mode = self.config.model_mode
         self.requests.clear()
         self.streams_peak = self.streams_open
         self.streams_total = 0
         self.fault_rng = random.Random(self.config.seed)
         self.research_rng = random.Random(self.config.seed + 1)
         return web.json_response({"ok": True})
+
+    async def inspect_script(self, request: web.Request) -> web.StreamResponse:
+        """Queue model replies (each a list of steps) for the next requests: the scripted model."""
+        body = _parse_json(await request.read())
+        replies = body.get("replies") if isinstance(body, dict) else None
+        if not isinstance(replies, list) or not all(
+            isinstance(r, list) and all(isinstance(s, dict) and isinstance(s.get("type"), str) for s in r)
+            for r in replies
+        ):
+            raise bad("Expected {'replies': [[step, ...], ...]}.")
+        self.models.scripted.push(replies)
+        return web.json_response({"queued": len(self.models.scripted.queue)})
+
+    async def inspect_mode(self, request: web.Request) -> web.StreamResponse:
+        body = _parse_json(await request.read())
+        mode = body.get("mode") if isinstance(body, dict) else None
+        if mode not in MODES:
+            raise bad(f"Expected {{'mode': one of {list(MODES)}}}.")
+        self.models.mode = mode
+        return web.json_response({"mode": mode})
 
     async def inspect_stats(self, request: web.Request) -> web.StreamResponse:
         return web.json_response(
@@ -396,8 +457,71 @@ class Emulator:
                 "streams_peak": self.streams_peak,
                 "streams_total": self.streams_total,
                 "requests_logged": len(self.requests),
+                "model_mode": self.models.mode,
             }
         )
+
+
+def _tools_for(tools: list[dict[str, Any]], choice: Any) -> list[dict[str, Any]]:
+    """The tools the model may call under `tool_choice` (docs: function calling modes)."""
+    if choice.mode == "none":
+        return [t for t in tools if t.get("type") != "function"]
+    if choice.allowed is not None:
+        return [t for t in tools if t.get("type") != "function" or t.get("name") in choice.allowed]
+    return tools
+
+
+def _forced_call(inp: model.ModelInput, result: model.ModelResult) -> model.ModelResult:
+    """Mode "any": the model must call a function; fill the first allowed one's schema from the conversation."""
+    functions = [t for t in inp.tools if t.get("type") == "function"]
+    if not functions:
+        return result
+    tool = functions[0]
+    filled = model.generate(
+        model.ModelInput(
+            history=inp.history,
+            new_steps=inp.new_steps,
+            system_instruction=inp.system_instruction,
+            response_schema=tool.get("parameters") or {"type": "object"},
+            seed=inp.seed,
+        )
+    )
+    text = "".join(
+        b.get("text", "") for s in filled.steps if s.get("type") == "model_output" for b in s.get("content", [])
+    )
+    try:
+        arguments = json.loads(text)
+    except ValueError:
+        arguments = {}
+    if not isinstance(arguments, dict):
+        arguments = {}
+    digest = hashlib.sha256(json.dumps([tool["name"], arguments, len(inp.history)], sort_keys=True).encode())
+    call_id = f"call_{digest.hexdigest()[:16]}"
+    call = {"type": "function_call", "id": call_id, "name": tool["name"], "arguments": arguments}
+    return model.ModelResult([call], status="requires_action")
+
+
+def _check_call_ids(history: list[dict[str, Any]], steps: list[dict[str, Any]]) -> None:
+    """A function_result must answer a call the model made in this conversation (docs: function calling)."""
+    known = {s.get("id") for s in history if s.get("type") == "function_call"}
+    for i, step in enumerate(steps):
+        if step.get("type") == "function_call":
+            known.add(step.get("id"))
+        elif step.get("type") == "function_result" and step.get("call_id") not in known:
+            raise bad(
+                f"Invalid value at 'input[{i}].call_id': no function call with id {step.get('call_id')!r} "
+                "in this conversation."
+            )
+
+
+def _set_thought_tokens(usage: dict[str, Any], thought: int) -> None:
+    usage["total_tokens"] += thought - usage["total_thought_tokens"]
+    usage["total_thought_tokens"] = thought
+
+
+def _set_cached(usage: dict[str, Any], cached: int) -> None:
+    usage["total_cached_tokens"] = cached
+    usage["cached_tokens_by_modality"] = [{"modality": "text", "tokens": cached}] if cached else []
 
 
 _NO_KEY_MESSAGE = (

@@ -6,10 +6,14 @@ the way Google's 400s do. Unknown top-level keys are accepted and ignored.
 
 from __future__ import annotations
 
+import base64
+import binascii
 from dataclasses import dataclass, field
 from typing import Any
 
 import jsonschema
+
+from agents.emulator import catalog
 
 CONTENT_TYPES = {"text", "image", "audio", "video", "document"}
 STEP_TYPES = {"user_input", "model_output", "function_call", "function_result", "thought"}
@@ -66,7 +70,6 @@ class CreateRequest:
     response_format: Any = None
     generation_config: dict[str, Any] | None = None
     agent_config: dict[str, Any] | None = None
-    response_mime_type: str | None = None
     store: bool = True
     stream: bool = False
     background: bool = False
@@ -109,9 +112,25 @@ def _check_content(block: Any, where: str) -> dict[str, Any]:
             raise bad(f"Invalid value at '{where}': a {kind} block needs 'data' (base64) or 'uri'.")
         if data is not None and not isinstance(data, str):
             raise bad(f"Invalid value for '{where}.data': expected a base64 string.")
+        if data is not None:
+            _check_base64(data, f"{where}.data")
         if uri is not None and not isinstance(uri, str):
             raise bad(f"Invalid value for '{where}.uri': expected a string.")
+        mime = block.get("mime_type")
+        # Google refuses a mime type the content type does not support (the SDK's Literal lists).
+        if mime is not None and mime not in catalog.MIME_TYPES[kind]:
+            raise bad(f"Invalid value for '{where}.mime_type': {mime!r} is not a supported {kind} type.")
+        if data is not None and mime is None:
+            raise bad(f"Missing '{where}.mime_type': inline {kind} data needs its mime type.")
     return out
+
+
+def _check_base64(data: str, where: str) -> None:
+    """Inline data must be valid standard base64 (Google answers 400 'Invalid value ... base64')."""
+    try:
+        base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        raise bad(f"Invalid value for '{where}': not valid base64.") from None
 
 
 def _check_step(step: Any, where: str) -> dict[str, Any]:
@@ -135,6 +154,10 @@ def _check_step(step: Any, where: str) -> dict[str, Any]:
             raise bad(f"Missing or invalid '{where}.call_id': a function_result needs the call id.")
         if "result" not in step:
             raise bad(f"Missing '{where}.result': a function_result needs a result.")
+    elif kind == "thought":
+        sig = step.get("signature")
+        if sig is not None and not isinstance(sig, str):
+            raise bad(f"Invalid value for '{where}.signature': expected a base64 string.")
     elif kind == "function_call":
         for key in ("id", "name"):
             if not isinstance(step.get(key), str):
@@ -236,12 +259,65 @@ def _check_response_format(raw: Any) -> Any:
         where = f"response_format[{i}]" if isinstance(raw, list) else "response_format"
         if not isinstance(item, dict):
             raise bad(f"Invalid value for '{where}': expected an object.")
-        if is_typed_format(item):
-            if item.get("schema") is not None:
-                check_schema(item["schema"], f"{where}.schema")
-        else:
-            check_schema(item, where)
+        if not is_typed_format(item):
+            # Since the May 2026 schema change the field is polymorphic: a bare JSON Schema is refused.
+            raise bad(
+                f"Invalid value for '{where}': expected a typed format such as "
+                "{'type': 'text', 'mime_type': 'application/json', 'schema': {...}}, not a bare JSON Schema."
+            )
+        if item.get("type", "text") not in TYPED_FORMATS:
+            raise bad(f"Invalid value for '{where}.type': unknown format type {item.get('type')!r}.")
+        if item.get("schema") is not None:
+            check_schema(item["schema"], f"{where}.schema")
     return raw
+
+
+def _check_enum(gen: dict[str, Any], key: str, allowed: Any) -> None:
+    if key in gen and gen[key] not in allowed:
+        raise bad(f"Invalid value for 'generation_config.{key}': {gen[key]!r} is not one of {sorted(allowed)}.")
+
+
+def _check_agent_config(cfg: Any, agent: str | None) -> None:
+    if not isinstance(cfg, dict):
+        raise bad("Invalid value for 'agent_config': expected an object.")
+    kind = cfg.get("type")
+    if kind not in catalog.AGENT_CONFIG_TYPES:
+        raise bad(f"Invalid value for 'agent_config.type': unknown agent config type {kind!r}.")
+    if agent and agent.startswith("deep-research"):
+        if kind != "deep-research":
+            raise bad(f"Invalid value for 'agent_config.type': {agent} takes 'deep-research', not {kind!r}.")
+        extra = sorted(set(cfg) - catalog.DEEP_RESEARCH_CONFIG_KEYS)
+        if extra:
+            raise bad(f"Invalid JSON payload received. Unknown name {extra[0]!r} at 'agent_config'.")
+
+
+@dataclass(frozen=True)
+class ToolChoice:
+    """`generation_config.tool_choice`: a mode and, optionally, the function names allowed."""
+
+    mode: str = "auto"
+    allowed: tuple[str, ...] | None = None
+
+
+def tool_choice(gen: dict[str, Any] | None) -> ToolChoice:
+    """The tool choice a request asks for (a mode string or {"allowed_tools": {mode, tools}})."""
+    raw = (gen or {}).get("tool_choice")
+    if raw is None:
+        return ToolChoice()
+    if isinstance(raw, str):
+        if raw not in catalog.TOOL_CHOICE_MODES:
+            raise bad(f"Invalid value for 'generation_config.tool_choice': {raw!r} is not a tool choice mode.")
+        return ToolChoice(raw)
+    if isinstance(raw, dict) and isinstance(raw.get("allowed_tools"), dict):
+        allowed = raw["allowed_tools"]
+        mode = allowed.get("mode", "auto")
+        names = allowed.get("tools")
+        if mode not in catalog.TOOL_CHOICE_MODES:
+            raise bad(f"Invalid value for 'generation_config.tool_choice.allowed_tools.mode': {mode!r}.")
+        if names is not None and not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
+            raise bad("Invalid value for 'generation_config.tool_choice.allowed_tools.tools': expected names.")
+        return ToolChoice(mode, tuple(names) if names is not None else None)
+    raise bad("Invalid value for 'generation_config.tool_choice': expected a mode or {'allowed_tools': {...}}.")
 
 
 def parse_create(body: Any) -> CreateRequest:
@@ -254,6 +330,14 @@ def parse_create(body: Any) -> CreateRequest:
         raise bad("Missing required field 'model' (or 'agent').")
     if model and model.startswith("models/"):
         model = model[len("models/") :]
+    if model and not catalog.model_known(model):
+        msg = f"models/{model} is not found for API version v1beta, or is not supported for interactions."
+        raise ApiError(404, msg)
+    if agent and agent not in catalog.AGENTS:
+        raise ApiError(404, f"agents/{agent} is not found for API version v1beta.")
+    for key, hint in catalog.REMOVED_FIELDS.items():
+        if key in body:
+            raise bad(f"Invalid JSON payload received. Unknown name {key!r}: the field was removed; {hint}.")
     prev = _opt_str(body, "previous_interaction_id")
     if "input" not in body and not body.get("continuation_token"):
         raise bad("Missing required field 'input'.")
@@ -269,9 +353,13 @@ def parse_create(body: Any) -> CreateRequest:
                 raise bad(f"Invalid value for 'generation_config.{key}': expected a number.")
         if "max_output_tokens" in gen and not isinstance(gen["max_output_tokens"], int):
             raise bad("Invalid value for 'generation_config.max_output_tokens': expected an integer.")
+        _check_enum(gen, "thinking_level", catalog.THINKING_LEVELS)
+        _check_enum(gen, "thinking_summaries", catalog.THINKING_SUMMARIES)
+        if "tool_choice" in gen:
+            tool_choice(gen)  # validates
     agent_config = body.get("agent_config")
-    if agent_config is not None and not isinstance(agent_config, dict):
-        raise bad("Invalid value for 'agent_config': expected an object.")
+    if agent_config is not None:
+        _check_agent_config(agent_config, agent)
     req = CreateRequest(
         model=model,
         agent=agent,
@@ -283,7 +371,6 @@ def parse_create(body: Any) -> CreateRequest:
         response_format=_check_response_format(body.get("response_format")),
         generation_config=gen,
         agent_config=agent_config,
-        response_mime_type=_opt_str(body, "response_mime_type"),
         store=_opt_bool(body, "store", True),
         stream=_opt_bool(body, "stream", False),
         background=_opt_bool(body, "background", False),

@@ -11,7 +11,7 @@ from tests.emulator.strict import check_log_entry
 from tests.emulator_fixture import EmulatorHandle
 
 MODEL = "gemini-3-flash-preview"
-AGENT = "deep-research-pro-preview-12-2025"
+AGENT = "deep-research-preview-04-2026"
 
 
 @pytest.fixture(autouse=True)

@@ -7,6 +7,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+
+def json_format(schema: dict[str, Any]) -> dict[str, Any]:
+    """The typed `response_format` Google takes since May 2026 (a bare JSON Schema is refused)."""
+    return {"type": "text", "mime_type": "application/json", "schema": schema}
+
+
 PNG_1PX = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
 
 CHART_TOOL: dict[str, Any] = {

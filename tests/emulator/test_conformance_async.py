@@ -9,7 +9,7 @@ import pytest
 from google.genai import _interactions as ierr
 
 from tests.emulator.conftest import AGENT, MODEL
-from tests.emulator.helpers import CHART_RESULT, CHART_TOOL
+from tests.emulator.helpers import CHART_RESULT, CHART_TOOL, json_format
 from tests.emulator.test_conformance_sync import Summary
 
 
@@ -58,7 +58,10 @@ async def test_async_structured_output(emulator_client):
     aio = emulator_client.aio.interactions
     t1 = await aio.create(model=MODEL, input="I'm Hana Kato. Chest pain since this morning, 8/10.")
     out = await aio.create(
-        model=MODEL, input="Summary please", previous_interaction_id=t1.id, response_format=Summary.model_json_schema()
+        model=MODEL,
+        input="Summary please",
+        previous_interaction_id=t1.id,
+        response_format=json_format(Summary.model_json_schema()),
     )
     s = Summary.model_validate_json(out.output_text)
     assert s.patient_name == "Hana Kato"

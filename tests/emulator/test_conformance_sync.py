@@ -11,7 +11,7 @@ from google.genai import types
 from pydantic import BaseModel
 
 from tests.emulator.conftest import AGENT, MODEL
-from tests.emulator.helpers import CHART_RESULT, CHART_TOOL, PNG_1PX, b64, make_pdf, poll
+from tests.emulator.helpers import CHART_RESULT, CHART_TOOL, PNG_1PX, b64, json_format, make_pdf, poll
 
 OFFLINE = "(offline emulator)"
 
@@ -63,9 +63,9 @@ def test_three_turn_chain_remembers_first_turn_and_unchained_does_not(emulator_c
     assert "Rosalind Okafor" in t3.output_text
     assert "penicillin" in t3.output_text.lower()
     assert t3.previous_interaction_id == t2.id
-    # History rebuilt from the store is input and cached input.
-    assert t3.usage.total_cached_tokens > 0
-    assert t3.usage.total_input_tokens > t3.usage.total_cached_tokens
+    # History rebuilt from the store is input; this prompt is far below the caching minimum.
+    assert t3.usage.total_input_tokens > t2.usage.total_input_tokens
+    assert t3.usage.total_cached_tokens == 0
     alone = _chat(c, question)
     assert "Rosalind" not in alone.output_text
     assert "penicillin" not in alone.output_text.lower()
@@ -170,7 +170,7 @@ def test_structured_output_with_pydantic_model(emulator_client):
     t1 = _chat(c, "My name is Ingrid Solberg and I've been having a throbbing headache since Sunday.")
     t2 = _chat(c, "I use sumatriptan 50 mg as needed, and sulfa drugs give me hives.", prev=t1.id)
     schema = Summary.model_json_schema()
-    for fmt in (schema, {"type": "text", "mime_type": "application/json", "schema": schema}):
+    for fmt in ({"type": "text", "mime_type": "application/json", "schema": schema}, [json_format(schema)]):
         out = c.interactions.create(
             model=MODEL, input="Summarise the intake.", previous_interaction_id=t2.id, response_format=fmt
         )
@@ -212,7 +212,7 @@ def test_deep_research_polled_to_completion_then_briefed(emulator_client):
     )
     bullets = [ln for ln in brief.output_text.splitlines() if ln.startswith("- ")]
     assert len(bullets) == 5
-    assert brief.usage.total_cached_tokens > 100  # the report came from the store
+    assert brief.usage.total_input_tokens > 300  # the report came from the store and is read as input
 
 
 def test_research_requires_background_and_store(emulator_client):
@@ -238,7 +238,9 @@ def test_get_with_include_input(emulator_client, emulator):
     i = c.interactions.create(model=MODEL, input="Long task")
     g = c.interactions.get(i.id, include_input=True)
     assert g.input == "Long task"
-    assert [s.type for s in g.steps] == ["user_input", "model_output"]
+    # Gemini 3 thinks by default: a signed thought step comes before the text.
+    assert [s.type for s in g.steps] == ["user_input", "thought", "model_output"]
+    assert g.steps[1].signature
     assert g.output_text == i.output_text
     plain = c.interactions.get(i.id)
     assert plain.input is None
@@ -409,4 +411,4 @@ def test_history_resent_vs_server_side_state(emulator_client, emulator):
     ix = [e["bytes"] for e in log if e["path"].endswith("/interactions")]
     assert gc[2] > gc[0] * 3  # history re-sent and growing
     assert ix[2] < gc[2] / 2  # only the new message (plus the id) is sent
-    assert i.usage.total_cached_tokens > 0
+    assert i.usage.total_input_tokens > 40  # the stored history is read as input

@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from tests.emulator.conftest import MODEL
+from tests.emulator.helpers import json_format
 
 EHR_TOOL = {
     "type": "function",
@@ -153,7 +154,7 @@ def test_full_intake_then_summary(emulator_client, emulator):
         model=MODEL,
         input="Produce the intake summary.",
         previous_interaction_id=prev,
-        response_format=IntakeSummary.model_json_schema(),
+        response_format=json_format(IntakeSummary.model_json_schema()),
     )
     s = IntakeSummary.model_validate_json(out.output_text)
     assert s.patient_name == "Theo Lindqvist"

@@ -12,6 +12,7 @@ from google.genai import _interactions as ierr
 from google.genai import errors, types
 
 from tests.emulator.conftest import MODEL
+from tests.emulator.helpers import json_format
 from tests.emulator_fixture import EmulatorHandle
 
 
@@ -95,7 +96,7 @@ def _post(emulator, body, path="/v1beta/interactions"):
     [
         ({"input": "hi"}, "model"),
         ({"model": MODEL}, "input"),
-        ({"model": MODEL, "agent": "deep-research-pro-preview-12-2025", "input": "x"}, "agent"),
+        ({"model": MODEL, "agent": "deep-research-preview-04-2026", "input": "x"}, "agent"),
         ({"model": MODEL, "input": 42}, "input"),
         ({"model": MODEL, "input": [{"type": "user_input", "content": [{"type": "image"}]}]}, "input[0].content[0]"),
         ({"model": MODEL, "input": [{"type": "function_result", "result": {}}]}, "input[0].call_id"),
@@ -105,7 +106,10 @@ def _post(emulator, body, path="/v1beta/interactions"):
         ({"model": MODEL, "input": "x", "generation_config": {"temperature": "hot"}}, "generation_config.temperature"),
         ({"model": MODEL, "input": "x", "response_format": [1]}, "response_format[0]"),
         ({"model": MODEL, "input": "x", "stream": "yes"}, "stream"),
-        ({"model": MODEL, "input": "x", "response_format": {"type": "object", "required": "name"}}, "response_format"),
+        (
+            {"model": MODEL, "input": "x", "response_format": json_format({"type": "object", "required": "name"})},
+            "response_format.schema",
+        ),
         (
             {
                 "model": MODEL,
@@ -213,9 +217,7 @@ def test_research_fails_under_faults(flaky_research):
     for _ in range(40):
         try:
             started.append(
-                c.interactions.create(
-                    agent="deep-research-pro-preview-12-2025", input="Research gout.", background=True
-                )
+                c.interactions.create(agent="deep-research-preview-04-2026", input="Research gout.", background=True)
             )
         except (ierr.RateLimitError, ierr.InternalServerError):
             continue
@@ -247,9 +249,11 @@ def test_missing_api_key_is_refused_like_google(emulator):
     assert ok.status_code == 200
 
 
-def test_deprecated_json_mime_type_without_schema(emulator_client):
+def test_json_format_without_schema(emulator_client):
     i = emulator_client.interactions.create(
-        model=MODEL, input="I'm Oskar Berg and I take insulin 10 units at night.", response_mime_type="application/json"
+        model=MODEL,
+        input="I'm Oskar Berg and I take insulin 10 units at night.",
+        response_format={"type": "text", "mime_type": "application/json"},
     )
     data = json.loads(i.output_text)
     assert data["patient_name"] == "Oskar Berg" and data["medications"] == ["insulin 10 units at bedtime"]
@@ -260,7 +264,9 @@ def test_tools_and_response_format_are_not_inherited(emulator_client):
 
     c = emulator_client
     schema = {"type": "object", "properties": {"patient_name": {"type": "string"}}, "required": ["patient_name"]}
-    t1 = c.interactions.create(model=MODEL, input="I'm Petra Novak.", tools=[CHART_TOOL], response_format=schema)
+    t1 = c.interactions.create(
+        model=MODEL, input="I'm Petra Novak.", tools=[CHART_TOOL], response_format=json_format(schema)
+    )
     assert json.loads(t1.output_text) == {"patient_name": "Petra Novak"}
     t2 = c.interactions.create(model=MODEL, input="Please check my medications.", previous_interaction_id=t1.id)
     assert t2.status == "completed" and t2.tools is None and t2.response_format is None
@@ -269,7 +275,7 @@ def test_tools_and_response_format_are_not_inherited(emulator_client):
 
 def test_openapi_style_schema_and_plain_text_format_are_accepted(emulator_client):
     upper = {"type": "OBJECT", "properties": {"name": {"type": "STRING", "nullable": True}}, "required": ["name"]}
-    i = emulator_client.interactions.create(model=MODEL, input="I'm Ada Moreau.", response_format=upper)
+    i = emulator_client.interactions.create(model=MODEL, input="I'm Ada Moreau.", response_format=json_format(upper))
     assert json.loads(i.output_text) == {"name": "Ada Moreau"}
     t = emulator_client.interactions.create(model=MODEL, input="Hi", response_format={"type": "text"})
     assert t.output_text.endswith("(offline emulator)")
