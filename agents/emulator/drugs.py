@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import bz2
 import importlib.util
+import itertools
 import pickle
 import re
 from dataclasses import dataclass
@@ -62,8 +63,10 @@ SALTS = vocab.word_set(
     citrate phosphate acetate fumarate bromide chloride er xr sr xl cr dr extended release"""
 )
 # The everyday words a fuzzy match must never turn into a drug name.
-COMMON = vocab.STOP_WORDS | vocab.word_set(
-    """morning evening tonight tomorrow yesterday monday tuesday wednesday thursday friday saturday sunday weekend
+COMMON = (
+    vocab.STOP_WORDS
+    | vocab.word_set(
+        """morning evening tonight tomorrow yesterday monday tuesday wednesday thursday friday saturday sunday weekend
     months minutes seconds hours weekly monthly daily nightly bedtime twice medicine medication medications
     prescription prescribed pharmacy doctor nurse teacher insurance allergic allergies allergy reaction
     headache headaches migraine stomach nausea vomiting diarrhea fever cough coughing breathing chest pressure
@@ -73,12 +76,14 @@ COMMON = vocab.STOP_WORDS | vocab.word_set(
     taking needed whenever because before after during without within another mother father sister brother
     husband children grandmother grandfather grandma grandpa parent parents primary control generic reverse
     vaccine vaccines surgery operation hospital lactose gluten"""
-) | frozenset(
-    w
-    for table in (vocab.SYMPTOMS, vocab.CONDITIONS, vocab.REACTIONS)
-    for forms in table.values()
-    for form in forms
-    for w in form.lower().split()
+    )
+    | frozenset(
+        w
+        for table in (vocab.SYMPTOMS, vocab.CONDITIONS, vocab.REACTIONS)
+        for forms in table.values()
+        for form in forms
+        for w in form.lower().split()
+    )
 )
 # Everyday English endings that drug names do not have ("creation", "mapping", "payment").
 ENGLISH_ENDINGS = ("tion", "sion", "ing", "ment", "ness", "ity", "ary", "ous", "ful", "less", "ship", "ward")
@@ -149,7 +154,7 @@ def find(text: str, *, fuzzy: bool = False) -> tuple[DrugHit, ...]:
         found = None
         for n in range(min(MAX_WORDS, len(words) - i), 0, -1):
             span = words[i : i + n]
-            if n > 1 and any(text[a.end() : b.start()].strip() not in ("", "-") for a, b in zip(span, span[1:])):
+            if n > 1 and any(text[a.end() : b.start()].strip() not in ("", "-") for a, b in itertools.pairwise(span)):
                 continue  # a name never spans punctuation
             key = " ".join(w.group(0).lower() for w in span)
             if key in VARIANTS and key not in NOT_DRUGS and (n > 1 or len(key) >= 4 or key.isupper()):

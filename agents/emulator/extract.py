@@ -894,7 +894,8 @@ BARE_DECLINE = re.compile(
 # "the dose is 10, not 20", "it's 5 mg not 10": the first number replaces the second.
 UNIT_ALT = "|".join(re.escape(u) for u in _UNITS)
 DOSE_FIX_RE = re.compile(
-    rf"(\d+(?:\.\d+)?)\s?({UNIT_ALT})?(?![a-z])\s*,?\s*(?:not|instead of|rather than)\s+(\d+(?:\.\d+)?)\s?({UNIT_ALT})?(?![a-z])",
+    rf"(\d+(?:\.\d+)?)\s?({UNIT_ALT})?(?![a-z])\s*,?\s*(?:not|instead of|rather than)\s+"
+    rf"(\d+(?:\.\d+)?)\s?({UNIT_ALT})?(?![a-z])",
     re.I,
 )
 DOSE_FIX_RE2 = re.compile(
