@@ -62,6 +62,19 @@ TOPIC_CONCEPTS = {
     "family": "family",
     "social": "tobacco",
 }
+# Other words a schema may use for the same topic.
+TOPIC_ALIASES: dict[str, tuple[str, ...]] = {
+    "name": ("identity", "demographics", "personal"),
+    "dob": ("identity", "demographics", "birth"),
+    "contact": ("contact_details", "phone", "email"),
+    "insurance": ("coverage", "payer"),
+    "complaint": ("chief_complaint", "reason", "symptoms"),
+    "onset": ("history_of_present_illness", "hpi"),
+    "severity": ("history_of_present_illness", "hpi"),
+    "history": ("past_history", "medical_history", "conditions"),
+    "family": ("family_history",),
+    "social": ("social_history", "lifestyle"),
+}
 NONE_FLAGS = {
     "allergies": "no_allergies",
     "medications": "no_medications",
@@ -214,9 +227,15 @@ def _fill_row(item: dict[str, Any], root: dict[str, Any], concept: str, row: dic
 
 
 def _first_variant(schema: Any, root: dict[str, Any]) -> dict[str, Any]:
+    """The first non-null alternative, keeping the wrapper's description (pydantic puts it on the anyOf)."""
     s = resolve(schema, root)
     variants, _ = _variants(s, root)
-    return variants[0] if variants else s
+    if not variants:
+        return s
+    first = variants[0]
+    if s.get("description") and not first.get("description"):
+        first = {**first, "description": s["description"]}
+    return first
 
 
 def _topic_values(topics: list[str], items: dict[str, Any], siblings: dict[str, str]) -> list[str]:
@@ -225,7 +244,8 @@ def _topic_values(topics: list[str], items: dict[str, Any], siblings: dict[str, 
     for topic in topics:
         concept = TOPIC_CONCEPTS.get(topic, "")
         if items.get("enum"):
-            value = best_enum(items["enum"], [topic, concept, *[k for k, c in siblings.items() if c == concept]])
+            wanted = [topic, *TOPIC_ALIASES.get(topic, ()), concept, *[k for k, c in siblings.items() if c == concept]]
+            value = best_enum(items["enum"], wanted)
         else:
             named = [k for k, c in siblings.items() if c == concept]
             if not named and concept == "tobacco":
@@ -403,6 +423,27 @@ def is_form(tool: dict[str, Any]) -> bool:
         and not params.get("required")
         and bool(tool.get("name"))
     )
+
+
+def fill_required(params: dict[str, Any], said: Said) -> dict[str, Any]:
+    """Arguments for a function with required parameters, when the latest message supplies every one
+    of them (a request that names what the function needs); {} otherwise."""
+    required = params.get("required") or []
+    if not required or not said.text.strip():
+        return {}
+    args = _object(resolve(params, params), params, said)
+    if not all(k in args for k in required):
+        return {}
+    return args if _valid(args, params, params) else {}
+
+
+def refine(params: dict[str, Any], args: dict[str, Any], said: Said) -> dict[str, Any]:
+    """Topic-built arguments with every value the latest message states put in their place."""
+    if not said.text.strip():
+        return args
+    heard = _object(resolve(params, params), params, said)
+    merged = {**args, **heard}
+    return merged if _valid(merged, params, params) else args
 
 
 def fill(params: dict[str, Any], said: Said) -> dict[str, Any]:

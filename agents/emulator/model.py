@@ -258,23 +258,42 @@ def _choose_calls(
     (no required parameters) that the latest message fills, and the one lookup that fits the topic."""
     calls: list[tuple[str, dict[str, Any]]] = []
     forms = [t for t in inp.tools if funcfill.is_form(t)]
+    said = funcfill.read_latest(conv)
     if forms:
-        said = funcfill.read_latest(conv)
         for tool in forms:
             args = funcfill.fill(tool.get("parameters") or {}, said)
             if args:
                 calls.append((tool["name"], args))
     lookups = [t for t in inp.tools if not funcfill.is_form(t)]
+    # A patient who names their medicines or allergies is talking about those chart sections.
+    spoken = " ".join(
+        topic
+        for topic, present in (
+            ("medications", said.facts.medications),
+            ("allergies", said.facts.allergies),
+            ("conditions", said.facts.conditions),
+        )
+        if present
+    )
     call = toolcall.choose(
         lookups,
         instruction=instruction,
         latest_user=latest_user,
         facts=facts,
         already=_calls_made(conv, latest_user),
-        hints=toolcall.hint_lines(inp.system_instruction or "", lookups),
+        hints=" ".join(x for x in (toolcall.hint_lines(inp.system_instruction or "", lookups), spoken) if x),
     )
     if call is not None:
-        calls.append((call.name, call.arguments))
+        tool = next(t for t in lookups if t.get("name") == call.name)
+        calls.append((call.name, funcfill.refine(tool.get("parameters") or {}, call.arguments, said)))
+        return calls
+    # No lookup fits the topic, but the message may name everything a function needs.
+    already = _calls_made(conv, latest_user)
+    for tool in lookups:
+        args = funcfill.fill_required(tool.get("parameters") or {}, said) if tool.get("type") == "function" else {}
+        if args and not any(c.get("name") == tool.get("name") and c.get("arguments") == args for c in already):
+            calls.append((tool["name"], args))
+            break
     return calls
 
 
