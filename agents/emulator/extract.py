@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -1258,11 +1259,19 @@ def model_text_before(steps: list[dict[str, Any]]) -> list[str]:
     return out
 
 
-def read_conversation(steps: list[dict[str, Any]]) -> Facts:
+def read_conversation_split(steps: list[dict[str, Any]]) -> tuple[Facts, Facts]:
+    """(what the messages before the latest established, what all of them did) in one reading."""
     facts = Facts()
+    before = facts
     msgs = user_messages(steps)
     contexts = model_text_before(steps)
     for i, (turn, text, asked) in enumerate(msgs):
+        if i == len(msgs) - 1:
+            before = copy.deepcopy(facts)
         read_message(text, facts, turn, asked, context=contexts[i] if i < len(contexts) else "")
     facts.user_turns = len(msgs)
-    return facts
+    return before, facts
+
+
+def read_conversation(steps: list[dict[str, Any]]) -> Facts:
+    return read_conversation_split(steps)[1]

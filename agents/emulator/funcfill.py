@@ -138,14 +138,18 @@ def _warning_clauses(text: str) -> list[str]:
     return out
 
 
-def read_latest(conv: list[dict[str, Any]]) -> Said:
+def read_latest(conv: list[dict[str, Any]], prior: Facts | None = None) -> Said:
+    """The latest user message read on its own. `prior`: what the conversation established (what
+    "it" and "the dose" refer to); read from the earlier messages when not given."""
     msgs = extract.user_messages(conv)
     if not msgs:
         return Said("", Facts(), [], "", [])
     contexts = extract.model_text_before(conv)
-    earlier = Facts()
-    for i, (turn, text, asked) in enumerate(msgs[:-1]):
-        extract.read_message(text, earlier, turn, asked, context=contexts[i] if i < len(contexts) else "")
+    earlier = prior
+    if earlier is None:
+        earlier = Facts()
+        for i, (turn, text, asked) in enumerate(msgs[:-1]):
+            extract.read_message(text, earlier, turn, asked, context=contexts[i] if i < len(contexts) else "")
     turn, text, asked = msgs[-1]
     question = contexts[len(msgs) - 1] if len(contexts) >= len(msgs) else ""
     lf = extract.read_message(text, Facts(), turn, asked, context=question, prior=earlier)

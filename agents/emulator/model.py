@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agents.emulator import extract, funcfill, instruct, schema_fill, toolcall
-from agents.emulator.extract import Facts, read_conversation, read_message, step_text
+from agents.emulator.extract import Facts, read_message, step_text
 
 OFFLINE_SUFFIX = " (offline emulator)"
 REPORT_MIN_CHARS = 400  # a model_output this long in the history is treated as a report to summarise
@@ -207,7 +207,7 @@ def current_instruction(inp: ModelInput, facts: Facts) -> str:
 
 def generate(inp: ModelInput) -> ModelResult:
     conv = conversation_view(inp.history + inp.new_steps)
-    facts = read_conversation(conv)
+    before, facts = extract.read_conversation_split(conv)
     instruction = current_instruction(inp, facts)
     latest = inp.new_steps[-1] if inp.new_steps else {}
     results = [s for s in inp.new_steps if s.get("type") == "function_result"]
@@ -218,7 +218,7 @@ def generate(inp: ModelInput) -> ModelResult:
         return ModelResult([_text_step(_json_answer(inp.response_schema, conv, facts))])
 
     if latest.get("type") == "user_input" and inp.tools:
-        calls = _choose_calls(inp, conv, facts, instruction, latest_user)
+        calls = _choose_calls(inp, conv, facts, before, instruction, latest_user)
         if calls:
             key = json.dumps([inp.seed, calls, len(conv), latest_user], sort_keys=True)
             digest = hashlib.sha256(key.encode()).hexdigest()
@@ -232,7 +232,7 @@ def generate(inp: ModelInput) -> ModelResult:
 
     if results:
         forms = {t.get("name") for t in inp.tools if funcfill.is_form(t)}
-        text = _result_reply(results, conv, facts, instruction, inp.seed, forms)
+        text = _result_reply(results, conv, facts, instruction, inp.seed, forms, before)
     else:
         text = _reply(inp, conv, facts, instruction, latest_user, user_steps)
     text = _limit(text, inp.generation_config)
@@ -252,13 +252,13 @@ def _limit(text: str, gen: dict[str, Any]) -> str:
 
 
 def _choose_calls(
-    inp: ModelInput, conv: list[dict[str, Any]], facts: Facts, instruction: str, latest_user: str
+    inp: ModelInput, conv: list[dict[str, Any]], facts: Facts, before: Facts, instruction: str, latest_user: str
 ) -> list[tuple[str, dict[str, Any]]]:
     """The function calls for this user turn, possibly several at once: every form-like function
     (no required parameters) that the latest message fills, and the one lookup that fits the topic."""
     calls: list[tuple[str, dict[str, Any]]] = []
     forms = [t for t in inp.tools if funcfill.is_form(t)]
-    said = funcfill.read_latest(conv)
+    said = funcfill.read_latest(conv, prior=before)
     if forms:
         for tool in forms:
             args = funcfill.fill(tool.get("parameters") or {}, said)
@@ -608,17 +608,6 @@ SECTION_NOUNS = {
 }
 
 
-def _latest_user_facts(conv: list[dict[str, Any]]) -> tuple[Facts, str]:
-    """What the patient said in the message that led to this tool call (facts and text)."""
-    msgs = extract.user_messages(conv)
-    lf = Facts()
-    if not msgs:
-        return lf, ""
-    turn, text, asked = msgs[-1]
-    read_message(text, lf, turn, asked)
-    return lf, text
-
-
 def _mentioned(label: str, names: list[str]) -> str | None:
     low = label.lower()
     for n in names:
@@ -789,9 +778,10 @@ def _result_reply(
     instruction: str,
     seed: int,
     forms: set[str] | None = None,
+    before: Facts | None = None,
 ) -> str:
     covered: set[str] = set()
-    said_now = funcfill.read_latest(conv)
+    said_now = funcfill.read_latest(conv, prior=before)
     lf, said = said_now.facts, said_now.text
     names = _call_names(conv)
     form_results = [r for r in results if (r.get("name") or names.get(str(r.get("call_id")))) in (forms or set())]
