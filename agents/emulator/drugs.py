@@ -27,6 +27,7 @@ from agents.emulator import vocab
 MAX_WORDS = 4  # longest name tried, in words ("abacavir dolutegravir and lamivudine" is longer, and rare)
 FUZZY_MIN_LEN = 6  # shorter words are too easy to confuse ("bees" ~ a drug)
 FUZZY_CUTOFF = 86.0
+SPELLING_RATIO = 80.0  # a listed name this close to its ingredient is a spelling of it, not a brand
 
 
 def _load() -> tuple[dict[str, list[str]], dict[str, dict[str, Any]]]:
@@ -184,6 +185,10 @@ def find(text: str, *, fuzzy: bool = False) -> tuple[DrugHit, ...]:
         name = " ".join(kept) if spelt == key and " ".join(kept) in VARIANTS else spelt
         if name != spelt and spelt.startswith(name):
             name = " ".join(kept)
+        bare, canon = name.replace(" ", ""), ingredient.replace(" ", "")
+        same = canon.startswith(bare) or bare.startswith(canon)  # "b12" / "b 12", plurals
+        if not same and fuzz.ratio(name, ingredient) >= SPELLING_RATIO:
+            name = ingredient  # the library lists common misspellings ("ibuprophen"): write it right
         hits.append(DrugHit(span[0].start(), span[-1].end(), " ".join(kept), name, ingredient))
         i += n
     return tuple(hits)

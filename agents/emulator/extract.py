@@ -27,8 +27,26 @@ def _compile(forms: Any) -> re.Pattern[str]:
     return re.compile(rf"(?<![\w-])(?:{_alts(forms)})(?![\w-])", re.IGNORECASE)
 
 
-SYMPTOM_RE = {k: _compile(v) for k, v in vocab.SYMPTOMS.items()}
-RED_FLAG_RE = {k: _compile(v) for k, v in vocab.RED_FLAG_PHRASES.items()}
+def _inflected(phrase: str) -> str:
+    """A several-word phrase matching its inflections: "hurt myself" ~ "hurting myself",
+    "throat closing" ~ "throat closes", "passed out" ~ "passing out". Single words stay exact."""
+    words = phrase.split()
+    if len(words) < 2:
+        return re.escape(phrase)
+    out = []
+    for w in words:
+        stem = re.sub(r"(?:ing|ed|es|s|e)$", "", w) if len(w) > 4 and w.isalpha() else w
+        out.append(re.escape(stem) + (r"(?:e|es|ed|ing|s|d)?" if stem != w or (len(w) > 3 and w.isalpha()) else ""))
+    return r"\s+".join(out)
+
+
+def _compile_inflected(forms: Any) -> re.Pattern[str]:
+    alts = "|".join(_inflected(f) for f in sorted(forms, key=len, reverse=True))
+    return re.compile(rf"(?<![\w-])(?:{alts})(?![\w-])", re.IGNORECASE)
+
+
+SYMPTOM_RE = {k: _compile_inflected(v) for k, v in vocab.SYMPTOMS.items()}
+RED_FLAG_RE = {k: _compile_inflected(v) for k, v in vocab.RED_FLAG_PHRASES.items()}
 DRUG_RE = re.compile(
     rf"(?<![\w-])(?:{_alts(vocab.DRUGS)}|[a-z]{{3,}}(?:{'|'.join(vocab.DRUG_SUFFIXES)}))(?![\w-])", re.IGNORECASE
 )
@@ -652,7 +670,9 @@ def _meds(clause: str, allergy_clause: bool, about_meds: bool = False) -> list[M
     hits = _drug_hits(clause, about_meds)
     for canon, rx in CLASS_RE.items():  # "my water pill", "the blood thinner"
         for m in rx.finditer(clause):
-            if not any(s <= m.start() < e for s, e, _ in hits):
+            # "albuterol inhaler": a device or form word right after a named drug is part of its name
+            after_drug = any(0 <= m.start() - e <= 1 for _, e, _ in hits)
+            if not any(s <= m.start() < e for s, e, _ in hits) and not after_drug:
                 hits.append((m.start(), m.end(), canon))
     # An unknown drug name directly followed by a dose ("zestoretic 20 mg") still counts.
     for m in re.finditer(rf"\b([A-Za-z][A-Za-z-]{{3,}})\s+(?={DOSE_RE.pattern})", clause, re.I):
@@ -714,7 +734,7 @@ def _allergies(clause: str, force: bool = False) -> list[Allergy]:
             seen.add(sub)
             spots.append((m.start(), sub))
     if has_ctx:  # a drug is an allergen only when the clause says so ("I need an EpiPen" is not one)
-        for h in drugs.find(clause):
+        for h in drugs.find(clause, fuzzy=True):
             if h.name not in seen and not _negated(clause, h.start) and not any(p == h.start for p, _ in spots):
                 seen.add(h.name)
                 spots.append((h.start, h.name))
@@ -885,6 +905,12 @@ def _chief(sentence: str) -> str:
     return sentence.strip(" .!")
 
 
+# "I don't really want to get into that", "I'd rather not talk about it".
+DECLINE_WANT_RE = re.compile(
+    r"\b(?:don't|dont|do not|rather not|prefer not to)\s+(?:\w+\s+)?(?:want to |wanna )?"
+    r"(?:get into|talk about|go into|answer|share|say|discuss)\b",
+    re.I,
+)
 # A whole message that only declines ("skip", "pass on this one", "next question please").
 BARE_DECLINE = re.compile(
     r"^\W*(?:(?:can we |let's |lets |i'll |i will |i'd like to |i want to )?(?:skip|pass)|next question|"
@@ -952,6 +978,12 @@ def _corrections(text: str, facts: Facts, turn: int, prior: Facts | None, contex
                 facts.medications.append(med)
             med.dose, med.stopped, med.turn = dose, False, turn
             facts.mark("medications", turn)
+    for m in STOPPED_IT_RE.finditer(text):
+        before_it = [name for s, _, name in _drug_hits(text[: m.start()], about_meds=True)]
+        if named and before_it and not new:
+            med = next((x for x in facts.medications if x.name == before_it[-1]), None)
+            if med is not None:
+                med.stopped = True
     if named or new:
         return
     if not re.search(r"\b(?:tak\w*|still on|using|use)\b", question, re.I) or re.search(r"allerg", question, re.I):
@@ -988,7 +1020,7 @@ def read_message(
         if topic not in facts.declined:
             facts.declined.append(topic)
         facts.mark("declined", turn)
-    for m in DECLINE_RE.finditer(text):
+    for m in [*DECLINE_RE.finditer(text), *DECLINE_WANT_RE.finditer(text)]:
         # What was declined: the topic named next to the phrase, else the question just asked.
         near = text[max(0, m.start() - 40) : m.end() + 40]
         named = [t for t in topics_of(near) if t not in ("summary", "onset")]
