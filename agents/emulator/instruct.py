@@ -161,6 +161,11 @@ def to_question(instruction: str) -> str:
     ):
         if low.startswith(verb + " "):
             return f"{lead} {_clean(s[len(verb) + 1 :])}?"
+    if low.startswith("thank you"):  # "Thank the patient and tell them the intake is complete."
+        rest = re.sub(
+            r"^thank you\s*(?:and\s+)?(?:tell|let)?\s*(?:you\s+)?(?:know\s+)?(?:that\s+)?", "", _clean(s), flags=re.I
+        )
+        return "Thank you." + (f" {rest[:1].upper()}{rest[1:]}." if rest else "")
     if low.startswith(("tell ", "explain ", "let ", "inform ", "thank ", "say ")):
         body = re.sub(r"^(?:tell|inform|let)\s+you\s+(?:know\s+)?(?:that\s+)?", "", _clean(s), flags=re.I)
         return body[0].upper() + body[1:] + "."

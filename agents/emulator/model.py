@@ -193,10 +193,12 @@ def current_instruction(inp: ModelInput, facts: Facts) -> str:
     nexts = instruct.NEXT_RE.findall(inp.system_instruction or "")
     if nexts:
         return nexts[-1].strip()
-    for step in reversed(inp.history):
-        found = _step_instruction(step)
-        if found:
-            return found
+    if not any(s.get("type") == "function_result" for s in inp.new_steps):
+        # A new message that did not move the step on: what was asked last is still the question.
+        for step in reversed(inp.history):
+            found = _step_instruction(step)
+            if found:
+                return found
     return instruct.find_instruction(inp.system_instruction) or instruct.persona_instruction(
         inp.system_instruction, facts
     )
@@ -215,7 +217,8 @@ def generate(inp: ModelInput) -> ModelResult:
     latest_user = step_text(conversation_view(user_steps)[-1]) if user_steps else ""
 
     if inp.response_schema is not None:
-        return ModelResult([_text_step(_json_answer(inp.response_schema, conv, facts))])
+        forms = {str(t.get("name")) for t in inp.tools if funcfill.is_form(t)}
+        return ModelResult([_text_step(_json_answer(inp.response_schema, conv, facts, forms))])
 
     if latest.get("type") == "user_input" and inp.tools:
         calls = _choose_calls(inp, conv, facts, before, instruction, latest_user)
@@ -909,10 +912,21 @@ def _summary_reply(conv: list[dict[str, Any]], facts: Facts, request: str) -> st
     return body if NO_PREAMBLE_RE.search(request) else head + "\n" + body
 
 
-def _chart_from(conv: list[dict[str, Any]]) -> dict[str, Any]:
+def _is_data(step: dict[str, Any], names: dict[str, str], forms: set[str]) -> bool:
+    """A function result that carries data (a chart), not the answer to a form the model filled
+    (such a result echoes what was recorded and carries the next instruction)."""
+    if step.get("type") != "function_result":
+        return False
+    if (step.get("name") or names.get(str(step.get("call_id")))) in forms:
+        return False
+    return not instruct.result_instruction(_payload(step))
+
+
+def _chart_from(conv: list[dict[str, Any]], forms: set[str] | None = None) -> dict[str, Any]:
     chart: dict[str, Any] = {}
+    names = _call_names(conv)
     for step in conv:
-        if step.get("type") != "function_result":
+        if not _is_data(step, names, forms or set()):
             continue
         payload = step.get("result")
         if isinstance(payload, str):
@@ -927,18 +941,19 @@ def _chart_from(conv: list[dict[str, Any]]) -> dict[str, Any]:
     return chart
 
 
-def _chart_turns(conv: list[dict[str, Any]]) -> dict[str, int]:
+def _chart_turns(conv: list[dict[str, Any]], forms: set[str] | None = None) -> dict[str, int]:
     """For each chart section returned by a tool, the user turn that came right after it."""
     out: dict[str, int] = {}
     n = 0
     pending: list[str] = []
+    names = _call_names(conv)
     for step in conv:
         if step.get("type") == "user_input" and step_text(step).strip():
             n += 1
             for key in pending:
                 out.setdefault(key, n)
             pending = []
-        elif step.get("type") == "function_result":
+        elif _is_data(step, names, forms or set()):
             payload = step.get("result")
             if isinstance(payload, str):
                 with contextlib.suppress(ValueError):
@@ -948,12 +963,14 @@ def _chart_turns(conv: list[dict[str, Any]]) -> dict[str, int]:
     return out
 
 
-def _json_answer(schema: dict[str, Any], conv: list[dict[str, Any]], facts: Facts) -> str:
+def _json_answer(
+    schema: dict[str, Any], conv: list[dict[str, Any]], facts: Facts, forms: set[str] | None = None
+) -> str:
     report = latest_report(conv)
     ctx = schema_fill.Ctx(
         facts=facts,
-        chart=_chart_from(conv),
-        chart_turns=_chart_turns(conv),
+        chart=_chart_from(conv, forms),
+        chart_turns=_chart_turns(conv, forms),
         summary=" ".join(report_bullets(report, 3)) if report else "",
         report_bullets=report_bullets(report, 5) if report else [],
     )

@@ -486,3 +486,90 @@ def test_a_flight_search_with_required_parameters_is_called_when_the_message_nam
         input=[{"type": "function_result", "call_id": call.id, "name": call.name, "result": json.dumps(result)}],
     )
     assert "TP 218" in done.output_text
+
+
+SUMMARY = {
+    "type": "object",
+    "properties": {
+        "patient_name": {"type": "string"},
+        "medications": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "name": {"type": "string"},
+                    "status": {"type": "string", "enum": ["confirmed", "new", "changed", "stopped"]},
+                },
+                "required": ["name", "status"],
+            },
+        },
+    },
+    "required": ["patient_name", "medications"],
+}
+
+
+def test_the_summary_reads_the_chart_not_the_record_echoed_in_form_results(emulator_client):
+    """A record result that echoes the record's lists is not chart data: Zyrtec stays "new"."""
+    chart = {"medications": [{"name": "Loratadine 10 MG Oral Tablet"}]}
+    intake = Intake(emulator_client, chart=chart)
+    intake.start("identity")
+    r = emulator_client.interactions.create(
+        model=MODEL,
+        system_instruction=SYSTEM,
+        tools=intake.tools,
+        previous_interaction_id=intake.prev,
+        input="I'm Dana Whitfield. I take Zyrtec 10mg and I stopped the loratadine.",
+    )
+    results = []
+    for call in [s for s in r.steps if s.type == "function_call"]:
+        if call.name == "record_answers":
+            echoed = {"medications": call.arguments.get("medications", []), "next": STEPS["contact"]}
+            results.append({"type": "function_result", "call_id": call.id, "name": call.name, "result": echoed})
+        else:
+            results.append({"type": "function_result", "call_id": call.id, "name": call.name, "result": chart})
+    assert {x["name"] for x in results} == {"record_answers", "ehr_lookup"}
+    results.sort(key=lambda x: x["name"] == "record_answers")  # the echo last, where it would win
+    done = emulator_client.interactions.create(
+        model=MODEL, system_instruction=SYSTEM, tools=intake.tools, previous_interaction_id=r.id, input=results
+    )
+    summary = emulator_client.interactions.create(
+        model=MODEL,
+        system_instruction=SYSTEM,
+        tools=intake.tools,
+        previous_interaction_id=done.id,
+        input="Summarise the intake.",
+        response_format=SUMMARY,
+    )
+    value = json.loads(summary.output_text)
+    jsonschema.validate(value, SUMMARY)
+    statuses = {m["name"].split()[0].lower(): m["status"] for m in value["medications"]}
+    assert statuses == {"zyrtec": "new", "loratadine": "stopped"}
+
+
+def test_a_form_result_without_next_does_not_repeat_the_last_question(emulator_client):
+    intake = Intake(emulator_client)
+    intake.start("review")
+    r = emulator_client.interactions.create(
+        model=MODEL,
+        system_instruction=SYSTEM,
+        tools=[RECORD],
+        previous_interaction_id=intake.prev,
+        input="yes, all good",
+    )
+    (call,) = [s for s in r.steps if s.type == "function_call"]
+    done = emulator_client.interactions.create(
+        model=MODEL,
+        system_instruction=SYSTEM,
+        tools=[RECORD],
+        previous_interaction_id=r.id,
+        input=[{"type": "function_result", "call_id": call.id, "name": call.name, "result": {"accepted": ["review"]}}],
+    )
+    assert "summary" not in done.output_text.lower()
+    last = emulator_client.interactions.create(
+        model=MODEL,
+        system_instruction=SYSTEM,
+        tools=[RECORD],
+        previous_interaction_id=done.id,
+        input="Next: Thank the patient and tell them the intake is complete.\nok thanks",
+    )
+    assert "Thank you. The intake is complete." in last.output_text
