@@ -242,9 +242,21 @@ def _first_variant(schema: Any, root: dict[str, Any]) -> dict[str, Any]:
     return first
 
 
-def _topic_values(topics: list[str], items: dict[str, Any], siblings: dict[str, str]) -> list[str]:
-    """Topic keys as the schema spells them: an enum value, or the name of the matching sibling property."""
+def _described_keys(description: str, siblings: dict[str, str]) -> list[str]:
+    """Keys a free-text list's description names as its values ("topic keys: identity, contact, ...")."""
+    known = set(TOPIC_CONCEPTS) | {a for v in TOPIC_ALIASES.values() for a in v} | set(siblings)
+    return [w for w in dict.fromkeys(re.findall(r"[a-z][a-z_]+", description.lower())) if w in known]
+
+
+def _topic_values(
+    topics: list[str], items: dict[str, Any], siblings: dict[str, str], description: str = ""
+) -> list[str]:
+    """Topic keys as the schema spells them: an enum value, a key its description names, or the name
+    of the matching sibling property."""
     out: list[str] = []
+    named_keys = _described_keys(description, siblings) if not items.get("enum") else []
+    if len(named_keys) >= 2:
+        items = {**items, "enum": named_keys}
     for topic in topics:
         concept = TOPIC_CONCEPTS.get(topic, "")
         if items.get("enum"):
@@ -270,10 +282,11 @@ def _value(
         if concept in ("medications", "allergies", "family", "conditions"):
             rows = [_fill_row(items, root, concept, r) for r in _item_rows(concept, f)]
             return [r for r in rows if r is not None]
+        desc = str(s.get("description") or "")
         if concept == "none":
-            return _topic_values([t for t, flag in NONE_FLAGS.items() if getattr(f, flag)], items, siblings)
+            return _topic_values([t for t, flag in NONE_FLAGS.items() if getattr(f, flag)], items, siblings, desc)
         if concept == "declined":
-            return _topic_values([t for t in f.declined if t in TOPIC_CONCEPTS], items, siblings)
+            return _topic_values([t for t in f.declined if t in TOPIC_CONCEPTS], items, siblings, desc)
         if concept == "warning_signs":
             return said.warning_clauses
         if concept == "complaint":

@@ -573,3 +573,27 @@ def test_a_form_result_without_next_does_not_repeat_the_last_question(emulator_c
         input="Next: Thank the patient and tell them the intake is complete.\nok thanks",
     )
     assert "Thank you. The intake is complete." in last.output_text
+
+
+def test_free_text_topic_lists_use_the_keys_their_description_names(emulator_client):
+    form = {
+        "type": "function",
+        "name": "save_intake_answers",
+        "description": "Save what the patient said.",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "phone": {"type": "string"},
+                "email": {"type": "string"},
+                "declined": {
+                    "type": "array",
+                    "items": {"type": "string"},
+                    "description": "Topic keys the patient declined: identity, contact, insurance, medications",
+                },
+            },
+        },
+    }
+    intake = Intake(emulator_client, tools=[form])
+    intake.start("contact")
+    calls, _ = intake.say("I'd rather not say")
+    assert calls == {"save_intake_answers": {"declined": ["contact"]}}
