@@ -193,8 +193,14 @@ def current_instruction(inp: ModelInput, facts: Facts) -> str:
     nexts = instruct.NEXT_RE.findall(inp.system_instruction or "")
     if nexts:
         return nexts[-1].strip()
-    if not any(s.get("type") == "function_result" for s in inp.new_steps):
-        # A new message that did not move the step on: what was asked last is still the question.
+    forms = {str(t.get("name")) for t in inp.tools if funcfill.is_form(t)}
+    names = _call_names(inp.history)
+    answered_form = any(
+        s.get("type") == "function_result" and (s.get("name") or names.get(str(s.get("call_id")))) in forms
+        for s in inp.new_steps
+    )
+    if not answered_form:
+        # What was asked last is still the question (a form's result without `next` ends the step).
         for step in reversed(inp.history):
             found = _step_instruction(step)
             if found:
