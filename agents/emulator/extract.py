@@ -957,6 +957,16 @@ def _corrections(text: str, facts: Facts, turn: int, prior: Facts | None, contex
     asked_about = _drugs_named(question) if question else []
     if question and not asked_about and re.search(r"\b(?:it|them|those|these|that)\b", question, re.I):
         asked_about = _drugs_named(context)  # "Your record lists X. Are you still taking it?"
+    short_yes = prior is not None and facts.affirmed and not facts.allergies and len(text.split()) <= 8
+    if short_yes and question and re.search(r"allerg", context, re.I):
+        # "yes" to "Your record lists an allergy to X. Is that still correct?": the patient confirms X.
+        for sent in split_sentences(context):
+            # only what the chart says is being confirmed, not what the model noted from the patient
+            if re.search(r"allerg", sent, re.I) and re.search(r"\b(?:record|chart|file)\b", sent, re.I):
+                for a in _allergies(sent, force=True):
+                    a.turn = turn
+                    facts.allergies.append(a)
+                    facts.mark("allergies", turn)
     fix = DOSE_FIX_RE.search(text)
     new, new_unit, old, old_unit = (fix.group(1), fix.group(2), fix.group(3), fix.group(4)) if fix else ("",) * 4
     if not fix:

@@ -274,13 +274,15 @@ def _choose_calls(
             if args:
                 calls.append((tool["name"], args))
     lookups = [t for t in inp.tools if not funcfill.is_form(t)]
-    # A patient who names their medicines or allergies is talking about those chart sections.
+    # A patient who names their medicines or allergies is talking about those chart sections (what
+    # the message itself names: a "yes" to the chart's read-out is no reason to read it again).
+    own = read_message(latest_user, Facts(), 0, []) if latest_user else Facts()
     spoken = " ".join(
         topic
         for topic, present in (
-            ("medications", said.facts.medications),
-            ("allergies", said.facts.allergies),
-            ("conditions", said.facts.conditions),
+            ("medications", own.medications),
+            ("allergies", own.allergies),
+            ("conditions", own.conditions),
         )
         if present
     )

@@ -597,3 +597,13 @@ def test_free_text_topic_lists_use_the_keys_their_description_names(emulator_cli
     intake.start("contact")
     calls, _ = intake.say("I'd rather not say")
     assert calls == {"save_intake_answers": {"declined": ["contact"]}}
+
+
+def test_yes_to_the_charts_allergy_records_it_as_said(emulator_client):
+    chart = {"allergies": [{"substance": "Penicillin", "reaction": "hives"}]}
+    intake = Intake(emulator_client, chart=chart)
+    reply = intake.start("allergies")
+    assert "Your record lists an allergy to Penicillin (hives)" in reply
+    args = recorded(intake, "yep, still allergic")
+    assert [(a["substance"].lower(), a.get("reaction")) for a in args["allergies"]] == [("penicillin", "hives")]
+    assert "review_confirmed" not in args
