@@ -7,13 +7,14 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from agents.emulator import vocab
+from agents.emulator import drugs, vocab
 
 # --- small helpers -----------------------------------------------------------------------------
 
@@ -26,8 +27,26 @@ def _compile(forms: Any) -> re.Pattern[str]:
     return re.compile(rf"(?<![\w-])(?:{_alts(forms)})(?![\w-])", re.IGNORECASE)
 
 
-SYMPTOM_RE = {k: _compile(v) for k, v in vocab.SYMPTOMS.items()}
-RED_FLAG_RE = {k: _compile(v) for k, v in vocab.RED_FLAG_PHRASES.items()}
+def _inflected(phrase: str) -> str:
+    """A several-word phrase matching its inflections: "hurt myself" ~ "hurting myself",
+    "throat closing" ~ "throat closes", "passed out" ~ "passing out". Single words stay exact."""
+    words = phrase.split()
+    if len(words) < 2:
+        return re.escape(phrase)
+    out = []
+    for w in words:
+        stem = re.sub(r"(?:ing|ed|es|s|e)$", "", w) if len(w) > 4 and w.isalpha() else w
+        out.append(re.escape(stem) + (r"(?:e|es|ed|ing|s|d)?" if stem != w or (len(w) > 3 and w.isalpha()) else ""))
+    return r"\s+".join(out)
+
+
+def _compile_inflected(forms: Any) -> re.Pattern[str]:
+    alts = "|".join(_inflected(f) for f in sorted(forms, key=len, reverse=True))
+    return re.compile(rf"(?<![\w-])(?:{alts})(?![\w-])", re.IGNORECASE)
+
+
+SYMPTOM_RE = {k: _compile_inflected(v) for k, v in vocab.SYMPTOMS.items()}
+RED_FLAG_RE = {k: _compile_inflected(v) for k, v in vocab.RED_FLAG_PHRASES.items()}
 DRUG_RE = re.compile(
     rf"(?<![\w-])(?:{_alts(vocab.DRUGS)}|[a-z]{{3,}}(?:{'|'.join(vocab.DRUG_SUFFIXES)}))(?![\w-])", re.IGNORECASE
 )
@@ -47,13 +66,14 @@ EMAIL_RE = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 PHONE_RE = re.compile(
     r"(?<![\w/.-])(?:\+?\d{1,3}[\s.-]?)?(?:\(\d{2,4}\)|\d{2,4})[\s.-]?\d{3,4}[\s.-]?\d{3,4}(?![\w/-])"
 )
-DOSE_RE = re.compile(
-    rf"(\d+(?:[.,]\d+)?)\s?({'|'.join(re.escape(u) for u in vocab.DOSE_UNITS)})(?![a-z])", re.IGNORECASE
-)
+UNIT_WORDS = {"milligrams": "mg", "milligram": "mg", "mgs": "mg", "micrograms": "mcg", "microgram": "mcg", "grams": "g"}
+UNIT_WORDS |= {"gram": "g", "milliliters": "ml", "millilitres": "ml", "ml": "ml", "cc": "ml"}
+_UNITS = sorted({*vocab.DOSE_UNITS, *UNIT_WORDS}, key=len, reverse=True)
+DOSE_RE = re.compile(rf"(\d+(?:[.,]\d+)?)\s?({'|'.join(re.escape(u) for u in _UNITS)})(?![a-z])", re.IGNORECASE)
 SCORE_RE = re.compile(r"\b(10|[0-9])(?:\.\d)?\s?(?:/|out of|on a scale of \d+ to)\s?10\b", re.I)
 SCORE_RE2 = re.compile(r"\b(?:a|an|about|around|like)\s+(10|[0-9])\b(?=[^.]*\b(?:pain|scale|severity)\b)", re.I)
 MEMBER_RE = re.compile(
-    r"(?:member|policy|subscriber|insurance|plan|id|group)\s*(?:id|number|no\.?|#)?\s*(?:is|:|=|#)?\s*"
+    r"\b(?:member|policy|subscriber|insurance|plan|id|group)\s*(?:id|number|no\.?|#)?\s*(?:is|:|=|#)?\s*"
     r"([A-Z]{0,4}[-]?[0-9][A-Z0-9-]{3,}|[A-Z]{1,4}[0-9][A-Z0-9-]{3,})",
     re.I,
 )
@@ -123,8 +143,8 @@ BODY_PARTS = (
     "groin",
 )
 BODY_PAIN_RE = re.compile(
-    rf"\b(?:my\s+)?(?:left\s+|right\s+|lower\s+|upper\s+)?({'|'.join(BODY_PARTS)})\s+"
-    r"(?:is\s+|are\s+|has been\s+|have been\s+|keeps\s+|really\s+|still\s+)*"
+    rf"\b(?:my\s+)?(?:left\s+|right\s+|lower\s+|upper\s+)?({'|'.join(BODY_PARTS)})(?:'s|\u2019s)?\s+"
+    r"(?:is\s+|are\s+|has been\s+|have been\s+|been\s+|keeps\s+|really\s+|still\s+|just\s+|kinda\s+)*"
     r"(?:killing me|hurting|hurts?|aching|aches?|sore|painful|throbbing|in pain|bothering me)\b",
     re.I,
 )
@@ -441,6 +461,17 @@ def _name(text: str, asked_name: bool) -> str:
     )
     if m and not any(w.lower() in vocab.NOT_NAMES for w in m.group(1).split()):
         return m.group(1).rstrip(".")
+    m = re.search(
+        r"(?:^|[,.!]\s*|\b(?:hi|hello|hey)\W+)(?:it's|its|i'm|im|i am|this is)\s+([a-z][a-z'\-]+\s+[a-z][a-z'\-]+)"
+        r"(?=\s*(?:$|[,.!;]))",
+        text,
+    )
+    if m and not any(
+        w in vocab.NOT_NAMES or w in vocab.STOP_WORDS or w.endswith(("ing", "ed", "ly")) for w in m.group(1).split()
+    ):
+        low = m.group(1)
+        if not (any(r.search(low) for r in SYMPTOM_RE.values()) or DRUG_RE.search(low) or drugs.find(low)):
+            return title_name(low)
     m = re.match(r"^\s*(?:hi|hello|hey)?[,!.\s]*(?:i'm|im|i am|this is)\s+([a-z][a-z'\-]+)\s*[.!]?\s*$", text, re.I)
     if m and m.group(1).lower() not in vocab.NOT_NAMES and not m.group(1).lower().endswith(("ing", "ed")):
         return title_name(m.group(1))
@@ -597,7 +628,7 @@ DENY = re.compile(r"^\s*(?:no|nope|not anymore|not really|i don't|i do not|i sto
 
 WORD_NUM = {"one": "1", "two": "2", "three": "3", "four": "4", "half a": "0.5", "a": "1", "an": "1"}
 DOSE_BEFORE_RE = re.compile(
-    rf"(?:(\d+(?:[.,]\d+)?)\s?({'|'.join(re.escape(u) for u in vocab.DOSE_UNITS)})|"
+    rf"(?:(\d+(?:[.,]\d+)?)\s?({'|'.join(re.escape(u) for u in _UNITS)})|"
     r"(one|two|three|four|half a|an?)\s+(puffs?|tablets?|tabs|capsules?|pills?|drops|sprays?|units?))"
     r"\s+(?:of\s+)?(?:my\s+|the\s+|your\s+)?$",
     re.I,
@@ -606,7 +637,7 @@ DOSE_BEFORE_RE = re.compile(
 
 def _dose_text(m: re.Match[str]) -> str:
     if m.group(1) is not None:
-        return f"{m.group(1)} {m.group(2).lower()}"
+        return f"{m.group(1)} {UNIT_WORDS.get(m.group(2).lower(), m.group(2).lower())}"
     if m.lastindex and m.lastindex >= 4 and m.group(3):
         return f"{WORD_NUM.get(m.group(3).lower(), m.group(3))} {m.group(4).lower()}"
     return m.group(0).strip()
@@ -615,18 +646,40 @@ def _dose_text(m: re.Match[str]) -> str:
 CLASS_RE = {k: _compile(v[0]) for k, v in vocab.DRUG_CLASSES.items()}
 
 
-def _meds(clause: str, allergy_clause: bool) -> list[Med]:
+# Words that make a clause about medicines, so a misspelt drug name in it is looked for too.
+MED_CUE_RE = re.compile(
+    r"\b(?:take|takes|taking|took|on|prescribed|pills?|tablets?|meds?|medications?|medicines?|dose|doses|"
+    r"mg|mcg|milligrams?|stopped|quit|started|daily|twice|inhaler|shots?|injections?)\b",
+    re.I,
+)
+
+
+def _drug_hits(clause: str, about_meds: bool) -> list[tuple[int, int, str]]:
+    """Drug names in a clause: the library's (brand names, salts, misspellings), then the vocabulary's."""
+    lib = drugs.find(clause, fuzzy=about_meds or bool(MED_CUE_RE.search(clause)))
+    hits = [(h.start, h.end, h.name) for h in lib]
+    for m in DRUG_RE.finditer(clause):
+        if not any(s < m.end() and m.start() < e for s, e, _ in hits) and m.group(0).lower() not in drugs.SALTS:
+            hits.append((m.start(), m.end(), m.group(0).lower()))
+    return sorted(hits)
+
+
+def _meds(clause: str, allergy_clause: bool, about_meds: bool = False) -> list[Med]:
     if allergy_clause and not DOSE_RE.search(clause):
         return []  # "penicillin gives me hives" names an allergen, not a medication
-    hits = [(m.start(), m.end(), m.group(0).lower()) for m in DRUG_RE.finditer(clause)]
+    hits = _drug_hits(clause, about_meds)
     for canon, rx in CLASS_RE.items():  # "my water pill", "the blood thinner"
         for m in rx.finditer(clause):
-            if not any(s <= m.start() < e for s, e, _ in hits):
+            # "albuterol inhaler": a device or form word right after a named drug is part of its name
+            after_drug = any(0 <= m.start() - e <= 1 for _, e, _ in hits)
+            if not any(s <= m.start() < e for s, e, _ in hits) and not after_drug:
                 hits.append((m.start(), m.end(), canon))
     # An unknown drug name directly followed by a dose ("zestoretic 20 mg") still counts.
     for m in re.finditer(rf"\b([A-Za-z][A-Za-z-]{{3,}})\s+(?={DOSE_RE.pattern})", clause, re.I):
         word = m.group(1).lower()
         if word in {"take", "takes", "taking", "about", "around", "with", "and", "of", "the", "daily", "some"}:
+            continue
+        if word in drugs.SALTS or word in drugs.COMMON:
             continue
         if not any(s <= m.start(1) < e for s, e, _ in hits):
             hits.append((m.start(1), m.end(1), word))
@@ -676,10 +729,15 @@ def _allergies(clause: str, force: bool = False) -> list[Allergy]:
     for rx in (ALLERGEN_RE, DRUG_RE) if (has_ctx or reaction) else (ALLERGEN_RE,):
         for m in rx.finditer(clause):
             sub = m.group(0).lower()
-            if sub in seen or _negated(clause, m.start()):
+            if sub in seen or _negated(clause, m.start()) or any(p <= m.start() < p + len(x) for p, x in spots):
                 continue
             seen.add(sub)
             spots.append((m.start(), sub))
+    if has_ctx:  # a drug is an allergen only when the clause says so ("I need an EpiPen" is not one)
+        for h in drugs.find(clause, fuzzy=True):
+            if h.name not in seen and not _negated(clause, h.start) and not any(p == h.start for p, _ in spots):
+                seen.add(h.name)
+                spots.append((h.start, h.name))
     spots.sort()
     for i, (pos, sub) in enumerate(spots):
         # The reaction written after this allergen (before the next one) is its own.
@@ -847,10 +905,132 @@ def _chief(sentence: str) -> str:
     return sentence.strip(" .!")
 
 
-def read_message(text: str, facts: Facts, turn: int, asked: list[str]) -> Facts:
-    """Add what one user message says to `facts` (later statements refine earlier ones)."""
+# "I don't really want to get into that", "I'd rather not talk about it".
+DECLINE_WANT_RE = re.compile(
+    r"\b(?:don't|dont|do not|rather not|prefer not to)\s+(?:\w+\s+)?(?:want to |wanna )?"
+    r"(?:get into|talk about|go into|answer|share|say|discuss)\b",
+    re.I,
+)
+# A whole message that only declines ("skip", "pass on this one", "next question please").
+BARE_DECLINE = re.compile(
+    r"^\W*(?:(?:can we |let's |lets |i'll |i will |i'd like to |i want to )?(?:skip|pass)|next question|"
+    r"no comment|not telling|rather not|prefer not|i'd rather not|id rather not)"
+    r"(?:\s+(?:it|that|this|on|one|question|please|for now|this one|that one|thanks|thank you))*\W*$",
+    re.I,
+)
+# "the dose is 10, not 20", "it's 5 mg not 10": the first number replaces the second.
+UNIT_ALT = "|".join(re.escape(u) for u in _UNITS)
+DOSE_FIX_RE = re.compile(
+    rf"(\d+(?:\.\d+)?)\s?({UNIT_ALT})?(?![a-z])\s*,?\s*(?:not|instead of|rather than)\s+"
+    rf"(\d+(?:\.\d+)?)\s?({UNIT_ALT})?(?![a-z])",
+    re.I,
+)
+DOSE_FIX_RE2 = re.compile(
+    rf"\bnot\s+(\d+(?:\.\d+)?)\s?({UNIT_ALT})?(?![a-z])\s*(?:,|but|it's|its|it is)\s*(?:it's\s+|its\s+)?"
+    rf"(\d+(?:\.\d+)?)\s?({UNIT_ALT})?(?![a-z])",
+    re.I,
+)
+# A reply that says "that drug, no longer" without naming it ("I stopped it", "not anymore").
+STOPPED_IT_RE = re.compile(
+    r"\b(?:stopped|quit|came off|discontinued|ran out of|no longer take|don't take|do not take|not taking)\s+"
+    r"(?:it|that|that one|them|those|taking it|taking that|taking them)\b|^\W*(?:no,?\s+)?(?:not anymore|not any more|"
+    r"i stopped|no longer)\b",
+    re.I,
+)
+STILL_TAKING_RE = re.compile(r"\b(?:still|yes|yeah|yep|i do|every day|daily)\b", re.I)
+
+
+def _drugs_named(text: str) -> list[str]:
+    return [name for _, _, name in _drug_hits(text, about_meds=True)]
+
+
+def _unit_of(dose: str) -> str:
+    m = re.search(r"[a-zµ]+", dose, re.I)
+    return m.group(0) if m else ""
+
+
+def _corrections(text: str, facts: Facts, turn: int, prior: Facts | None, context: str) -> None:
+    """Corrections and answers that lean on what was said before: a changed dose, "I stopped it"."""
+    earlier = (prior.medications if prior else []) + facts.medications
+    named = _drugs_named(text)
+    question = " ".join(s for s in split_sentences(context) if s.endswith("?"))
+    asked_about = _drugs_named(question) if question else []
+    if question and not asked_about and re.search(r"\b(?:it|them|those|these|that)\b", question, re.I):
+        asked_about = _drugs_named(context)  # "Your record lists X. Are you still taking it?"
+    short_yes = prior is not None and facts.affirmed and not facts.allergies and len(text.split()) <= 8
+    if short_yes and question and re.search(r"allerg", context, re.I):
+        # "yes" to "Your record lists an allergy to X. Is that still correct?": the patient confirms X.
+        for sent in split_sentences(context):
+            # only what the chart says is being confirmed, not what the model noted from the patient
+            if re.search(r"allerg", sent, re.I) and re.search(r"\b(?:record|chart|file)\b", sent, re.I):
+                for a in _allergies(sent, force=True):
+                    a.turn = turn
+                    facts.allergies.append(a)
+                    facts.mark("allergies", turn)
+    fix = DOSE_FIX_RE.search(text)
+    new, new_unit, old, old_unit = (fix.group(1), fix.group(2), fix.group(3), fix.group(4)) if fix else ("",) * 4
+    if not fix:
+        fix2 = DOSE_FIX_RE2.search(text)
+        if fix2:
+            old, old_unit, new, new_unit = fix2.group(1), fix2.group(2), fix2.group(3), fix2.group(4)
+    if new:
+        target = next((m for m in earlier if m.name in named), None)
+        target = target or next((m for m in reversed(earlier) if re.match(rf"{re.escape(old)}\b", m.dose)), None)
+        target = target or (earlier[-1] if earlier else None)
+        name = target.name if target else (named or asked_about or [""])[0]
+        if name:
+            unit = new_unit or old_unit or (_unit_of(target.dose) if target else "")
+            unit = UNIT_WORDS.get(unit.lower(), unit.lower()) if unit else ""
+            dose = f"{new} {unit}".strip()
+            med = next((m for m in facts.medications if m.name == name), None)
+            if med is None:
+                med = Med(name=name, turn=turn)
+                facts.medications.append(med)
+            med.dose, med.stopped, med.turn = dose, False, turn
+            facts.mark("medications", turn)
+    for m in STOPPED_IT_RE.finditer(text):
+        before_it = [name for s, _, name in _drug_hits(text[: m.start()], about_meds=True)]
+        if named and before_it and not new:
+            med = next((x for x in facts.medications if x.name == before_it[-1]), None)
+            if med is not None:
+                med.stopped = True
+    if named or new:
+        return
+    if not re.search(r"\b(?:tak\w*|still on|using|use)\b", question, re.I) or re.search(r"allerg", question, re.I):
+        asked_about = []  # only a question about taking a medicine gives "it" / a bare yes or no a drug
+    refs = asked_about or ([earlier[-1].name] if earlier else [])
+    # A bare yes / no is read against the question only when this message is read on its own (the
+    # whole-conversation reading answers chart questions through `answers`).
+    bare = prior is not None and bool(asked_about)
+    if STOPPED_IT_RE.search(text) or (facts.denied and bare):
+        for name in refs[: len(asked_about) or 1]:
+            med = next((m for m in facts.medications if m.name == name), None)
+            if med is None:
+                facts.medications.append(Med(name=name, stopped=True, turn=turn))
+            else:
+                med.stopped = True
+            facts.no_medications = False  # "no" to one drug is not "no medications"
+            facts.mark("medications", turn)
+    elif bare and facts.affirmed:
+        for name in asked_about:
+            if not any(m.name == name for m in facts.medications):
+                facts.medications.append(Med(name=name, turn=turn))
+            facts.mark("medications", turn)
+
+
+def read_message(
+    text: str, facts: Facts, turn: int, asked: list[str], *, context: str = "", prior: Facts | None = None
+) -> Facts:
+    """Add what one user message says to `facts` (later statements refine earlier ones).
+    `context`: the model's message just before (what "it" and a bare "yes" refer to); `prior`: what
+    earlier turns established, when `facts` holds this message alone."""
     asked_name = "name" in asked
-    for m in DECLINE_RE.finditer(text):
+    if BARE_DECLINE.search(text):
+        topic = asked[0] if asked else "that question"
+        if topic not in facts.declined:
+            facts.declined.append(topic)
+        facts.mark("declined", turn)
+    for m in [*DECLINE_RE.finditer(text), *DECLINE_WANT_RE.finditer(text)]:
         # What was declined: the topic named next to the phrase, else the question just asked.
         near = text[max(0, m.start() - 40) : m.end() + 40]
         named = [t for t in topics_of(near) if t not in ("summary", "onset")]
@@ -988,6 +1168,7 @@ def read_message(text: str, facts: Facts, turn: int, asked: list[str]) -> Facts:
             for a in facts.allergies:
                 if a.turn == turn and not a.reaction and a.substance in sentence.lower():
                     a.reaction = reaction
+    _corrections(text, facts, turn, prior, context)
     return facts
 
 
@@ -1104,10 +1285,35 @@ def user_messages(steps: list[dict[str, Any]]) -> list[tuple[int, str, list[str]
     return out
 
 
-def read_conversation(steps: list[dict[str, Any]]) -> Facts:
+def model_text_before(steps: list[dict[str, Any]]) -> list[str]:
+    """For each user message (as numbered by `user_messages`), the model's text just before it."""
+    out: list[str] = []
+    last = ""
+    for step in steps:
+        if step.get("type") == "model_output":
+            last = step_text(step)
+        elif step.get("type") == "user_input":
+            text = step_text(step)
+            if not text.strip():
+                continue
+            labelled = list(TURN_LABEL_RE.finditer(text))
+            out.extend([last] * (len(labelled) or 1))
+    return out
+
+
+def read_conversation_split(steps: list[dict[str, Any]]) -> tuple[Facts, Facts]:
+    """(what the messages before the latest established, what all of them did) in one reading."""
     facts = Facts()
+    before = facts
     msgs = user_messages(steps)
-    for turn, text, asked in msgs:
-        read_message(text, facts, turn, asked)
+    contexts = model_text_before(steps)
+    for i, (turn, text, asked) in enumerate(msgs):
+        if i == len(msgs) - 1:
+            before = copy.deepcopy(facts)
+        read_message(text, facts, turn, asked, context=contexts[i] if i < len(contexts) else "")
     facts.user_turns = len(msgs)
-    return facts
+    return before, facts
+
+
+def read_conversation(steps: list[dict[str, Any]]) -> Facts:
+    return read_conversation_split(steps)[1]

@@ -79,6 +79,42 @@ def find_instruction(system_instruction: str | None) -> str:
     return asks[-1].strip() if asks else ""
 
 
+# The step instruction may also travel with the turn (the newer contract): a `Next: ...` line of the
+# input, or an imperative about "the patient" (an instruction to the model, never a patient's words),
+# or a `next` field of a function result.
+INPUT_NEXT_RE = re.compile(r"^\s*[\[(]?\s*(?:next|next step|instruction|step)\s*:\s*(.+?)\s*[\])]?\s*$", re.I | re.M)
+THIRD_PERSON_ASK_RE = re.compile(
+    r"^\s*((?:ask|confirm|verify|collect|obtain|find out|check)\b[^\n]*?"
+    r"\b(?:the patient|patient's|the user|their|they|them)\b[^\n]*?[.!?]?)\s*$",
+    re.I | re.M,
+)
+RESULT_KEYS = ("next", "next_step", "next_question", "instruction", "ask")
+IMPERATIVE_RE = re.compile(r"^\s*(?:please\s+)?(?:ask|confirm|verify|collect|obtain|find out|tell|thank)\b", re.I)
+
+
+def split_input(text: str) -> tuple[str, str]:
+    """(the instruction in a user input's text, the text without it)."""
+    for rx in (INPUT_NEXT_RE, THIRD_PERSON_ASK_RE):
+        found = rx.findall(text)
+        if found:
+            return found[-1].strip(), rx.sub("", text).strip()
+    return "", text
+
+
+def result_instruction(payload: object) -> str:
+    """The imperative sentence a function result carries for the model ("" when none)."""
+    if not isinstance(payload, dict):
+        return ""
+    for key in RESULT_KEYS:
+        value = payload.get(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    for value in payload.values():
+        if isinstance(value, str) and IMPERATIVE_RE.match(value):
+            return value.strip()
+    return ""
+
+
 def _clean(rest: str) -> str:
     return rest.strip().rstrip(".!?;: ").strip()
 
@@ -125,6 +161,11 @@ def to_question(instruction: str) -> str:
     ):
         if low.startswith(verb + " "):
             return f"{lead} {_clean(s[len(verb) + 1 :])}?"
+    if low.startswith("thank you"):  # "Thank the patient and tell them the intake is complete."
+        rest = re.sub(
+            r"^thank you\s*(?:and\s+)?(?:tell|let)?\s*(?:you\s+)?(?:know\s+)?(?:that\s+)?", "", _clean(s), flags=re.I
+        )
+        return "Thank you." + (f" {rest[:1].upper()}{rest[1:]}." if rest else "")
     if low.startswith(("tell ", "explain ", "let ", "inform ", "thank ", "say ")):
         body = re.sub(r"^(?:tell|inform|let)\s+you\s+(?:know\s+)?(?:that\s+)?", "", _clean(s), flags=re.I)
         return body[0].upper() + body[1:] + "."

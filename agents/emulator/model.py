@@ -17,8 +17,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from agents.emulator import extract, instruct, schema_fill, toolcall
-from agents.emulator.extract import Facts, read_conversation, read_message, step_text
+from agents.emulator import extract, funcfill, instruct, schema_fill, toolcall
+from agents.emulator.extract import Facts, read_message, step_text
 
 OFFLINE_SUFFIX = " (offline emulator)"
 REPORT_MIN_CHARS = 400  # a model_output this long in the history is treated as a report to summarise
@@ -120,10 +120,29 @@ def describe_attachments(step: dict[str, Any]) -> tuple[list[str], str]:
     return notes, "\n".join(texts)
 
 
+def _without_instruction(step: dict[str, Any]) -> dict[str, Any]:
+    """A user input with the step instruction that travels in it taken out (it is not the patient's)."""
+    blocks = []
+    changed = False
+    for b in step.get("content") or []:
+        if isinstance(b, dict) and b.get("type") == "text":
+            found, rest = instruct.split_input(str(b.get("text", "")))
+            if found:
+                changed = True
+                if rest:
+                    blocks.append({**b, "text": rest})
+                continue
+        blocks.append(b)
+    return {**step, "content": blocks} if changed else step
+
+
 def conversation_view(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """A copy of the steps where attached documents are replaced by the text read out of them."""
+    """A copy of the steps where attached documents are replaced by the text read out of them, and
+    step instructions are taken out of user inputs."""
     out = []
     for step in steps:
+        if step.get("type") == "user_input":
+            step = _without_instruction(step)
         if step.get("type") == "user_input" and any(
             isinstance(b, dict) and b.get("type") == "document" for b in step.get("content") or []
         ):
@@ -137,51 +156,92 @@ def conversation_view(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def _payload(step: dict[str, Any]) -> Any:
+    payload = step.get("result")
+    if isinstance(payload, list) and payload and all(isinstance(x, dict) and "type" in x for x in payload):
+        payload = " ".join(str(x.get("text", "")) for x in payload)  # a list of content blocks
+    if isinstance(payload, str):
+        with contextlib.suppress(ValueError):
+            payload = json.loads(payload)
+    return payload
+
+
+def _step_instruction(step: dict[str, Any]) -> str:
+    if step.get("type") == "function_result":
+        return instruct.result_instruction(_payload(step))
+    if step.get("type") == "user_input":
+        return next(
+            (
+                found
+                for b in step.get("content") or []
+                if isinstance(b, dict) and b.get("type") == "text"
+                for found in [instruct.split_input(str(b.get("text", "")))[0]]
+                if found
+            ),
+            "",
+        )
+    return ""
+
+
+def current_instruction(inp: ModelInput, facts: Facts) -> str:
+    """What to ask next: from this turn's function results or input, else the system instruction's
+    `Next:` line, else the latest one of earlier turns, else the persona's own next topic."""
+    for step in reversed(inp.new_steps):
+        found = _step_instruction(step)
+        if found:
+            return found
+    nexts = instruct.NEXT_RE.findall(inp.system_instruction or "")
+    if nexts:
+        return nexts[-1].strip()
+    forms = {str(t.get("name")) for t in inp.tools if funcfill.is_form(t)}
+    names = _call_names(inp.history)
+    answered_form = any(
+        s.get("type") == "function_result" and (s.get("name") or names.get(str(s.get("call_id")))) in forms
+        for s in inp.new_steps
+    )
+    if not answered_form:
+        # What was asked last is still the question (a form's result without `next` ends the step).
+        for step in reversed(inp.history):
+            found = _step_instruction(step)
+            if found:
+                return found
+    return instruct.find_instruction(inp.system_instruction) or instruct.persona_instruction(
+        inp.system_instruction, facts
+    )
+
+
 # --- the model --------------------------------------------------------------------------------
 
 
 def generate(inp: ModelInput) -> ModelResult:
     conv = conversation_view(inp.history + inp.new_steps)
-    facts = read_conversation(conv)
-    instruction = instruct.find_instruction(inp.system_instruction) or instruct.persona_instruction(
-        inp.system_instruction, facts
-    )
+    before, facts = extract.read_conversation_split(conv)
+    instruction = current_instruction(inp, facts)
     latest = inp.new_steps[-1] if inp.new_steps else {}
     results = [s for s in inp.new_steps if s.get("type") == "function_result"]
     user_steps = [s for s in inp.new_steps if s.get("type") == "user_input"]
     latest_user = step_text(conversation_view(user_steps)[-1]) if user_steps else ""
 
     if inp.response_schema is not None:
-        return ModelResult([_text_step(_json_answer(inp.response_schema, conv, facts))])
+        forms = {str(t.get("name")) for t in inp.tools if funcfill.is_form(t)}
+        return ModelResult([_text_step(_json_answer(inp.response_schema, conv, facts, forms))])
 
     if latest.get("type") == "user_input" and inp.tools:
-        already = _calls_made(conv, latest_user)
-        call = toolcall.choose(
-            inp.tools,
-            instruction=instruction,
-            latest_user=latest_user,
-            facts=facts,
-            already=already,
-            hints=toolcall.hint_lines(inp.system_instruction or "", inp.tools),
-        )
-        if call is not None:
-            key = json.dumps([inp.seed, call.name, call.arguments, len(conv), latest_user], sort_keys=True)
+        calls = _choose_calls(inp, conv, facts, before, instruction, latest_user)
+        if calls:
+            key = json.dumps([inp.seed, calls, len(conv), latest_user], sort_keys=True)
             digest = hashlib.sha256(key.encode()).hexdigest()
-            return ModelResult(
-                [
-                    {"type": "thought", "signature": base64.b64encode(digest[:24].encode()).decode()},
-                    {
-                        "type": "function_call",
-                        "id": f"call_{digest[:16]}",
-                        "name": call.name,
-                        "arguments": call.arguments,
-                    },
-                ],
-                status="requires_action",
-            )
+            steps: list[dict[str, Any]] = [
+                {"type": "thought", "signature": base64.b64encode(digest[:24].encode()).decode()}
+            ]
+            for i, (name, arguments) in enumerate(calls):
+                cid = hashlib.sha256(f"{digest}|{i}|{name}".encode()).hexdigest()[:16]
+                steps.append({"type": "function_call", "id": f"call_{cid}", "name": name, "arguments": arguments})
+            return ModelResult(steps, status="requires_action")
 
     if results:
-        text = _result_reply(results, conv, facts, instruction, inp.seed)
+        forms = {t.get("name") for t in inp.tools if funcfill.is_form(t)}
+        text = _result_reply(results, conv, facts, instruction, inp.seed, forms, before)
     else:
         text = _reply(inp, conv, facts, instruction, latest_user, user_steps)
     text = _limit(text, inp.generation_config)
@@ -198,6 +258,54 @@ def _limit(text: str, gen: dict[str, Any]) -> str:
     if isinstance(cap, int) and cap > 0 and len(text) > cap * 4:
         return text[: max(1, cap * 4 - 1)].rstrip() + "…"
     return text
+
+
+def _choose_calls(
+    inp: ModelInput, conv: list[dict[str, Any]], facts: Facts, before: Facts, instruction: str, latest_user: str
+) -> list[tuple[str, dict[str, Any]]]:
+    """The function calls for this user turn, possibly several at once: every form-like function
+    (no required parameters) that the latest message fills, and the one lookup that fits the topic."""
+    calls: list[tuple[str, dict[str, Any]]] = []
+    forms = [t for t in inp.tools if funcfill.is_form(t)]
+    said = funcfill.read_latest(conv, prior=before)
+    if forms:
+        for tool in forms:
+            args = funcfill.fill(tool.get("parameters") or {}, said)
+            if args:
+                calls.append((tool["name"], args))
+    lookups = [t for t in inp.tools if not funcfill.is_form(t)]
+    # A patient who names their medicines or allergies is talking about those chart sections (what
+    # the message itself names: a "yes" to the chart's read-out is no reason to read it again).
+    own = read_message(latest_user, Facts(), 0, []) if latest_user else Facts()
+    spoken = " ".join(
+        topic
+        for topic, present in (
+            ("medications", own.medications),
+            ("allergies", own.allergies),
+            ("conditions", own.conditions),
+        )
+        if present
+    )
+    call = toolcall.choose(
+        lookups,
+        instruction=instruction,
+        latest_user=latest_user,
+        facts=facts,
+        already=_calls_made(conv, latest_user),
+        hints=" ".join(x for x in (toolcall.hint_lines(inp.system_instruction or "", lookups), spoken) if x),
+    )
+    if call is not None:
+        tool = next(t for t in lookups if t.get("name") == call.name)
+        calls.append((call.name, funcfill.refine(tool.get("parameters") or {}, call.arguments, said)))
+        return calls
+    # No lookup fits the topic, but the message may name everything a function needs.
+    already = _calls_made(conv, latest_user)
+    for tool in lookups:
+        args = funcfill.fill_required(tool.get("parameters") or {}, said) if tool.get("type") == "function" else {}
+        if args and not any(c.get("name") == tool.get("name") and c.get("arguments") == args for c in already):
+            calls.append((tool["name"], args))
+            break
+    return calls
 
 
 RECHECK_RE = re.compile(r"\b(?:check|look up|lookup|recheck|record|chart|file|again)\b", re.I)
@@ -511,17 +619,6 @@ SECTION_NOUNS = {
 }
 
 
-def _latest_user_facts(conv: list[dict[str, Any]]) -> tuple[Facts, str]:
-    """What the patient said in the message that led to this tool call (facts and text)."""
-    msgs = extract.user_messages(conv)
-    lf = Facts()
-    if not msgs:
-        return lf, ""
-    turn, text, asked = msgs[-1]
-    read_message(text, lf, turn, asked)
-    return lf, text
-
-
 def _mentioned(label: str, names: list[str]) -> str | None:
     low = label.lower()
     for n in names:
@@ -656,15 +753,58 @@ def _section_sentence(key: str, items: list[Any], lf: Facts, said: str, acked: b
     return f"Your record lists {_join(labels)}. Is that still correct?"
 
 
+def _call_names(conv: list[dict[str, Any]]) -> dict[str, str]:
+    return {str(s.get("id")): str(s.get("name")) for s in conv if s.get("type") == "function_call"}
+
+
+REJECT_KEY_RE = re.compile(r"reject|error|invalid|refused", re.I)
+
+
+def _form_result_sentences(payload: Any) -> list[str]:
+    """What a form-like function's result says went wrong (what it accepted was acknowledged already)."""
+    if not isinstance(payload, dict):
+        return []
+    out: list[str] = []
+    for key, value in payload.items():
+        if not REJECT_KEY_RE.search(key) or not value:
+            continue
+        entries = value.items() if isinstance(value, dict) else enumerate(value if isinstance(value, list) else [value])
+        for k, item in list(entries)[:3]:
+            if isinstance(item, dict):
+                what = item.get("field") or item.get("name") or item.get("path") or item.get("item") or ""
+                why = item.get("reason") or item.get("message") or item.get("error") or ""
+            else:
+                what, why = (k if isinstance(k, str) else ""), item
+            what = str(what).replace("_", " ").strip()
+            why = str(why).rstrip(".").strip()
+            if what or why:
+                out.append(f"I couldn't record {('your ' + what) if what else 'that'}" + (f" ({why})." if why else "."))
+    return out
+
+
 def _result_reply(
-    results: list[dict[str, Any]], conv: list[dict[str, Any]], facts: Facts, instruction: str, seed: int
+    results: list[dict[str, Any]],
+    conv: list[dict[str, Any]],
+    facts: Facts,
+    instruction: str,
+    seed: int,
+    forms: set[str] | None = None,
+    before: Facts | None = None,
 ) -> str:
     covered: set[str] = set()
-    lf, said = _latest_user_facts(conv)
+    said_now = funcfill.read_latest(conv, prior=before)
+    lf, said = said_now.facts, said_now.text
+    names = _call_names(conv)
+    form_results = [r for r in results if (r.get("name") or names.get(str(r.get("call_id")))) in (forms or set())]
+    results = [r for r in results if r not in form_results]
     # What the patient said in the message that led to the call comes first: an answer to their
     # question and the acknowledgement of what they told us, then the chart comparison.
     parts = _lead(said, lf, facts, seed)
     acked = bool(parts)
+    for res in form_results:
+        parts.extend(_form_result_sentences(_payload(res)))
+    if form_results and not parts:
+        parts.append(_pick(["Thank you.", "Thanks, I've noted that."], seed, said))
     for res in results:
         payload = res.get("result")
         if isinstance(payload, list) and payload and all(isinstance(x, dict) and "type" in x for x in payload):
@@ -780,10 +920,21 @@ def _summary_reply(conv: list[dict[str, Any]], facts: Facts, request: str) -> st
     return body if NO_PREAMBLE_RE.search(request) else head + "\n" + body
 
 
-def _chart_from(conv: list[dict[str, Any]]) -> dict[str, Any]:
+def _is_data(step: dict[str, Any], names: dict[str, str], forms: set[str]) -> bool:
+    """A function result that carries data (a chart), not the answer to a form the model filled
+    (such a result echoes what was recorded and carries the next instruction)."""
+    if step.get("type") != "function_result":
+        return False
+    if (step.get("name") or names.get(str(step.get("call_id")))) in forms:
+        return False
+    return not instruct.result_instruction(_payload(step))
+
+
+def _chart_from(conv: list[dict[str, Any]], forms: set[str] | None = None) -> dict[str, Any]:
     chart: dict[str, Any] = {}
+    names = _call_names(conv)
     for step in conv:
-        if step.get("type") != "function_result":
+        if not _is_data(step, names, forms or set()):
             continue
         payload = step.get("result")
         if isinstance(payload, str):
@@ -798,18 +949,19 @@ def _chart_from(conv: list[dict[str, Any]]) -> dict[str, Any]:
     return chart
 
 
-def _chart_turns(conv: list[dict[str, Any]]) -> dict[str, int]:
+def _chart_turns(conv: list[dict[str, Any]], forms: set[str] | None = None) -> dict[str, int]:
     """For each chart section returned by a tool, the user turn that came right after it."""
     out: dict[str, int] = {}
     n = 0
     pending: list[str] = []
+    names = _call_names(conv)
     for step in conv:
         if step.get("type") == "user_input" and step_text(step).strip():
             n += 1
             for key in pending:
                 out.setdefault(key, n)
             pending = []
-        elif step.get("type") == "function_result":
+        elif _is_data(step, names, forms or set()):
             payload = step.get("result")
             if isinstance(payload, str):
                 with contextlib.suppress(ValueError):
@@ -819,12 +971,14 @@ def _chart_turns(conv: list[dict[str, Any]]) -> dict[str, int]:
     return out
 
 
-def _json_answer(schema: dict[str, Any], conv: list[dict[str, Any]], facts: Facts) -> str:
+def _json_answer(
+    schema: dict[str, Any], conv: list[dict[str, Any]], facts: Facts, forms: set[str] | None = None
+) -> str:
     report = latest_report(conv)
     ctx = schema_fill.Ctx(
         facts=facts,
-        chart=_chart_from(conv),
-        chart_turns=_chart_turns(conv),
+        chart=_chart_from(conv, forms),
+        chart_turns=_chart_turns(conv, forms),
         summary=" ".join(report_bullets(report, 3)) if report else "",
         report_bullets=report_bullets(report, 5) if report else [],
     )

@@ -8,9 +8,11 @@ jsonschema; if the fill does not validate, the minimal valid instance is returne
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 import jsonschema
@@ -642,15 +644,27 @@ def fill(schema: Any, ctx: Ctx, root: dict[str, Any] | None = None) -> Any:
     return finalize(schema, value, root)
 
 
+@lru_cache(maxsize=512)
+def _validator(schema_json: str) -> Any:
+    """A checked validator per schema, built once: checking a schema costs far more than using it."""
+    schema = json.loads(schema_json)
+    cls = jsonschema.validators.validator_for(schema)
+    try:
+        cls.check_schema(schema)
+    except jsonschema.SchemaError:
+        return None
+    return cls(schema, format_checker=jsonschema.FormatChecker())
+
+
 def _valid(value: Any, schema: Any, root: dict[str, Any]) -> bool:
     # Sub-schemas keep $refs into the root, so validate them with the root's $defs in scope.
     if isinstance(schema, dict) and schema is not root:
         schema = {**schema, "$defs": root.get("$defs", {}), "definitions": root.get("definitions", {})}
     try:
-        jsonschema.validate(value, schema, format_checker=jsonschema.FormatChecker())
-        return True
-    except (jsonschema.ValidationError, jsonschema.SchemaError):
+        validator = _validator(json.dumps(schema, sort_keys=True))
+    except (TypeError, ValueError):
         return False
+    return validator is not None and validator.is_valid(value)
 
 
 def finalize(schema: Any, value: Any, root: dict[str, Any]) -> Any:
