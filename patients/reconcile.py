@@ -361,3 +361,18 @@ def summary_reconcile(*, summary: PatientSummarySchema, chart: ChartListsLike) -
     meds = reconcile_medications(summary.medications, chart.medications)
     allergies = reconcile_allergies(summary.allergies, chart.allergies)
     return summary.model_copy(update={"medications": meds.medications, "allergies": allergies.allergies})
+
+
+# --- One comparison for everyone (the evaluation scores with these too) ------------------------
+
+
+def same_drug(a: str, b: str) -> bool:
+    """Do two drug names, however written, share an ingredient?"""
+    ours, theirs = drug_tokens(a), drug_tokens(b)
+    return bool(ours and theirs and drugs.same_ingredient(ours, theirs))
+
+
+def same_allergen(a: str, b: str) -> bool:
+    """Do two allergen descriptions name the same thing ("bee stings", "Allergy to bee venom")?"""
+    ours, theirs = allergy_tokens(a), allergy_tokens(b)
+    return bool(ours and theirs and (_allergy_match(ours, theirs) or _allergy_match(theirs, ours)))
