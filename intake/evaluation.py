@@ -375,13 +375,15 @@ def eval_card_line(run: CardRun) -> str:
     )
 
 
-def eval_report_text(report: EvalReport, *, details: bool = False) -> str:
+def eval_report_text(report: EvalReport, *, details: bool = False, transcripts: bool = False) -> str:
     lines = [f"Model: {report.backend}", ""]
     for run in report.runs:
         lines.append(eval_card_line(run))
         if details:
             lines += [f"    - {p}" for p in run.score.problems]
             lines += [f"    re-asked: {t}" for t in run.score.reasked]
+        if transcripts:
+            lines += [f"    {who:>9}: {text}" for who, text in run.transcript]
     o = report.overall
     lines += [
         "",

@@ -168,7 +168,8 @@ def _reported_dose(med: MedicationSchema) -> tuple[float, str] | None:
 
 def _same_schedule(med: MedicationSchema, chart: ChartMedicationLike) -> bool:
     ours, theirs = normalise_frequency(med.frequency), normalise_frequency(chart.frequency)
-    return ours is None or theirs is None or ours == theirs
+    # "As needed" in the chart leaves the schedule to the patient: "only at night" is not a change.
+    return ours is None or theirs is None or ours == theirs or theirs == "prn"
 
 
 def _pick_chart(med: MedicationSchema, candidates: list[ChartMedicationLike]) -> ChartMedicationLike | None:

@@ -285,6 +285,14 @@ def test_a_stopped_chart_medicine_is_stopped_even_when_also_reported_as_taken() 
     assert [(m.name, m.status) for m in result.medications] == [("Claritin", "stopped")]
 
 
+def test_a_schedule_within_the_charts_as_needed_is_not_a_change() -> None:
+    chart = [Med("diphenhydrAMINE Hydrochloride 25 MG Oral Tablet", frequency="as needed")]
+    said = reported("The Benadryl", "25 mg", "only at night")
+    assert reconcile.reconcile_medications([said], chart).rows[0].status == "confirmed"
+    daily = [Med("lisinopril 10 MG Oral Tablet", frequency="once daily")]
+    assert reconcile.reconcile_medications([reported("lisinopril", "", "as needed")], daily).rows[0].status == "changed"
+
+
 def test_a_later_report_corrects_the_dose() -> None:
     meds = [reported("lisinopril", "20 mg"), reported("lisinipril", "10 mg")]
     result = reconcile.reconcile_medications(meds, [Med("lisinopril 10 MG Oral Tablet")])

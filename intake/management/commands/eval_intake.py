@@ -25,6 +25,7 @@ class Command(BaseCommand):
         parser.add_argument("--charts", default=str(DEFAULT_CHARTS), help="Directory of FHIR bundles the cards use")
         parser.add_argument("--base-url", default=None, help="An emulator already running (default: start one)")
         parser.add_argument("--details", action="store_true", help="List each card's misses under it")
+        parser.add_argument("--transcripts", action="store_true", help="Print each conversation (synthetic cards only)")
         parser.add_argument("--json", dest="json_out", default="", help="Also write the figures to this file")
         parser.add_argument(
             "--in-place", action="store_true", help="Use the configured database instead of a throwaway one"
@@ -41,7 +42,7 @@ class Command(BaseCommand):
             )
         except EvalError as exc:
             raise CommandError(str(exc)) from exc
-        self.stdout.write(eval_report_text(report, details=options["details"]))
+        self.stdout.write(eval_report_text(report, details=options["details"], transcripts=options["transcripts"]))
         if options["json_out"]:
             with open(options["json_out"], "w", encoding="utf-8") as out:
                 json.dump(
