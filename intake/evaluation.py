@@ -43,7 +43,7 @@ from intake.eval_score import Card, CardScore, card_score, overall
 from intake.tokens import api_token_issue
 from patients.ehr import clean_name, mrn_of, parse_identity
 from patients.fhir_load import fhir_bundle_load
-from patients.models import FhirResource
+from patients.models import FhirResource, Patient
 
 ROOT = Path(settings.BASE_DIR)
 DEFAULT_CARDS = ROOT / "evals" / "cards"
@@ -167,12 +167,29 @@ class _Registry:
         key = f"{body['given_name']} {body['family_name']} {body['birth_date']}".lower()
         if key not in self.ids:
             status, data = self.api.call("POST", "/patients", body)
-            if status != 201:
+            if status == 409:
+                # Already registered (`--in-place` on a database `seed_demo` filled): use that patient.
+                self.ids[key] = self._existing(body)
+            elif status != 201:
                 raise EvalError(f"{card.id}: registering the patient answered {status}: {data}")
-            if p.chart and not data["chart_matched"]:
+            elif p.chart and not data["chart_matched"]:
                 raise EvalError(f"{card.id}: the patient was registered but not linked to the chart.")
-            self.ids[key] = data["id"]
+            else:
+                self.ids[key] = data["id"]
         return self.ids[key]
+
+    @staticmethod
+    def _existing(body: dict[str, Any]) -> int:
+        same = Patient.objects.filter(
+            given_name__iexact=body["given_name"],
+            family_name__iexact=body["family_name"],
+            birth_date=body["birth_date"],
+        )
+        found = Patient.objects.filter(mrn=body["mrn"]) if body.get("mrn") else same
+        pk = found.values_list("pk", flat=True).first() or same.values_list("pk", flat=True).first()
+        if pk is None:
+            raise EvalError(f"{body['given_name']} {body['family_name']}: registered, but not found.")
+        return int(pk)
 
 
 # --- One card -----------------------------------------------------------------------------------

@@ -46,6 +46,12 @@ def test_one_card_is_played_through_the_api_and_scored(louis_charts: Path, emula
     interactions = [r for r in emulator.requests() if r["method"] == "POST" and r["path"].endswith("/interactions")]
     assert len(interactions) >= run.score.turns
 
+    # A second run on the same database (`--in-place`) reuses the registered patient.
+    again = eval_cards_drive(cards=[card], charts_dir=louis_charts)
+    assert again.errors == [] and len(again.runs) == 1
+    assert Patient.objects.count() == 1
+    assert IntakeSession.objects.filter(patient=patient).count() == 2
+
 
 def test_a_bad_card_is_an_error_naming_the_file(tmp_path: Path) -> None:
     (tmp_path / "broken.json").write_text(json.dumps({"id": "x", "messages": []}))
