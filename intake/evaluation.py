@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -26,7 +27,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,24 @@ class EvalError(Exception):
 class CardRun:
     score: CardScore
     transcript: list[tuple[str, str]] = field(default_factory=list)  # (who, text)
+    summary: dict[str, Any] | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        s = self.score
+        return {
+            "card": s.card_id,
+            "medication_f1": s.medications.strict.f1,
+            "medication_f1_by_name": s.medications.by_name.f1,
+            "allergy_f1": s.allergies.strict.f1,
+            "chief_complaint": s.chief_complaint,
+            "completeness": s.completeness,
+            "declines": s.declines,
+            "reasked": s.reasked,
+            "turns": s.turns,
+            "tokens": s.tokens,
+            "problems": s.problems,
+            "summary": self.summary,
+        }
 
 
 @dataclass
@@ -73,6 +92,14 @@ class EvalReport:
     @property
     def overall(self) -> dict[str, Any]:
         return overall([r.score for r in self.runs])
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "backend": self.backend,
+            "overall": self.overall,
+            "errors": self.errors,
+            "cards": [run.as_dict() for run in self.runs],
+        }
 
 
 # --- Cards --------------------------------------------------------------------------------------
@@ -247,7 +274,7 @@ def _card_play(api: _Api, registry: _Registry, card: Card) -> CardRun:
         turns=turns,
         tokens=_tokens(detail),
     )
-    return CardRun(score=score, transcript=transcript)
+    return CardRun(score=score, transcript=transcript, summary=summary)
 
 
 def _summary_fetch(api: _Api, intake_id: int, state: str, token: str) -> dict[str, Any] | None:
@@ -363,13 +390,26 @@ def eval_intake_run(
 ) -> EvalReport:
     """Load the cards, pick the model, make a database, play every card, and report."""
     cards = eval_cards_load(cards_path)
-    with _model_backend(base_url), _throwaway_database() if throwaway_db else _nothing():
+    with _terminate_cleanly(), _model_backend(base_url), _throwaway_database() if throwaway_db else nullcontext():
         return eval_cards_drive(cards=cards, charts_dir=Path(charts_dir), on_card=on_card)
 
 
 @contextmanager
-def _nothing() -> Iterator[None]:
-    yield
+def _terminate_cleanly() -> Iterator[None]:
+    """SIGTERM unwinds like Ctrl-C, so the emulator is stopped and the database dropped."""
+
+    def stop(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    try:
+        previous = signal.signal(signal.SIGTERM, stop)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 # --- Printing -----------------------------------------------------------------------------------

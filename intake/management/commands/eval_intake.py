@@ -26,7 +26,7 @@ class Command(BaseCommand):
         parser.add_argument("--base-url", default=None, help="An emulator already running (default: start one)")
         parser.add_argument("--details", action="store_true", help="List each card's misses under it")
         parser.add_argument("--transcripts", action="store_true", help="Print each conversation (synthetic cards only)")
-        parser.add_argument("--json", dest="json_out", default="", help="Also write the figures to this file")
+        parser.add_argument("--json", dest="json_out", default="", help="Also write the figures (per card too) here")
         parser.add_argument(
             "--in-place", action="store_true", help="Use the configured database instead of a throwaway one"
         )
@@ -45,8 +45,6 @@ class Command(BaseCommand):
         self.stdout.write(eval_report_text(report, details=options["details"], transcripts=options["transcripts"]))
         if options["json_out"]:
             with open(options["json_out"], "w", encoding="utf-8") as out:
-                json.dump(
-                    {"backend": report.backend, "overall": report.overall, "errors": report.errors}, out, indent=2
-                )
+                json.dump(report.as_dict(), out, indent=2)
         if report.errors:
             raise CommandError(f"{len(report.errors)} card(s) could not be run; see the errors above.")
