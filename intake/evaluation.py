@@ -394,12 +394,20 @@ def eval_intake_run(
         return eval_cards_drive(cards=cards, charts_dir=Path(charts_dir), on_card=on_card)
 
 
+class _Terminated(BaseException):
+    """SIGTERM, raised in the main thread so the run unwinds like Ctrl-C."""
+
+
 @contextmanager
 def _terminate_cleanly() -> Iterator[None]:
-    """SIGTERM unwinds like Ctrl-C, so the emulator is stopped and the database dropped."""
+    """On SIGTERM, stop the emulator and drop the database (the `finally` blocks inside), then exit.
+
+    The exit is immediate (`os._exit`): the in-process API client's event-loop thread may be
+    waiting for the main thread, which would hang a normal interpreter shutdown.
+    """
 
     def stop(signum: int, frame: Any) -> None:
-        raise SystemExit(128 + signum)
+        raise _Terminated(128 + signum)
 
     try:
         previous = signal.signal(signal.SIGTERM, stop)
@@ -408,6 +416,10 @@ def _terminate_cleanly() -> Iterator[None]:
         return
     try:
         yield
+    except _Terminated as exc:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(exc.args[0])
     finally:
         signal.signal(signal.SIGTERM, previous)
 
