@@ -279,10 +279,14 @@ def history_items(truth: CardTruth, summary: dict[str, Any]) -> list[tuple[str, 
         if terms:
             items.append((f"{key} {terms}", terms_found(terms, _social(summary, key))))
     contact = summary.get("contact") or {}
+    if not isinstance(contact, dict):  # one text field: look for each value in it
+        contact = {"phone": contact, "email": contact}
     if truth.contact.phone:
-        items.append(("phone", _digits(truth.contact.phone) == _digits(str(contact.get("phone", "")))))
+        phone = _digits(truth.contact.phone)
+        items.append(("phone", phone in re.sub(r"\D", "", str(contact.get("phone", "")))))
     if truth.contact.email:
-        items.append(("email", truth.contact.email.lower() == str(contact.get("email", "")).strip().lower()))
+        emails = re.findall(r"[\w.+-]+@[\w.-]+\w", str(contact.get("email", "")).lower())
+        items.append(("email", truth.contact.email.lower() in emails))
     insurance = summary.get("insurance") or {}
     if truth.insurance.payer:
         items.append((f"payer {truth.insurance.payer}", terms_found(truth.insurance.payer, insurance.get("payer"))))

@@ -110,6 +110,13 @@ def test_history_completeness_counts_each_fact() -> None:
     assert score.chief_complaint
 
 
+def test_contact_may_be_one_text_field() -> None:
+    found = dict(card_score(CARD, summary(contact="Phone 555.246.1499, email patria.s@example.com")).history)
+    assert found["phone"] and found["email"]
+    found = dict(card_score(CARD, summary(contact={"phone": "555-246-1498", "email": "patria@example.com"})).history)
+    assert not found["phone"] and not found["email"]
+
+
 def test_a_decline_shown_as_empty_is_the_error_not_a_decline() -> None:
     score = card_score(CARD, summary())
     assert score.declines == {"alcohol": "recorded", "family_history": "shown_as_none"}
