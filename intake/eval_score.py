@@ -379,7 +379,8 @@ def reasks(asked_titles: Sequence[str], covered_before: Sequence[set[str]]) -> l
     """Titles asked although the patient had already answered all of their topics.
 
     `asked_titles[i]` is the step the app asks after patient message i; `covered_before[i]` the
-    topics the patient had answered up to and including message i.
+    topics the patient had answered before message i (so a follow-up to the answer just given is
+    not a re-ask, and asking again once the patient has moved on is).
     """
     out: list[str] = []
     for title, covered in zip(asked_titles, covered_before, strict=True):

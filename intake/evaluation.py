@@ -259,11 +259,13 @@ def _card_play(api: _Api, registry: _Registry, card: Card) -> CardRun:
                 raise EvalError(f"{card.id}: the model could not be reached ({answer.get('detail', '')}).")
             break
         transcript.append(("assistant", answer["reply"]))
-        seen |= topics
         state = answer["status"]
         if state == "active":
+            # Topics answered before this message: asking again right after an answer may be a
+            # follow-up ("any other allergies?"); asking after the patient moved on is a re-ask.
             asked.append(answer.get("step_title", ""))
             covered.append(set(seen))
+        seen |= topics
     summary = _summary_fetch(api, intake_id, state, token)
     _, detail = api.call("GET", f"/intakes/{intake_id}")
     score = card_score(

@@ -136,14 +136,18 @@ def test_no_summary_scores_zero_but_is_not_an_error() -> None:
 
 
 def test_reasks_are_steps_asked_after_their_topics_were_answered() -> None:
-    asked = ["Contact", "Medications", "Allergies", "Medications"]
+    # Message 0 gives identity and medications early; message 2 answers allergies.
+    asked = ["Contact", "Medications", "Allergies", "Allergies", "Medications"]
     covered = [
-        {"name", "date_of_birth"},
-        {"name", "date_of_birth", "medications"},  # gave medications early
+        set(),
+        {"name", "date_of_birth", "medications"},
         {"name", "date_of_birth", "medications"},
         {"name", "date_of_birth", "medications", "allergies"},
+        {"name", "date_of_birth", "medications", "allergies"},
     ]
-    assert reasks(asked, covered) == ["Medications", "Medications"]
+    # "Allergies" right after message 2 would be a follow-up (not covered before it); asked again
+    # after message 3 it is a re-ask; medications are re-asked twice.
+    assert reasks(asked, covered) == ["Medications", "Allergies", "Medications"]
     assert reasks(["Lifestyle"], [{"tobacco", "alcohol"}]) == []  # occupation still open
 
 
