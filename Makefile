@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # The stamp changes whenever a requirements file changes, so installs rerun only when needed.
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
 
-.PHONY: run test venv lint migrate seed bench bench-payload bench-emulator clean
+.PHONY: run test venv lint migrate seed bench bench-payload bench-emulator eval clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (found %s)" % sys.version.split()[0])'
@@ -48,6 +48,12 @@ bench-payload: venv migrate
 	@$(BIN)/python -m agents.emulator --port 8799 & pid=$$!; sleep 1; \
 	GEMINI_API_KEY= GEMINI_BASE_URL=http://127.0.0.1:8799 $(BIN)/python manage.py bench_payload; \
 	status=$$?; kill $$pid; exit $$status
+
+# Quality on the scenario cards in evals/cards (docs/benchmarks/quality.md). Offline: it starts its
+# own emulator and a throwaway database; GEMINI_BASE_URL or GEMINI_API_KEY change the model.
+# Other cards: make eval EVAL_ARGS="--cards path/to/cards --details".
+eval: venv
+	$(BIN)/python manage.py eval_intake $(EVAL_ARGS)
 
 clean:
 	rm -rf $(VENV) var staticfiles

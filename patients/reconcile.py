@@ -4,9 +4,11 @@ Decisions:
 - Each reported item gets a status against the chart. Chart items the patient never mentioned are
   NOT added to the patient's list (silence is not "not taking"); they are returned separately in
   `chart_only`, for the reviewer's reconciliation table.
-- Drugs match by normalised ingredient token: strength, units, dosage forms and salts are dropped
-  from Synthea-style names ("24 HR Metformin hydrochloride 500 MG Extended Release Oral Tablet" ->
-  {"metformin"}), and a small brand vocabulary maps "tylenol" to "acetaminophen".
+- Drugs match by ingredient, not by string (`patients.drugs`, a drug-name library): brand names
+  ("Claritin" is loratadine), salts ("chlorpheniramine maleate"), misspellings ("metforman") and
+  Synthea's dose forms ("24 HR Metformin hydrochloride 500 MG Extended Release Oral Tablet").
+- The same drug reported twice is one row. If any report says the patient stopped or does not
+  take it, that status wins: a stopped chart medicine is never "confirmed".
 - Doses compare numerically after unit normalisation ("10mg" == "10 MG", "0.5 g" == "500 mg").
   No dose given, or no dose in the chart, is not a disagreement.
 - Pass the chart's active list. Entries that carry a `status` attribute which is clearly inactive
@@ -20,6 +22,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from rapidfuzz import fuzz
+
 from agents.schemas import (
     AllergySchema,
     AllergyStatus,
@@ -27,6 +31,7 @@ from agents.schemas import (
     MedicationStatus,
     PatientSummarySchema,
 )
+from patients import drugs
 
 
 class ChartMedicationLike(Protocol):
@@ -57,90 +62,18 @@ def _vocab(words: str) -> frozenset[str]:
 
 # --- Tokens -----------------------------------------------------------------------------------
 
-BRAND_TO_GENERIC: dict[str, str] = {
-    "tylenol": "acetaminophen",
-    "paracetamol": "acetaminophen",
-    "panadol": "acetaminophen",
-    "advil": "ibuprofen",
-    "motrin": "ibuprofen",
-    "aleve": "naproxen",
-    "naprosyn": "naproxen",
-    "glucophage": "metformin",
-    "zestril": "lisinopril",
-    "prinivil": "lisinopril",
-    "benadryl": "diphenhydramine",
-    "claritin": "loratadine",
-    "epipen": "epinephrine",
-    "epi": "epinephrine",
-    "adrenaline": "epinephrine",
-    "lipitor": "atorvastatin",
-    "zocor": "simvastatin",
-    "crestor": "rosuvastatin",
-    "norvasc": "amlodipine",
-    "synthroid": "levothyroxine",
-    "levoxyl": "levothyroxine",
-    "prilosec": "omeprazole",
-    "nexium": "esomeprazole",
-    "zoloft": "sertraline",
-    "lexapro": "escitalopram",
-    "prozac": "fluoxetine",
-    "ventolin": "albuterol",
-    "proair": "albuterol",
-    "proventil": "albuterol",
-    "salbutamol": "albuterol",
-    "flovent": "fluticasone",
-    "flonase": "fluticasone",
-    "microzide": "hydrochlorothiazide",
-    "hctz": "hydrochlorothiazide",
-    "coumadin": "warfarin",
-    "eliquis": "apixaban",
-    "xarelto": "rivaroxaban",
-    "plavix": "clopidogrel",
-    "lasix": "furosemide",
-    "nexplanon": "etonogestrel",
-    "implanon": "etonogestrel",
-    "cortisone": "hydrocortisone",
-}
-
-# Words in drug names that are not the drug: dosage forms, release, packaging, units, schedules.
-_DRUG_NOISE = _vocab(
-    """
-    oral tablet tablets tab tabs capsule capsules cap caps chewable extended release delayed er xr sr dr hr
-    day days pack topical cream ointment gel lotion solution suspension syrup injection injectable
-    auto injector autoinjector drug implant vaginal ring metered dose doses inhaler actuat inhalation
-    spray nasal patch transdermal film coated per prefilled syringe pen kit drops ophthalmic
-    mg mcg ug g gm ml l unit units iu meq
-    daily once twice thrice times time a an every each morning mornings night nightly evening bedtime
-    as needed prn bid tid qid qd qhs hours hour week weekly monthly with without food meals
-    the my of and or for to in on at i take taking took pill pills tablet medicine medication about
-    """
-)
-# Salt and ester words; dropped unless they are all that is left ("potassium chloride").
-_SALTS = _vocab(
-    """
-    hydrochloride hcl sodium potassium succinate hydrobromide propionate maleate besylate tartrate
-    citrate sulfate sulphate mesylate calcium acetate bromide fumarate phosphate chloride magnesium
-    """
-)
 _WORD = re.compile(r"[a-z][a-z-]*[a-z]|[a-z]")
 
 
 def _words(text: str) -> list[str]:
-    # Digits, strengths and codes ("NDA020800", "0.3") never name the drug.
+    # Digits, strengths and codes never name an allergen; "tree-nut" is "tree" and "nut".
     text = re.sub(r"\b\w*\d\w*\b", " ", text.lower())
-    words: list[str] = []
-    for part in _WORD.findall(text):
-        joined = part.replace("-", "")
-        # "epi-pen" is the brand "epipen"; "auto-injector" is two noise words.
-        words.extend([joined] if joined in BRAND_TO_GENERIC else [w for w in part.split("-") if w])
-    return words
+    return [w for part in _WORD.findall(text) for w in part.split("-") if w]
 
 
 def drug_tokens(name: str) -> frozenset[str]:
-    """Normalised ingredient tokens of a drug name, patient- or chart-written."""
-    words = [BRAND_TO_GENERIC.get(w, w) for w in _words(name) if w not in _DRUG_NOISE and len(w) > 2]
-    core = [w for w in words if w not in _SALTS]
-    return frozenset(core or words)
+    """Normalised ingredients of a drug name, patient- or chart-written (see `patients.drugs`)."""
+    return drugs.ingredients(name)
 
 
 # --- Doses and frequencies --------------------------------------------------------------------
@@ -235,7 +168,8 @@ def _reported_dose(med: MedicationSchema) -> tuple[float, str] | None:
 
 def _same_schedule(med: MedicationSchema, chart: ChartMedicationLike) -> bool:
     ours, theirs = normalise_frequency(med.frequency), normalise_frequency(chart.frequency)
-    return ours is None or theirs is None or ours == theirs
+    # "As needed" in the chart leaves the schedule to the patient: "only at night" is not a change.
+    return ours is None or theirs is None or ours == theirs or theirs == "prn"
 
 
 def _pick_chart(med: MedicationSchema, candidates: list[ChartMedicationLike]) -> ChartMedicationLike | None:
@@ -259,6 +193,24 @@ def _said_not_taking(med: MedicationSchema) -> MedicationStatus | None:
     return None
 
 
+def _merge_same_drug(reported: Iterable[MedicationSchema]) -> list[tuple[MedicationSchema, MedicationStatus | None]]:
+    """One entry per drug, with the patient's "stopped" or "not taking" if any report said so.
+
+    Later reports fill or correct the dose and frequency ("the dose is 10, not 20").
+    """
+    merged: list[tuple[frozenset[str], MedicationSchema, MedicationStatus | None]] = []
+    for med in reported:
+        tokens, said = drug_tokens(med.name), _said_not_taking(med)
+        for i, (seen, first, first_said) in enumerate(merged):
+            if tokens and seen and drugs.same_ingredient(tokens, seen):
+                update = {k: getattr(med, k) for k in ("dose", "frequency") if getattr(med, k)}
+                merged[i] = (seen, first.model_copy(update=update), first_said or said)
+                break
+        else:
+            merged.append((tokens, med, said))
+    return [(med, said) for _, med, said in merged]
+
+
 def reconcile_medications(
     reported: Iterable[MedicationSchema], chart: Sequence[ChartMedicationLike]
 ) -> MedicationReconciliation:
@@ -266,13 +218,14 @@ def reconcile_medications(
     chart_tokens = [drug_tokens(c.name) for c in active]
     used: set[int] = set()
     rows: list[MedicationRow] = []
-    for med in reported:
+    for med, declined in _merge_same_drug(reported):
         tokens = drug_tokens(med.name)
-        candidates = [c for c, t in zip(active, chart_tokens, strict=True) if tokens & t]
+        candidates = [
+            c for c, t in zip(active, chart_tokens, strict=True) if tokens and t and drugs.same_ingredient(tokens, t)
+        ]
         match = _pick_chart(med, candidates)
         if match is not None:
             used.add(id(match))
-        declined = _said_not_taking(med)
         if declined is not None:
             status: MedicationStatus = declined
         elif match is None:
@@ -327,15 +280,25 @@ def allergy_tokens(substance: str) -> frozenset[str]:
     return frozenset(_ALLERGY_SYNONYMS.get(w, w) for w in words)
 
 
+def _similar(a: str, b: str) -> bool:
+    # A misspelt allergen ("penicilin", "shelfish") is still the allergen.
+    return a == b or (min(len(a), len(b)) >= 5 and a[0] == b[0] and fuzz.ratio(a, b) >= ALLERGEN_FUZZY_CUTOFF)
+
+
 def _allergy_match(ours: frozenset[str], theirs: frozenset[str]) -> bool:
     strong_ours, strong_theirs = ours - _ALLERGY_WEAK, theirs - _ALLERGY_WEAK
     if strong_ours:
-        return bool(strong_ours & strong_theirs)
+        if any(_similar(a, b) for a in strong_ours for b in strong_theirs):
+            return True
+        # A drug allergy by brand or class ("Amoxil" against "amoxicillin").
+        ours_drug, theirs_drug = drugs.ingredients(" ".join(ours)), drugs.ingredients(" ".join(theirs))
+        return bool(ours_drug and theirs_drug and drugs.same_ingredient(ours_drug, theirs_drug))
     # Only generic words: all of them must appear, so "pollen" covers every pollen entry while
     # "tree pollen" does not cover "grass pollen".
     return ours <= theirs
 
 
+ALLERGEN_FUZZY_CUTOFF = 85.0
 _RESOLVED_CUE = re.compile(r"\b(?:outgrew|outgrown|grew out|no longer|not anymore|resolved|used to be)\b")
 _DENIED_CUE = re.compile(r"\b(?:not allergic|never (?:been )?allergic|wrong|mistake|never had)\b")
 
@@ -399,3 +362,18 @@ def summary_reconcile(*, summary: PatientSummarySchema, chart: ChartListsLike) -
     meds = reconcile_medications(summary.medications, chart.medications)
     allergies = reconcile_allergies(summary.allergies, chart.allergies)
     return summary.model_copy(update={"medications": meds.medications, "allergies": allergies.allergies})
+
+
+# --- One comparison for everyone (the evaluation scores with these too) ------------------------
+
+
+def same_drug(a: str, b: str) -> bool:
+    """Do two drug names, however written, share an ingredient?"""
+    ours, theirs = drug_tokens(a), drug_tokens(b)
+    return bool(ours and theirs and drugs.same_ingredient(ours, theirs))
+
+
+def same_allergen(a: str, b: str) -> bool:
+    """Do two allergen descriptions name the same thing ("bee stings", "Allergy to bee venom")?"""
+    ours, theirs = allergy_tokens(a), allergy_tokens(b)
+    return bool(ours and theirs and (_allergy_match(ours, theirs) or _allergy_match(theirs, ours)))

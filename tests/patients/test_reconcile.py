@@ -72,7 +72,7 @@ def test_every_synthea_medication_and_allergy_has_tokens() -> None:
         ("tylenol", {"acetaminophen"}),
         ("my EpiPen", {"epinephrine"}),
         ("metformin 500 mg twice daily", {"metformin"}),
-        ("potassium chloride 10 mEq", {"potassium", "chloride"}),
+        ("potassium chloride 10 mEq", {"potassium chloride"}),  # the salt is the drug here
     ],
 )
 def test_drug_tokens(name: str, expected: set[str]) -> None:
@@ -222,3 +222,101 @@ def test_summary_reconcile_overrides_model_statuses() -> None:
     assert [m.status for m in result.medications] == ["confirmed", "new"]
     assert [a.status for a in result.allergies] == ["confirmed"]
     assert summary.medications[0].status == "new"  # the input is not mutated
+
+
+# --- Ingredients, not strings (issue 9, item 6) -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("patient_says", "chart_name"),
+    [
+        ("Advil", "Ibuprofen 200 MG Oral Tablet"),
+        ("Zyrtec", "cetirizine hydrochloride 10 MG Oral Tablet"),
+        ("Claritin", "Loratadine 10 MG Oral Tablet"),
+        ("Tylenol", "Acetaminophen 325 MG Oral Tablet"),
+        ("paracetamol", "Acetaminophen 325 MG Oral Tablet"),
+        ("Chlorpheniramine Maleate", "Chlorpheniramine 4 MG Oral Tablet"),
+        ("metoprolol succinate", "24 HR Metoprolol Succinate 25 MG Extended Release Oral Tablet"),
+        ("metforman", "24 HR Metformin hydrochloride 500 MG Extended Release Oral Tablet"),
+        ("lisinipril", "lisinopril 10 MG Oral Tablet"),
+        ("HCTZ 25 MG Oral Tablet", "Hydrochlorothiazide 25 MG"),
+        ("my epi pen", "NDA020800 0.3 ML Epinephrine 1 MG/ML Auto-Injector"),
+        ("Flonase", "120 ACTUAT Fluticasone propionate 0.044 MG/ACTUAT Metered Dose Inhaler"),
+        ("B12 shots", "Cyanocobalamin 1 MG/ML Injectable Solution"),
+        ("synthroid", "Levothyroxine Sodium 0.05 MG Oral Tablet"),
+    ],
+)
+def test_brand_salt_misspelling_and_dose_form_match_the_chart_ingredient(patient_says: str, chart_name: str) -> None:
+    result = reconcile.reconcile_medications([reported(patient_says)], [Med(chart_name)])
+    assert result.rows[0].chart is not None, (patient_says, sorted(reconcile.drug_tokens(patient_says)))
+    assert result.rows[0].status == "confirmed"
+    assert result.chart_only == ()
+
+
+@pytest.mark.parametrize(
+    ("patient_says", "chart_name"),
+    [
+        ("Claritin", "cetirizine hydrochloride 10 MG Oral Tablet"),
+        ("Clarinex", "Loratadine 10 MG Oral Tablet"),  # desloratadine is another drug
+        ("Nexium", "omeprazole 20 MG Delayed Release Oral Capsule"),  # so is esomeprazole
+        ("amoxicillin", "Penicillin V Potassium 250 MG Oral Tablet"),
+        ("the water pill", "Loratadine 10 MG Oral Tablet"),
+        ("maleate", "Loratadine 10 MG Oral Tablet"),
+    ],
+)
+def test_different_ingredients_do_not_match(patient_says: str, chart_name: str) -> None:
+    result = reconcile.reconcile_medications([reported(patient_says)], [Med(chart_name)])
+    assert result.rows[0].chart is None
+    assert result.rows[0].status == "new"
+
+
+def test_combination_products_give_each_ingredient() -> None:
+    name = (
+        "Acetaminophen 21.7 MG/ML / Dextromethorphan Hydrobromide 1 MG/ML / doxylamine succinate 0.417 MG/ML "
+        "Oral Solution"
+    )
+    assert reconcile.drug_tokens(name) == {"acetaminophen", "dextromethorphan", "doxylamine"}
+
+
+def test_a_stopped_chart_medicine_is_stopped_even_when_also_reported_as_taken() -> None:
+    # "I take Claritin ... actually I stopped the loratadine last month": one row, stopped.
+    meds = [reported("Claritin", "10 mg", "daily"), reported("loratadine", status="stopped")]
+    result = reconcile.reconcile_medications(meds, [Med("Loratadine 10 MG Oral Tablet")])
+    assert [(m.name, m.status) for m in result.medications] == [("Claritin", "stopped")]
+
+
+def test_a_schedule_within_the_charts_as_needed_is_not_a_change() -> None:
+    chart = [Med("diphenhydrAMINE Hydrochloride 25 MG Oral Tablet", frequency="as needed")]
+    said = reported("The Benadryl", "25 mg", "only at night")
+    assert reconcile.reconcile_medications([said], chart).rows[0].status == "confirmed"
+    daily = [Med("lisinopril 10 MG Oral Tablet", frequency="once daily")]
+    assert reconcile.reconcile_medications([reported("lisinopril", "", "as needed")], daily).rows[0].status == "changed"
+
+
+def test_a_later_report_corrects_the_dose() -> None:
+    meds = [reported("lisinopril", "20 mg"), reported("lisinipril", "10 mg")]
+    result = reconcile.reconcile_medications(meds, [Med("lisinopril 10 MG Oral Tablet")])
+    assert [(m.dose, m.status) for m in result.medications] == [("10 mg", "confirmed")]
+
+
+@pytest.mark.parametrize(
+    ("substance", "chart"),
+    [("penicilin", "Penicillin V"), ("shelfish", "Shellfish allergy"), ("Amoxil", "Amoxicillin")],
+)
+def test_misspelt_and_brand_allergens_match(substance: str, chart: str) -> None:
+    result = reconcile.reconcile_allergies([said_allergy(substance)], [Allergy(chart)])
+    assert result.rows[0].status == "confirmed"
+
+
+def test_the_drug_vocabulary_works_without_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    from patients import drugs
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the drug vocabulary must not use the network")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    drugs.ingredients.cache_clear()
+    assert drugs.ingredients("Zyrtec 10mg") == {"cetirizine"}
+    assert drugs.ingredients("lisinipril") == {"lisinopril"}
