@@ -209,6 +209,10 @@ def _nlp() -> Any:
     return nlp
 
 
+def clear_cache() -> None:
+    _message_hits.cache_clear()
+
+
 def warm_up() -> None:
     """Build the pipeline now (about a second) rather than on the first patient message."""
     _nlp()
@@ -234,13 +238,22 @@ def _normalise(text: str) -> str:
     return re.sub(r"(\d)([cCfF])\b", r"\1 \2", text)
 
 
+@functools.lru_cache(maxsize=4096)
+def _message_hits(text: str) -> tuple[tuple[str, str, int, int, frozenset[str]], ...]:
+    """The signs in one message with their ConText modifiers. Cached: each turn re-reads the earlier messages."""
+    doc = _nlp()(_normalise(text))
+    return tuple(
+        (span.label_, span.text, span.start, span.end, frozenset(m.category.upper() for m in span._.modifiers))
+        for span in doc.spans.get("medspacy_spans", [])
+    )
+
+
 def _hits(texts: Sequence[str]) -> list[_Hit]:
-    hits = []
-    for i, doc in enumerate(_nlp().pipe(_normalise(t) for t in texts)):
-        for span in doc.spans.get("medspacy_spans", []):
-            mods = frozenset(m.category.upper() for m in span._.modifiers)
-            hits.append(_Hit(span.label_, span.text, i == 0, i, span.start, span.end, mods))
-    return hits
+    return [
+        _Hit(concept, words, i == 0, i, start, end, mods)
+        for i, text in enumerate(texts)
+        for concept, words, start, end, mods in _message_hits(text)
+    ]
 
 
 def _kept(hit: _Hit, cat: Category) -> Urgency | None:
