@@ -158,9 +158,25 @@ def compile_pattern(pattern: str, tokenizer: Any) -> list[list[dict[str, Any]]]:
                 tokens.append(_token(spec))
             else:  # a plain word may be several tokens ("c-section", "od'd")
                 tokens.extend({"NORM": t.norm_} for t in tokenizer(spec))
-        if tokens:
-            out.append(tokens)
+        out.extend(_plain_first(tokens))
     return out
+
+
+def _plain_first(tokens: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Split a pattern so its first token is a plain word where possible.
+
+    spaCy tries every pattern's first token at every position: a plain NORM is a C hash compare, a
+    set or optional token is a Python call. Same matches, a fraction of the CPU.
+    """
+    if not tokens:
+        return []
+    first, rest = tokens[0], tokens[1:]
+    if first.get("OP") == "?":
+        return _plain_first(rest) + _plain_first([{k: v for k, v in first.items() if k != "OP"}, *rest])
+    norm = first.get("NORM")
+    if isinstance(norm, dict) and "IN" in norm and len(first) == 1:
+        return [[{"NORM": word}, *rest] for word in norm["IN"]]
+    return [tokens]
 
 
 def _skip_validation(component: Any, attr: str) -> None:
