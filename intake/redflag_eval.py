@@ -164,7 +164,9 @@ def meets_targets(report: Report) -> bool:
     return tuning[0].pct >= TARGET_RECALL and tuning[1].pct <= TARGET_FALSE_ALARMS
 
 
-def format_report(report: Report, *, cpu_ms: list[float], build_s: float, failures: bool = False) -> str:
+def format_report(
+    report: Report, *, cpu_ms: list[float], build_s: float, failures: bool = False, held_out_failures: bool = False
+) -> str:
     lines = ["Red-flag suite (deterministic layer: intake/redflags.py on medspaCy)", ""]
     lines.append("Emergent recall by category (all batches)")
     for key, rate in sorted(report.recall_by_category.items()):
@@ -192,10 +194,11 @@ def format_report(report: Report, *, cpu_ms: list[float], build_s: float, failur
     lines.append(
         f"Tuning set {verdict} the targets (recall {TARGET_RECALL:g}%, false alarms <= {TARGET_FALSE_ALARMS:g}%)."
     )
-    if failures and report.failures:
+    shown = [o for o in report.failures if held_out_failures or not o.case.held_out]
+    if failures and shown:
         lines.append("")
-        lines.append("Failures")
-        for o in report.failures:
+        lines.append("Failures" + ("" if held_out_failures else " (held-out batch not listed, so it stays unseen)"))
+        for o in shown:
             got = ",".join(o.keys) or o.urgency
             lines.append(f"  {o.case.id} expected {o.case.category or o.case.expect}, got {got}: {o.case.text}")
     return "\n".join(lines)

@@ -10,7 +10,10 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):  # type: ignore[no-untyped-def]
         parser.add_argument("--repeats", type=int, default=3, help="Times each message is timed (default 3).")
-        parser.add_argument("--failures", action="store_true", help="List each message that failed.")
+        parser.add_argument("--failures", action="store_true", help="List each tuning message that failed.")
+        parser.add_argument(
+            "--held-out-failures", action="store_true", help="Also list held-out failures (then tune on a new batch)."
+        )
         parser.add_argument("--check", action="store_true", help="Exit 1 unless the tuning set meets the targets.")
 
     def handle(self, *args, **options):  # type: ignore[no-untyped-def]
@@ -21,7 +24,13 @@ class Command(BaseCommand):
         report = redflag_eval.score(redflag_eval.run(cases))
         cpu_ms = redflag_eval.cpu_ms_per_message(cases, repeats=options["repeats"])
         self.stdout.write(
-            redflag_eval.format_report(report, cpu_ms=cpu_ms, build_s=build_s, failures=options["failures"])
+            redflag_eval.format_report(
+                report,
+                cpu_ms=cpu_ms,
+                build_s=build_s,
+                failures=options["failures"] or options["held_out_failures"],
+                held_out_failures=options["held_out_failures"],
+            )
         )
         if options["check"] and not redflag_eval.meets_targets(report):
             raise CommandError("the red-flag suite misses its targets")
