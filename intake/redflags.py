@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 import itertools
 import re
+import threading
 import tomllib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -187,6 +188,9 @@ def _skip_validation(component: Any, attr: str) -> None:
         inner.validate = False
 
 
+_NLP_LOCK = threading.RLock()
+
+
 @functools.cache
 def _nlp() -> Any:
     """The pipeline, built once per process: blank English, sentencizer, TargetMatcher, ConText."""
@@ -231,7 +235,8 @@ def clear_cache() -> None:
 
 def warm_up() -> None:
     """Build the pipeline now (about a second) rather than on the first patient message."""
-    _nlp()
+    with _NLP_LOCK:
+        _nlp()
 
 
 # --- matching --------------------------------------------------------------------------------------
@@ -257,7 +262,9 @@ def _normalise(text: str) -> str:
 @functools.lru_cache(maxsize=4096)
 def _message_hits(text: str) -> tuple[tuple[str, str, int, int, frozenset[str]], ...]:
     """The signs in one message with their ConText modifiers. Cached: each turn re-reads the earlier messages."""
-    doc = _nlp()(_normalise(text))
+    nlp = _nlp()
+    with _NLP_LOCK:  # spaCy adds new words to a shared vocabulary: one message at a time per process
+        doc = nlp(_normalise(text))
     return tuple(
         (span.label_, span.text, span.start, span.end, frozenset(m.category.upper() for m in span._.modifiers))
         for span in doc.spans.get("medspacy_spans", [])
