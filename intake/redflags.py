@@ -286,6 +286,8 @@ def _kept(hit: _Hit, cat: Category) -> Urgency | None:
         return None
     if "HISTORICAL" in mods:
         return cat.history_urgency
+    if "HABITUAL" in mods:
+        return "urgent"
     return "emergent"
 
 
