@@ -184,11 +184,7 @@ def format_report(
     for name, rate in report.vignettes.items():
         lines.append(f"  {name:<44} {rate}")
     lines.append("")
-    lines.append(
-        f"CPU per message: p50 {percentile(cpu_ms, 50):.2f} ms, p95 {percentile(cpu_ms, 95):.2f} ms, "
-        f"max {max(cpu_ms):.2f} ms ({len(cpu_ms)} evaluations; target < {TARGET_CPU_MS:g} ms)"
-    )
-    lines.append(f"Pipeline build, once per process: {build_s:.2f} s CPU")
+    lines.append(format_cpu(cpu_ms=cpu_ms, build_s=build_s))
     lines.append("")
     verdict = "meets" if meets_targets(report) else "MISSES"
     lines.append(
@@ -202,6 +198,14 @@ def format_report(
             got = ",".join(o.keys) or o.urgency
             lines.append(f"  {o.case.id} expected {o.case.category or o.case.expect}, got {got}: {o.case.text}")
     return "\n".join(lines)
+
+
+def format_cpu(*, cpu_ms: list[float], build_s: float) -> str:
+    return (
+        f"CPU per message: p50 {percentile(cpu_ms, 50):.2f} ms, p95 {percentile(cpu_ms, 95):.2f} ms, "
+        f"max {max(cpu_ms):.2f} ms ({len(cpu_ms)} evaluations; target < {TARGET_CPU_MS:g} ms)\n"
+        f"Pipeline build, once per process: {build_s:.2f} s CPU"
+    )
 
 
 def build_seconds() -> float:

@@ -15,7 +15,7 @@ each produce an urgency and the session keeps `max_urgency` of them all, so no l
 another raised. The emergency message is fixed text, never model output.
 
 The spaCy pipeline is built once, on first use (about a second), then each message costs about a
-millisecond of CPU (`manage.py eval_redflags --bench` prints it).
+millisecond of CPU (`manage.py eval_redflags --bench` prints p50/p95).
 """
 
 from __future__ import annotations

@@ -298,3 +298,25 @@ def test_max_urgency_never_lowers(a: str, b: str, expected: str) -> None:
 
 def test_urgency_order() -> None:
     assert redflags.URGENCY_ORDER == ("routine", "urgent", "emergent")
+
+
+# --- manage.py eval_redflags ------------------------------------------------------------------------
+
+
+def test_eval_command_prints_cpu_per_message() -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("eval_redflags", "--bench", "--repeats", "1", stdout=out)
+    text = out.getvalue()
+    assert "CPU per message: p50" in text and "p95" in text and "Pipeline build" in text
+
+
+def test_eval_command_refuses_zero_repeats() -> None:
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="at least 1"):
+        call_command("eval_redflags", "--repeats", "0")

@@ -10,6 +10,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):  # type: ignore[no-untyped-def]
         parser.add_argument("--repeats", type=int, default=3, help="Times each message is timed (default 3).")
+        parser.add_argument("--bench", action="store_true", help="Only time it: CPU ms per message, p50/p95/max.")
         parser.add_argument("--failures", action="store_true", help="List each tuning message that failed.")
         parser.add_argument(
             "--held-out-failures", action="store_true", help="Also list held-out failures (then tune on a new batch)."
@@ -21,8 +22,11 @@ class Command(BaseCommand):
             raise CommandError("--repeats must be at least 1")
         build_s = redflag_eval.build_seconds()
         cases = redflag_eval.load_suite()
-        report = redflag_eval.score(redflag_eval.run(cases))
         cpu_ms = redflag_eval.cpu_ms_per_message(cases, repeats=options["repeats"])
+        if options["bench"]:
+            self.stdout.write(redflag_eval.format_cpu(cpu_ms=cpu_ms, build_s=build_s))
+            return
+        report = redflag_eval.score(redflag_eval.run(cases))
         self.stdout.write(
             redflag_eval.format_report(
                 report,
