@@ -199,6 +199,8 @@ def _nlp() -> Any:
     from medspacy.target_matcher import TargetMatcher, TargetRule  # noqa: F401
 
     nlp = spacy.blank("en")
+    for typed, word in _load("concepts.toml")["spelling"].items():
+        nlp.vocab[typed].norm_ = word  # patterns match the NORM; the text keeps what was typed
     nlp.add_pipe("sentencizer")
     matcher = nlp.add_pipe("medspacy_target_matcher", config={"result_type": "group", "prune": False})
     _skip_validation(matcher, "_TargetMatcher__matcher")

@@ -149,6 +149,12 @@ def test_still_an_emergency(text: str, key: str) -> None:
     assert key in redflags.evaluate(text).keys
 
 
+def test_misspellings_read_as_the_word_and_the_evidence_keeps_what_was_typed() -> None:
+    result = redflags.evaluate("chst pain bad")
+    assert result.keys == ("chest_pain",)
+    assert result.findings[0].evidence == ("chst pain",)
+
+
 def test_two_signs_across_two_messages_raise_together() -> None:
     history = ["my left arm has been aching since lunch"]
     assert redflags.evaluate("my left arm has been aching since lunch").keys == ()
