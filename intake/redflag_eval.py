@@ -109,6 +109,8 @@ class Rate:
 class Report:
     recall_by_category: dict[str, Rate] = field(default_factory=lambda: defaultdict(Rate))
     recall: dict[str, Rate] = field(default_factory=lambda: defaultdict(Rate))  # "tuning" | "held-out"
+    # An emergency raised under another category still shows the patient the 911 message.
+    recall_any: dict[str, Rate] = field(default_factory=lambda: defaultdict(Rate))
     false_alarms: dict[str, Rate] = field(default_factory=lambda: defaultdict(Rate))
     false_alarms_by_kind: dict[str, Rate] = field(default_factory=lambda: defaultdict(Rate))
     vignettes: dict[str, Rate] = field(default_factory=lambda: defaultdict(Rate))
@@ -128,6 +130,7 @@ def score(outcomes: Iterable[Outcome]) -> Report:
                 report.vignettes[f"{c.expect} raised to emergent (over-triage)"].add(bool(o.keys))
         elif c.expect == "emergent":
             report.recall[split].add(o.passed)
+            report.recall_any[split].add(bool(o.keys))
             report.recall_by_category[c.category].add(o.passed)
         else:
             report.false_alarms[split].add(not o.passed)
@@ -174,6 +177,7 @@ def format_report(
     lines.append("")
     for split in ("tuning", "held-out"):
         lines.append(f"Emergent recall, {split:<9} {report.recall[split]}")
+        lines.append(f"  raised as any emergency {report.recall_any[split]}")
     for split in ("tuning", "held-out"):
         lines.append(f"False alarms on look-alikes, {split:<9} {report.false_alarms[split]}")
     lines.append("False alarms by kind of look-alike (all batches)")
