@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # The stamp changes whenever a requirements file changes, so installs rerun only when needed.
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
 
-.PHONY: run test venv lint migrate seed bench bench-payload bench-emulator eval clean
+.PHONY: run test venv lint migrate seed bench bench-payload bench-emulator eval eval-redflags clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (found %s)" % sys.version.split()[0])'
@@ -39,6 +39,10 @@ run: seed
 test: venv
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The red-flag suite (evals/redflags/): recall per category, false alarms, CPU per message.
+eval-redflags: venv
+	$(BIN)/python manage.py eval_redflags --check
 
 bench-emulator: venv
 	$(BIN)/python -m agents.emulator.bench

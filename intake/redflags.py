@@ -1,29 +1,43 @@
-"""Deterministic emergency rules, checked on every patient message before the model sees it.
+"""Red-flag detection: checked on every patient message before the model sees it.
 
-Pure code and one table (`RULES`). The emergency message is fixed text, never model output, and
-urgency only ever goes up: `max_urgency` lets the model raise urgency but never lower it.
+Pure code (no ORM, no SDK) over three data files in `intake/redflag_data/`:
+- `concepts.toml`: each warning sign (BE-FAST stroke, chest-pain, anaphylaxis, ASQ/C-SSRS suicide risk,
+  POST-BIRTH, NICE infant fever, sepsis, head injury ...) in the words patients type. medspaCy's
+  TargetMatcher finds them on a blank spaCy English pipeline (no model download).
+- `context.toml`: ConText rules. medspaCy's ConText decides whether a sign is negated ("no chest pain"),
+  historical ("ten years ago", "when I was 19"), about a relative ("my dad had a stroke"),
+  hypothetical ("what if") or a figure of speech, and then it is not a current emergency.
+- `categories.toml`: which signs (alone, or together, possibly across the patient's messages) raise
+  which category, at which urgency, with its fixed emergency message.
 
-Scope decisions, deliberately on the side of flagging:
-- Negation ("no chest pain", "I don't have chest pain", "denies shortness of breath") is a cue in a
-  short window before the match, inside the same clause. Plain cues ("no", "not", "don't") stop at a
-  comma or "and", so "no fever, chest pain since noon" still flags; list cues ("denies", "without",
-  "negative for") carry across a comma-separated list.
-- A match about a relative ("my father had chest pain") or with a history cue before it ("history
-  of seizures") is not a current emergency, except where a rule says otherwise (infant fever is
-  always about someone else; past self-harm is still flagged for a human to follow up).
-- "Heartburn after pizza" is not chest pain: the chest rule needs the word chest (or heart attack)
-  next to a pain word. "Chest of drawers" never matches. Mild exertional breathlessness ("a bit
-  short of breath on the stairs") is not an emergency; breathlessness at rest or trouble breathing is.
+Any layer raises, none lowers: this layer, the model's own per-turn judgement and the final summary
+each produce an urgency and the session keeps `max_urgency` of them all, so no layer can lower what
+another raised. The emergency message is fixed text, never model output.
+
+The spaCy pipeline is built once, on first use (about a second), then each message costs about a
+millisecond of CPU (`manage.py eval_redflags --bench` prints p50/p95).
 """
 
 from __future__ import annotations
 
+import functools
+import itertools
 import re
-from dataclasses import dataclass
-from typing import Literal
+import threading
+import tomllib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
 
 Urgency = Literal["routine", "urgent", "emergent"]
 URGENCY_ORDER: tuple[Urgency, ...] = ("routine", "urgent", "emergent")
+DATA_DIR = Path(__file__).resolve().parent / "redflag_data"
+
+# ConText categories that set a sign aside; FAMILY only where the category is not about others.
+_SET_ASIDE = frozenset({"NEGATED_EXISTENCE", "HYPOTHETICAL", "FIGURATIVE"})
+# A filler token ("~") never crosses a negation or the end of a sentence.
+_FILLER_STOP = ["not", "no", "never", "without", "nor", ".", "!", "?", ";", "but"]
 
 
 def max_urgency(a: str, b: str) -> Urgency:
@@ -32,272 +46,330 @@ def max_urgency(a: str, b: str) -> Urgency:
     return URGENCY_ORDER[max(rank.get(a, 0), rank.get(b, 0))]
 
 
+# --- the data --------------------------------------------------------------------------------------
+
+
 @dataclass(frozen=True, slots=True)
-class Rule:
+class Sign:
+    """One criterion: one concept from each group (`all`), at `urgency`."""
+
+    groups: tuple[tuple[str, ...], ...]
+    urgency: Urgency = "emergent"
+    same_message: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Category:
+    """A kind of emergency. The emergency path reads `key`, `label` and `instruction`."""
+
     key: str
     label: str
-    patterns: tuple[re.Pattern[str], ...]
-    instruction: str  # patient-facing, added to the emergency message
-    about_others: bool = False  # the rule is about someone else by design (an infant)
-    past_counts: bool = False  # a history of it is still flagged
+    instruction: str
+    signs: tuple[Sign, ...]
+    about_others: bool = False
+    stop_intake: bool = False
+    history_urgency: Urgency | None = None
 
 
-def _rx(*patterns: str) -> tuple[re.Pattern[str], ...]:
-    return tuple(re.compile(p) for p in patterns)
+def _load(name: str) -> dict[str, Any]:
+    with (DATA_DIR / name).open("rb") as fh:
+        return tomllib.load(fh)
 
 
-# Reusable fragments. Texts are lowercased with straight apostrophes before matching.
-_CANT = r"(?:can'?t|cannot|can not|unable to|could ?n'?t)"
-_MY = r"(?:my|the|his|her|their)"
-# Up to two filler words, never "of" (so "chest of drawers" stays furniture).
-_FILL2 = r"(?:(?!of\b)[\w']+\s+){0,2}"
-_PAIN = (
-    r"(?:pain|pains|pressure|tightness|tight|hurts?|hurting|aches?|aching|discomfort|heaviness|heavy"
-    r"|squeez\w*|crushing)"
-)
-# "baby aspirin" is a medicine, not a baby.
-_INFANT = r"\b(?:baby|infant|newborn|\d+[- ]?(?:day|week|month)s?[- ]old)\b(?!\s+aspirin)"
-_NO_NEG = r"(?:(?!\b(?:no|not|never|without|denies?)\b)[^.;!?])"  # a character not starting a negation
-
-RULES: tuple[Rule, ...] = (
-    Rule(
-        "chest_pain",
-        "Chest pain or pressure",
-        _rx(
-            rf"\bchest\s+{_FILL2}{_PAIN}\b",
-            rf"\b(?:pain|pressure|tightness|heaviness|squeezing|discomfort|ache)\s+(?:in|on|across|around)\s+{_MY}\s+chest\b",
-            r"\b(?:tight|crushing|heavy|squeezing)\s+chest\b",
-            r"\b(?:having|had|think i'?m having|is this)\s+a\s+heart\s+attack\b",
-        ),
-        "Chest pain can be a heart attack. Do not drive yourself.",
-    ),
-    Rule(
-        "stroke",
-        "Signs of stroke",
-        _rx(
-            r"\b(?:face|mouth|smile)\s+(?:is\s+|feels\s+|started\s+|has\s+started\s+)?droop\w*",
-            r"\b(?:droop\w*|drooping)\s+(?:face|mouth|smile|on one side)\b",
-            r"\bone side of (?:my|his|her) (?:face|mouth)\s+(?:is\s+)?(?:droop\w*|numb|sagging|fell)\b",
-            r"\bfacial\s+droop\b",
-            r"\bslurr\w*\s+(?:speech|words|my words|his words|her words)\b",
-            r"\b(?:speech|words?)\s+(?:is|are|was|were|sounds?)\s+slurred\b",
-            rf"\bsudden\w*\s+{_CANT}\s+(?:speak|talk|get (?:my|the) words out|understand)\b",
-            r"\b(?:weak\w*|numb\w*|paraly\w*|tingl\w*)\s+(?:\w+\s+){0,3}?(?:on|down)\s+"
-            r"(?:one|the (?:left|right)|my (?:left|right)) side\b",
-            r"\bone side of (?:my|his|her) body\s+(?:is|feels|went|has gone)\s+(?:weak|numb|dead)\b",
-            rf"\b{_CANT}\s+(?:move|lift|feel)\s+my\s+(?:left|right)\s+(?:arm|leg|hand|side)\b",
-            r"\b(?:left|right)\s+(?:arm|leg|side)\s+(?:and\s+(?:arm|leg)\s+)?(?:is|are|went|feels?)\s+(?:suddenly\s+)?(?:weak|numb|dead|limp)\b",
-            r"\bsudden(?:ly)?\s+(?:[\w']+\s+){0,2}?confus\w*\b",
-            r"\bconfus\w*\s+(?:all of a\s+)?sudden(?:ly)?\b",
-            r"\bworst\s+headache\s+(?:of\s+my\s+life|i'?ve\s+ever|ever)\b",
-            r"\bthunderclap\s+headache\b",
-            r"\b(?:having|had|think i'?m having)\s+a\s+stroke\b",
-        ),
-        "These can be signs of a stroke. Note the time the symptoms started.",
-    ),
-    Rule(
-        "breathing",
-        "Severe trouble breathing",
-        _rx(
-            rf"\b{_CANT}\s+(?:breathe|breath|catch\s+my\s+breath|get\s+(?:enough\s+)?air)\b",
-            r"\b(?:struggling|fighting|gasping)\s+(?:to breathe|for air|for breath)\b",
-            r"\b(?:trouble|difficulty|hard time|problems?)\s+breathing\b",
-            r"\b(?:hard|difficult)\s+to\s+breathe\b",
-            r"\b(?:short(?:ness)?\s+of\s+breath|breathless|winded)\s+(?:\w+\s+){0,2}?(?:at\s+rest|resting|sitting|lying)",
-            r"\b(?:severe|severely|very|extremely)\s+short(?:ness)?\s+of\s+breath\b",
-            r"\bchok(?:ing|ed)\b",
-            r"\blips?\s+(?:(?:are|is|look|looks|turned|turning|going|gone|have|has|getting)\s+){0,3}(?:blue|purple|grey|gray)\b",
-            r"\bblue\s+lips\b",
-        ),
-        "Trouble breathing is an emergency.",
-    ),
-    Rule(
-        "bleeding",
-        "Severe bleeding",
-        _rx(
-            r"\b(?:won'?t|will not|doesn'?t|does not|can'?t|cannot)\s+stop\s+(?:the\s+)?bleed\w*",
-            r"\bbleed\w*\s+(?:\w+\s+){0,2}?(?:won'?t|will not|doesn'?t|does not|hasn'?t|has not)\s+stop",
-            r"\b(?:bleeding|losing blood)\s+(?:heavily|a lot|badly|profusely|everywhere)\b",
-            r"\b(?:heavy|severe|uncontrolled|massive)\s+bleeding\b",
-            r"\b(?:blood\s+(?:is\s+)?(?:spurting|gushing|pouring))\b",
-            r"\bsoak\w*\s+through\b",
-            r"\b(?:cough\w*|vomit\w*|throw\w*\s+up|threw\s+up|spit\w*)\s+(?:up\s+)?(?:some\s+)?blood\b",
-            r"\bblood\s+in\s+(?:my\s+)?(?:vomit|sick)\b",
-        ),
-        "Press firmly on any wound while you get help.",
-    ),
-    Rule(
-        "anaphylaxis",
-        "Severe allergic reaction",
-        _rx(
-            r"\bthroat\s+(?:is\s+|feels\s+(?:like\s+it'?s\s+)?|feel\s+)?(?:closing|swelling|swollen|tight\w*)",
-            r"\btongue\s+(?:is\s+)?(?:swelling|swollen)\b",
-            r"\bswollen\s+tongue\b",
-            r"\b(?:lips?|face|mouth)\s+(?:is\s+|are\s+)?(?:swelling|swelled)\s+up\b",
-            r"\bhives\b.{0,60}\b(?:breath\w*|wheez\w*|throat)\b",
-            r"\b(?:breath\w*|wheez\w*)\b.{0,60}\bhives\b",
-            r"\banaphyla\w*",
-            r"\b(?:used|needed|had to use)\s+my\s+epi\s?-?pen\b",
-        ),
-        "Use your epinephrine auto-injector now if you have one.",
-    ),
-    Rule(
-        "self_harm",
-        "Thoughts of suicide or self-harm",
-        _rx(
-            r"\b(?:want|wanna|going|planning|plan|thinking about|thought about|think about)"
-            r"\s+(?:to\s+)?(?:die|dying)\b",
-            r"\bwish\s+i\s+(?:was|were)\s+dead\b",
-            r"\bkill(?:ing)?\s+myself\b",
-            r"\b(?:end|ending|take|taking)\s+my\s+(?:own\s+)?life\b",
-            r"\bend\s+it\s+all\b",
-            r"\b(?:hurt|hurting|harm|harming|cut|cutting)\s+myself\b",
-            r"\bself[- ]?harm\w*",
-            r"\bsuicid\w*",
-            r"\b(?:don'?t|do not)\s+want\s+to\s+(?:live|be alive|be here)\b",
-            r"\bbetter\s+off\s+dead\b",
-            r"\bno\s+reason\s+to\s+live\b",
-        ),
-        "You can call or text 988, the Suicide & Crisis Lifeline, any time. You are not alone.",
-        past_counts=True,
-    ),
-    Rule(
-        "overdose",
-        "Overdose or poisoning",
-        _rx(
-            r"\boverdos\w*",
-            r"\btook\s+(?:way\s+)?too\s+many\s+(?:of\s+(?:my|the)\s+)?(?:pills|tablets|meds|medications?|capsules)\b",
-            r"\btook\s+(?:a|the|an?)\s+(?:whole|entire)\s+(?:bottle|pack|box)\b",
-            r"\b(?:swallowed|drank|ate|drinking)\s+(?:some\s+)?"
-            r"(?:bleach|antifreeze|poison|detergent|pesticide|rat poison|drain cleaner|pods?)\b",
-            r"(?<!food )(?<!food-)\bpoison(?:ed|ing)\b",
-        ),
-        "Call Poison Help at 1-800-222-1222 if you cannot reach emergency services.",
-    ),
-    Rule(
-        "unconscious_seizure",
-        "Loss of consciousness or seizure",
-        _rx(
-            r"\b(?:passed|pass|passing)\s+out\b",
-            r"\bfaint(?:ed|ing)\b",
-            r"\b(?:lost|losing|loss of)\s+consciousness\b",
-            r"\bblack(?:ed|ing)\s+out\b",
-            r"\b(?:unconscious|unresponsive)\b",
-            r"\b(?:won'?t|will not|can'?t)\s+wake\s+(?:up|him|her|them)\b",
-            r"\b(?:had|having|have|just had|is having|has had)\s+(?:a\s+)?(?:seizure|convulsion|fit)s?\b",
-            r"\bseiz(?:ing|ed)\b",
-            r"\bconvuls\w+",
-        ),
-        "If someone is with you, ask them to stay with you.",
-    ),
-    Rule(
-        "abdominal_rigid",
-        "Severe abdominal pain",
-        _rx(
-            r"\b(?:abdomen|belly|stomach|tummy)\s+(?:is\s+|feels\s+)?"
-            r"(?:rigid|hard as a (?:board|rock)|board[- ]?like|very hard)\b",
-            r"\brigid\s+(?:abdomen|belly|stomach)\b",
-            r"\b(?:severe|excruciating|unbearable|worst|terrible|extreme)\s+(?:abdominal|stomach|belly|tummy)\s+pain\b",
-            r"\b(?:abdominal|stomach|belly|tummy)\s+pain\s+(?:is\s+)?(?:severe|excruciating|unbearable)\b",
-        ),
-        "Do not eat or drink until you are seen.",
-    ),
-    Rule(
-        "pregnancy_bleeding",
-        "Bleeding in pregnancy",
-        _rx(
-            rf"\bpregnan\w*\b{_NO_NEG}{{0,60}}\b(?:bleed\w*|spotting heavily|passing clots)",
-            rf"\b(?:bleed\w*|passing clots)\b{_NO_NEG}{{0,60}}\b(?:pregnan\w*|weeks along)\b",
-        ),
-        "Bleeding in pregnancy needs to be seen now.",
-    ),
-    Rule(
-        "infant_fever",
-        "Fever in an infant",
-        _rx(
-            rf"{_INFANT}{_NO_NEG}{{0,60}}\b(?:fever|temperature|temp)\b",
-            rf"\b(?:fever|temperature|temp)\b{_NO_NEG}{{0,60}}{_INFANT}",
-        ),
-        "A fever in a baby under three months old must be seen right away.",
-        about_others=True,
-    ),
-)
-
-BASE_EMERGENCY_MESSAGE = (
-    "What you describe may be a medical emergency. Please call 911 (or your local emergency number) "
-    "or go to the nearest emergency department now. Do not wait for this form."
-)
+def _categories() -> tuple[str, tuple[Category, ...]]:
+    data = _load("categories.toml")
+    cats = []
+    for c in data["category"]:
+        signs = tuple(
+            Sign(
+                groups=tuple((g,) if isinstance(g, str) else tuple(g) for g in s["all"]),
+                urgency=s.get("urgency", "emergent"),
+                same_message=s.get("window") == "message",
+            )
+            for s in c["signs"]
+        )
+        cats.append(
+            Category(
+                key=c["key"],
+                label=c["label"],
+                instruction=c["instruction"],
+                signs=signs,
+                about_others=c.get("about_others", False),
+                stop_intake=c.get("stop_intake", False),
+                history_urgency=c.get("history_urgency"),
+            )
+        )
+    return data["base_message"], tuple(cats)
 
 
-# --- Context rules: negation, other people, history ------------------------------------------
+BASE_EMERGENCY_MESSAGE, CATEGORIES = _categories()
+CONCEPT_SIGNS: dict[str, str] = {k: v["sign"] for k, v in _load("concepts.toml")["concept"].items()}
 
-# Cues whose scope ends at a comma or "and": "no fever, chest pain" still flags chest pain.
-_PLAIN_NEG = re.compile(
-    r"\b(?:no|not|never|none|nor|don'?t|doesn'?t|didn'?t|haven'?t|hasn'?t|hadn'?t|isn'?t|aren'?t|wasn'?t|"
-    r"weren'?t|without|deny|denies|denied|negative for|free of|ruled out)\b"
-)
-# Cues that carry across a list: "denies fever, chills, chest pain".
-_LIST_NEG = re.compile(r"\b(?:deny|denies|denied|without|negative for|free of|no history of|no signs of)\b")
-# Phrases that contain a negation word but do not negate what follows.
-_PSEUDO_NEG = re.compile(
-    r"\b(?:no idea|not sure|not only|not just|no doubt|no matter|not certain|can'?t stop|won'?t stop|"
-    r"couldn'?t stop|doesn'?t stop|not stop|can'?t tell|don'?t know)\b"
-)
-_CLAUSE_BREAK = re.compile(r"[.;!?]|\b(?:but|however|although|though|except|yet)\b")
-_SOFT_BREAK = re.compile(r",|\b(?:and|then|now|today)\b")
-_FAMILY = re.compile(
-    r"\b(?:mother|mom|mum|father|dad|parents?|grand\w+|aunt|uncle|cousin|brother|sister|siblings?|"
-    r"family history)\b"
-)
-_HISTORY_BEFORE = re.compile(r"\b(?:history of|h/o|in the past|used to|as a (?:child|kid|teen\w*))\b")
-_HISTORY_AFTER = re.compile(
-    r"^[^.;!?]*?\b(?:(?:\d+|a|one|two|three|a few|several|many)\s+(?:years?|decades?)\s+ago|"
-    r"as a (?:child|kid|teen\w*)|back in (?:19|20)\d\d)\b"
-)
-_WINDOW_WORDS = 6
+
+def _expand(pattern: str) -> list[str]:
+    """Expand phrase alternatives `(a b|c|)` into plain token strings."""
+    m = re.search(r"\(([^()]*)\)", pattern)
+    if not m:
+        return [" ".join(pattern.split())]
+    branches = m.group(1).split("|")
+    words = [b.strip() for b in branches if b.strip()]
+    if all(" " not in w for w in words):  # one-token branches stay one token: "(a|b|)" is "a|b?"
+        token = "|".join(words) + ("?" if len(words) < len(branches) else "")
+        return _expand(pattern[: m.start()] + token + pattern[m.end() :])
+    out = []
+    for branch in branches:
+        out.extend(_expand(pattern[: m.start()] + branch + pattern[m.end() :]))
+    return out
+
+
+def _regex_word(word: str) -> str:
+    if word == "#":
+        return r"[0-9]+(?:\.[0-9]+)?"
+    return re.escape(word[:-1]) + r"\S*" if word.endswith("*") else re.escape(word)
+
+
+def _token(spec: str) -> dict[str, Any]:
+    optional = spec.endswith("?") and len(spec) > 1
+    spec = spec.removesuffix("?") if optional else spec
+    if spec == "~":
+        return {"NORM": {"NOT_IN": _FILLER_STOP}, "OP": "?"}
+    if spec == "#":
+        tok: dict[str, Any] = {"LIKE_NUM": True}
+    else:
+        words = spec.split("|")
+        if any(w.endswith("*") or w == "#" for w in words):
+            alts = "|".join(_regex_word(w) for w in words)
+            tok = {"NORM": {"REGEX": rf"^(?:{alts})$"}}
+        elif len(words) == 1:
+            tok = {"NORM": words[0]}
+        else:
+            tok = {"NORM": {"IN": words}}
+    if optional:
+        tok["OP"] = "?"
+    return tok
+
+
+def compile_pattern(pattern: str, tokenizer: Any) -> list[list[dict[str, Any]]]:
+    """One vocabulary line to spaCy token patterns. Words are split the way the tokenizer splits text."""
+    out = []
+    for plain in _expand(pattern):
+        tokens: list[dict[str, Any]] = []
+        for spec in plain.split():
+            if "|" in spec or spec in ("~", "#") or spec.endswith(("*", "?")):
+                tokens.append(_token(spec))
+            else:  # a plain word may be several tokens ("c-section", "od'd")
+                tokens.extend({"NORM": t.norm_} for t in tokenizer(spec))
+        out.extend(_plain_first(tokens))
+    return out
+
+
+def _plain_first(tokens: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Split a pattern so its first token is a plain word where possible.
+
+    spaCy tries every pattern's first token at every position: a plain NORM is a C hash compare, a
+    set or optional token is a Python call. Same matches, a fraction of the CPU.
+    """
+    if not tokens:
+        return []
+    first, rest = tokens[0], tokens[1:]
+    if first.get("OP") == "?":
+        return _plain_first(rest) + _plain_first([{k: v for k, v in first.items() if k != "OP"}, *rest])
+    norm = first.get("NORM")
+    if isinstance(norm, dict) and "IN" in norm and len(first) == 1:
+        return [[{"NORM": word}, *rest] for word in norm["IN"]]
+    return [tokens]
+
+
+def _skip_validation(component: Any, attr: str) -> None:
+    # spaCy validates each token pattern with pydantic as it is added: 5 s for our ~1,300 patterns.
+    # tests/intake/test_redflags.py validates them all once instead. Private names of medspaCy 1.3.
+    inner = getattr(getattr(component, attr, None), "_MedspacyMatcher__matcher", None)
+    if inner is not None:
+        inner.validate = False
+
+
+_NLP_LOCK = threading.RLock()
+
+
+@functools.cache
+def _nlp() -> Any:
+    """The pipeline, built once per process: blank English, sentencizer, TargetMatcher, ConText."""
+    import spacy
+    from medspacy.context import ConText, ConTextRule  # noqa: F401 (registers the factory)
+    from medspacy.target_matcher import TargetMatcher, TargetRule  # noqa: F401
+
+    nlp = spacy.blank("en")
+    for typed, word in _load("concepts.toml")["spelling"].items():
+        nlp.vocab[typed].norm_ = word  # patterns match the NORM; the text keeps what was typed
+    nlp.add_pipe("sentencizer")
+    matcher = nlp.add_pipe("medspacy_target_matcher", config={"result_type": "group", "prune": False})
+    _skip_validation(matcher, "_TargetMatcher__matcher")
+    rules = []
+    for name, concept in _load("concepts.toml")["concept"].items():
+        for line in concept["patterns"]:
+            rules.extend(TargetRule(line, name, pattern=p) for p in compile_pattern(line, nlp.tokenizer))
+    matcher.add(rules)
+    context = nlp.add_pipe(
+        "medspacy_context",
+        config={"rules": None, "input_span_type": "group", "span_attrs": None, "prune_on_target_overlap": True},
+    )
+    _skip_validation(context, "_ConText__matcher")
+    ctx_rules = []
+    for r in _load("context.toml")["rule"]:
+        kwargs: dict[str, Any] = {"direction": r["direction"]}
+        for key in ("max_scope",):
+            if key in r:
+                kwargs[key] = r[key]
+        for key in ("allowed_types", "excluded_types", "terminated_by"):
+            if key in r:
+                kwargs[key] = set(r[key])
+        for line in r["patterns"]:
+            ctx_rules.extend(
+                ConTextRule(line, r["category"], pattern=p, **kwargs) for p in compile_pattern(line, nlp.tokenizer)
+            )
+    context.add(ctx_rules)
+    return nlp
+
+
+def clear_cache() -> None:
+    _message_hits.cache_clear()
+
+
+def warm_up() -> None:
+    """Build the pipeline now (about a second) rather than on the first patient message."""
+    with _NLP_LOCK:
+        _nlp()
+
+
+# --- matching --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Hit:
+    concept: str
+    words: str  # the patient's own words
+    current: bool  # from the latest message (else an earlier one)
+    message: int  # index of the message (0 = the latest)
+    start: int  # token offsets in that message
+    end: int
+    modifiers: frozenset[str]
 
 
 def _normalise(text: str) -> str:
-    text = text.replace("\u2019", "'").replace("\u2018", "'").lower()
-    return " ".join(text.split())
+    # Straight apostrophes; "38.4C." and "101F" split from their unit so the number reads as a number.
+    text = text.replace("\u2019", "'").replace("\u2018", "'")
+    return re.sub(r"(\d)([cCfF])\b", r"\1 \2", text)
 
 
-def _clause_before(text: str, start: int) -> str:
-    before = text[:start]
-    breaks = list(_CLAUSE_BREAK.finditer(before))
-    return before[breaks[-1].end() :] if breaks else before
+@functools.lru_cache(maxsize=4096)
+def _message_hits(text: str) -> tuple[tuple[str, str, int, int, frozenset[str]], ...]:
+    """The signs in one message with their ConText modifiers. Cached: each turn re-reads the earlier messages."""
+    nlp = _nlp()
+    with _NLP_LOCK:  # spaCy adds new words to a shared vocabulary: one message at a time per process
+        doc = nlp(_normalise(text))
+    return tuple(
+        (span.label_, span.text, span.start, span.end, frozenset(m.category.upper() for m in span._.modifiers))
+        for span in doc.spans.get("medspacy_spans", [])
+    )
 
 
-def _negated(before: str) -> bool:
-    before = _PSEUDO_NEG.sub(" ", before)
-    window = " ".join(before.split()[-_WINDOW_WORDS:])
-    if _LIST_NEG.search(window):
-        return True
-    # A plain cue counts only when no comma or "and" sits between it and the match.
-    soft = list(_SOFT_BREAK.finditer(window))
-    tail = window[soft[-1].end() :] if soft else window
-    return bool(_PLAIN_NEG.search(tail))
+def _hits(texts: Sequence[str]) -> list[_Hit]:
+    return [
+        _Hit(concept, words, i == 0, i, start, end, mods)
+        for i, text in enumerate(texts)
+        for concept, words, start, end, mods in _message_hits(text)
+    ]
 
 
-def _applies(rule: Rule, text: str, match: re.Match[str]) -> bool:
-    before = _clause_before(text, match.start())
-    if _negated(before):
-        return False
-    if not rule.about_others and _FAMILY.search(before):
-        return False
-    is_past = bool(_HISTORY_BEFORE.search(before) or _HISTORY_AFTER.search(text[match.end() :]))
-    return rule.past_counts or not is_past
+def _kept(hit: _Hit, cat: Category) -> Urgency | None:
+    """The urgency at which a hit still counts for this category, or None if context sets it aside."""
+    mods = hit.modifiers
+    if mods & _SET_ASIDE or ("FAMILY" in mods and not cat.about_others):
+        return None
+    if "HISTORICAL" in mods:
+        return cat.history_urgency
+    if "HABITUAL" in mods:
+        return "urgent"
+    return "emergent"
 
 
-def rule_matches(rule: Rule, text: str) -> bool:
-    norm = _normalise(text)
-    return any(_applies(rule, norm, m) for p in rule.patterns for m in p.finditer(norm))
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One category raised: what staff see (sign, the patient's words) and what the patient is told."""
+
+    category: str
+    label: str
+    urgency: Urgency
+    signs: tuple[str, ...]  # e.g. ("chest pain or pressure",)
+    evidence: tuple[str, ...]  # the patient's words for each sign, latest message first
+    message: str  # the fixed emergency message for this category ("" when not emergent)
+    stop_intake: bool = False
+
+    @property
+    def sign(self) -> str:
+        return " + ".join(self.signs)
+
+
+def _overlapping(hits: list[_Hit]) -> bool:
+    return any(
+        a.message == b.message and a.start < b.end and b.start < a.end for a, b in itertools.combinations(hits, 2)
+    )
+
+
+def _match_sign(sign: Sign, cat: Category, hits: list[_Hit]) -> tuple[Urgency, list[_Hit]] | None:
+    pools: list[list[tuple[Urgency, _Hit]]] = []
+    for group in sign.groups:
+        pool = []
+        for h in hits:
+            if h.concept in group and (not sign.same_message or h.current):
+                level = _kept(h, cat)
+                if level is not None:
+                    pool.append((level, h))
+        if not pool:
+            return None
+        pools.append(pool)
+    best: tuple[int, list[_Hit]] | None = None
+    for combo in itertools.product(*pools):
+        if not any(h.current for _, h in combo):
+            continue  # signs all from earlier messages were judged then
+        if _overlapping([h for _, h in combo]):
+            continue  # two signs of one criterion need two sets of words
+        rank = min(URGENCY_ORDER.index(level) for level, _ in combo)
+        if best is None or rank > best[0]:
+            best = (rank, [h for _, h in combo])
+    if best is None:
+        return None
+    level = URGENCY_ORDER[min(best[0], URGENCY_ORDER.index(sign.urgency))]
+    return level, best[1]
+
+
+def _finding(cat: Category, hits: list[_Hit]) -> Finding | None:
+    top: tuple[Urgency, list[_Hit]] | None = None
+    for sign in cat.signs:
+        got = _match_sign(sign, cat, hits)
+        if got and (top is None or URGENCY_ORDER.index(got[0]) > URGENCY_ORDER.index(top[0])):
+            top = got
+    if top is None or top[0] == "routine":
+        return None
+    level, used = top
+    used = sorted(used, key=lambda h: h.message)
+    emergent = level == "emergent"
+    return Finding(
+        category=cat.key,
+        label=cat.label,
+        urgency=level,
+        signs=tuple(dict.fromkeys(CONCEPT_SIGNS[h.concept] for h in used)),
+        evidence=tuple(dict.fromkeys(h.words for h in used)),
+        message=emergency_message((cat,)) if emergent else "",
+        stop_intake=cat.stop_intake and emergent,
+    )
 
 
 @dataclass(frozen=True, slots=True)
 class RedFlagResult:
-    matched: tuple[Rule, ...]
-    emergency_message: str  # "" when nothing matched
+    findings: tuple[Finding, ...] = ()
+    matched: tuple[Category, ...] = field(default=())  # emergent categories: the emergency path
+    emergency_message: str = ""  # "" when nothing emergent
 
     @property
     def is_emergency(self) -> bool:
@@ -305,21 +377,47 @@ class RedFlagResult:
 
     @property
     def keys(self) -> tuple[str, ...]:
-        return tuple(r.key for r in self.matched)
+        return tuple(c.key for c in self.matched)
 
     @property
     def urgency(self) -> Urgency:
-        return "emergent" if self.matched else "routine"
+        level: Urgency = "routine"
+        for f in self.findings:
+            level = max_urgency(level, f.urgency)
+        return level
+
+    @property
+    def category(self) -> str:
+        """The first emergent category ("" if none): suicide and self-harm first."""
+        return self.matched[0].key if self.matched else ""
+
+    @property
+    def stop_intake(self) -> bool:
+        """True when unrelated intake questions must stop (suicidal thoughts, self-harm)."""
+        return any(f.stop_intake for f in self.findings)
 
 
-def emergency_message(rules: tuple[Rule, ...]) -> str:
-    if not rules:
+def emergency_message(categories: Iterable[Category]) -> str:
+    cats = list(categories)
+    if not cats:
         return ""
+    return " ".join([BASE_EMERGENCY_MESSAGE, *(c.instruction for c in _ordered(cats))])
+
+
+def _ordered(cats: Iterable[Category]) -> list[Category]:
     # Self-harm first: the 988 line is the most specific help we can give.
-    ordered = sorted(rules, key=lambda r: r.key != "self_harm")
-    return " ".join([BASE_EMERGENCY_MESSAGE, *(r.instruction for r in ordered)])
+    return sorted(cats, key=lambda c: not c.stop_intake)
 
 
-def evaluate(text: str) -> RedFlagResult:
-    matched = tuple(rule for rule in RULES if rule_matches(rule, text))
-    return RedFlagResult(matched=matched, emergency_message=emergency_message(matched))
+def evaluate(text: str, *, history: Sequence[str] = ()) -> RedFlagResult:
+    """Red flags in the patient's latest message, read together with their earlier messages of this intake.
+
+    A sign only in earlier messages does not raise again; it can complete a sign in the latest one
+    (arm pain earlier, sweating now).
+    """
+    hits = _hits([text, *history])
+    findings = [f for cat in CATEGORIES if (f := _finding(cat, hits))]
+    by_key = {c.key: c for c in CATEGORIES}
+    matched = _ordered(by_key[f.category] for f in findings if f.urgency == "emergent")
+    findings.sort(key=lambda f: (-URGENCY_ORDER.index(f.urgency), not f.stop_intake))
+    return RedFlagResult(findings=tuple(findings), matched=tuple(matched), emergency_message=emergency_message(matched))

@@ -1,215 +1,289 @@
-"""Deterministic red-flag rules: every rule fires on plain phrasings and not on near-misses."""
+"""Red flags: the whole suite through evaluate(), context handling, the data files, and urgency that never lowers.
+
+DB-free: redflags.py and redflag_eval.py are pure. The spaCy pipeline is built once per test process.
+"""
 
 from __future__ import annotations
 
-import re
+import tomllib
 
 import pytest
 
-from intake import redflags
+from intake import redflag_eval, redflags
 
-POSITIVE: dict[str, list[str]] = {
-    "chest_pain": [
-        "chest pain since this morning",
-        "I have a crushing pressure in my chest",
-        "my chest feels tight",
-        "My chest hurts when I sit still",
-        "tightness across my chest",
-        "I think I'm having a heart attack",
-        "No fever, chest pain since noon",
-    ],
-    "stroke": [
-        "my face is drooping on one side",
-        "my husband says my speech is slurred",
-        "I keep slurring my words",
-        "sudden weakness on the left side",
-        "I can't move my right arm",
-        "I suddenly feel confused",
-        "worst headache of my life",
-        "this is the worst headache I've ever had",
-    ],
-    "breathing": [
-        "I can't breathe",
-        "cant catch my breath",
-        "short of breath even at rest",
-        "I'm choking",
-        "my lips are turning blue",
-        "I'm having trouble breathing",
-    ],
-    "bleeding": [
-        "my cut won't stop bleeding",
-        "the bleeding won't stop",
-        "I've been coughing up blood",
-        "I was vomiting blood this morning",
-        "I can't stop the bleeding",
-        "bleeding heavily from my leg",
-    ],
-    "anaphylaxis": [
-        "my throat is closing",
-        "my throat feels like it's swelling",
-        "my tongue is swelling after a bee sting",
-        "I got hives after peanuts and now I'm wheezing",
-        "I think it's anaphylaxis",
-    ],
-    "self_harm": [
-        "I want to die",
-        "I've been thinking about killing myself",
-        "I want to end my life",
-        "sometimes I hurt myself",
-        "I don't want to live anymore",
-        "I feel suicidal",
-        "I\u2019m going to kill myself",
-    ],
-    "overdose": [
-        "I took too many pills",
-        "I overdosed on my sleeping tablets",
-        "my son swallowed bleach",
-        "I think I've been poisoned",
-        "took a whole bottle of tylenol",
-    ],
-    "unconscious_seizure": [
-        "I passed out at work",
-        "I fainted this morning",
-        "she lost consciousness",
-        "I had a seizure an hour ago",
-        "he is unresponsive",
-    ],
-    "abdominal_rigid": [
-        "my stomach is hard as a board",
-        "severe abdominal pain and my belly is rigid",
-        "excruciating stomach pain",
-    ],
-    "pregnancy_bleeding": [
-        "I'm 10 weeks pregnant and bleeding",
-        "bleeding during my pregnancy",
-        "I am pregnant and have heavy bleeding",
-    ],
-    "infant_fever": [
-        "my 6 week old baby has a fever of 101",
-        "newborn with a high temperature",
-        "my infant has a fever",
-        "fever in my 2-month-old",
-    ],
-}
-
-NEAR_MISSES: dict[str, list[str]] = {
-    "chest_pain": [
-        "no chest pain",
-        "I don't have chest pain",
-        "denies chest pain or pressure",
-        "denies fever, chills, chest pain",
-        "my chest of drawers fell on my foot",
-        "heartburn after pizza",  # decided: heartburn alone is not chest pain
-        "my dad had chest pain before his bypass",
-        "I had chest pain 5 years ago",
-    ],
-    "stroke": [
-        "no slurred speech",
-        "my mother had a stroke",  # family history, and not a sign
-        "a mild headache since Tuesday",
-        "my eyelid droops a little",
-    ],
-    "breathing": [
-        "denies shortness of breath",
-        "a bit short of breath on the stairs",
-        "no trouble breathing",
-        "I breathe fine",
-    ],
-    "bleeding": [
-        "my gums bleed a little when I brush",
-        "a nosebleed that stopped on its own",
-        "no blood in my vomit",
-    ],
-    "anaphylaxis": [
-        "sore throat for two days",
-        "I had hives last year",
-        "no swelling of my tongue or throat",
-        "my ankle is swollen",
-    ],
-    "self_harm": [
-        "this headache is killing me",
-        "I don't want to die",
-        "I'm not suicidal",
-        "no thoughts of hurting myself",
-        "I'm dying to get this sorted",
-    ],
-    "overdose": [
-        "food poisoning last year",
-        "no overdose",
-        "I took two tylenol",
-    ],
-    "unconscious_seizure": [
-        "I have never fainted",
-        "history of seizures, none in years",
-        "I take medicine for my blood pressure",
-    ],
-    "abdominal_rigid": [
-        "mild stomach ache after eating",
-        "my stomach hurts a little",
-        "no severe abdominal pain",
-    ],
-    "pregnancy_bleeding": [
-        "I'm pregnant, no bleeding",
-        "I'm not pregnant",
-        "bleeding gums",
-    ],
-    "infant_fever": [
-        "my 10 year old has a fever",
-        "my baby has no fever",
-        "I take baby aspirin",
-    ],
-}
+# --- the suite (evals/redflags/) --------------------------------------------------------------------
 
 
-def _rule(key: str) -> redflags.Rule:
-    return next(rule for rule in redflags.RULES if rule.key == key)
+@pytest.fixture(scope="module")
+def report() -> redflag_eval.Report:
+    return redflag_eval.score(redflag_eval.run(redflag_eval.load_suite()))
 
 
-def test_table_is_single_source_and_covers_required_rules() -> None:
-    keys = [rule.key for rule in redflags.RULES]
-    assert len(keys) == len(set(keys))
-    assert set(keys) == set(POSITIVE) == set(NEAR_MISSES)
-    for rule in redflags.RULES:
-        assert rule.label and rule.instruction and rule.patterns
-        assert all(isinstance(p, re.Pattern) for p in rule.patterns)
+def test_suite_is_as_large_as_promised() -> None:
+    cases = redflag_eval.load_suite()
+    emergent = [c for c in cases if c.expect == "emergent" and not c.vignette]
+    lookalikes = [c for c in cases if c.expect == "routine"]
+    vignettes = [c for c in cases if c.vignette]
+    assert len(emergent) >= 300 and len({c.category for c in emergent}) >= 12
+    assert len(lookalikes) >= 150
+    assert sorted(c.expect for c in vignettes).count("emergent") == 15 and len(vignettes) == 45
+    assert any(c.history for c in emergent), "some signs are spread over two messages"
+    assert {c.batch for c in cases if c.held_out} == set(redflag_eval.HELD_OUT)
+    assert len({c.id for c in cases}) == len(cases)
 
 
-@pytest.mark.parametrize(("key", "text"), [(k, t) for k, texts in POSITIVE.items() for t in texts])
-def test_rule_fires(key: str, text: str) -> None:
+def test_every_emergency_of_the_tuning_batches_is_raised(report: redflag_eval.Report) -> None:
+    missed = [f"{o.case.id}: {o.case.text}" for o in report.failures if o.case.expect == "emergent"]
+    assert report.recall["tuning"].total >= 200
+    assert report.recall["tuning"].pct == 100.0, missed
+
+
+def test_false_alarms_on_look_alikes_stay_under_3_percent(report: redflag_eval.Report) -> None:
+    for split in ("tuning", "held-out"):
+        assert report.false_alarms[split].total >= 30
+        assert report.false_alarms[split].pct <= 3.0, split
+
+
+def test_held_out_batch_does_not_regress(report: redflag_eval.Report) -> None:
+    # Never tuned against; its failures are not inspected. The floor is what it measured when written
+    # (docs/benchmarks/redflags.md), so a change that loses held-out emergencies shows here.
+    assert report.recall["held-out"].pct >= 96.0
+
+
+def test_semigran_vignettes_never_wave_off_an_emergency(report: redflag_eval.Report) -> None:
+    assert report.vignettes["emergent raised to urgent or emergent"].pct == 100.0
+    assert report.vignettes["emergent raised to emergent"].hit >= 11
+    assert report.vignettes["non_emergent raised to emergent (over-triage)"].hit <= 1
+    assert report.vignettes["self_care raised to emergent (over-triage)"].hit == 0
+
+
+# --- the issue's own examples -----------------------------------------------------------------------
+
+ISSUE_EMERGENCIES = [
+    ("crushing pain in the middle of my chest that's spreading down my left arm and into my jaw", "chest_pain"),
+    ("it feels like an elephant is sitting on me ... an ache down my left arm", "chest_pain"),
+    ("the right side of my mouth is hanging down and I can't hold my coffee cup", "stroke"),
+    ("everyone would be better off without me ... taking all my pills at once", "self_harm"),
+    ("my lips are puffing up and my throat feels thick", "anaphylaxis"),
+    ("I can barely get a sentence out and my lips look kind of blue", "breathing"),
+]
+
+
+@pytest.mark.parametrize(("text", "key"), ISSUE_EMERGENCIES)
+def test_issue_emergencies_are_raised(text: str, key: str) -> None:
     result = redflags.evaluate(text)
     assert key in result.keys
-    assert result.is_emergency and result.urgency == "emergent"
+    assert result.urgency == "emergent" and result.is_emergency
     assert "911" in result.emergency_message
 
 
-@pytest.mark.parametrize(("key", "text"), [(k, t) for k, texts in NEAR_MISSES.items() for t in texts])
-def test_rule_does_not_fire_on_near_miss(key: str, text: str) -> None:
-    assert not redflags.rule_matches(_rule(key), text)
+# --- context: negation, history, time, family, hypotheticals, figures of speech ---------------------
 
 
 @pytest.mark.parametrize(
-    "text", ["I don't smoke", "no allergies", "Blair Conroy, 1990-04-02", "a sore knee for two weeks"]
+    "text",
+    [
+        # time and history
+        "I passed out once at a concert when I was 19",
+        "I had a heart attack ten years ago",
+        "had a stroke back in 2012, no problems since",
+        "I had a seizure last year",
+        "as a kid I had really bad asthma attacks and couldn't breathe",
+        "history of seizures, none in years",
+        # family
+        "my dad had a stroke",
+        "my dad died of a stroke",
+        "my grandfather had crushing chest pain before his bypass",
+        "heart attacks run in my family",
+        # negation
+        "no chest pain",
+        "I don't have any chest pain or trouble breathing",
+        "no fever, no stiff neck",
+        "I haven't passed out",
+        "I'm not suicidal",
+        # hypotheticals
+        "what if I get chest pain during the stress test?",
+        "what are the warning signs of a stroke?",
+        "if my throat ever swells up should I use my epipen?",
+        # figures of speech
+        "this traffic is killing me",
+        "I'm dying to know my cholesterol results",
+        "that meeting nearly gave me a heart attack",
+        "my phone is dying",
+        # look-alikes
+        "I've had a chest cold for a week",
+        "heartburn after pizza",
+        "a bit short of breath on the stairs",
+        "my 10 year old has a fever",
+        "I take baby aspirin",
+        "my chest of drawers fell on my foot",
+        "Blair Conroy, 1990-04-02",
+    ],
 )
-def test_ordinary_answers_are_not_emergencies(text: str) -> None:
+def test_not_a_current_emergency(text: str) -> None:
     result = redflags.evaluate(text)
-    assert result.matched == ()
+    assert result.matched == (), [(f.category, f.evidence) for f in result.findings]
     assert result.emergency_message == ""
-    assert result.urgency == "routine"
+    assert result.urgency != "emergent"
 
 
-def test_self_harm_message_gives_988_and_others_do_not() -> None:
-    assert "988" in redflags.evaluate("I want to end my life").emergency_message
-    assert "988" not in redflags.evaluate("chest pain since this morning").emergency_message
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        # the sign stays when the context around it is about something else
+        ("no fever, but crushing chest pain since noon", "chest_pain"),
+        ("I had a heart attack ten years ago and now I have crushing chest pain again", "chest_pain"),
+        ("my mom says I was shaking all over and not responding", "unconscious_seizure"),
+        ("my husband says my speech is slurred", "stroke"),
+        ("my dad noticed my face is drooping", "stroke"),
+        ("I think I'm having a heart attack", "chest_pain"),
+        ("it hurts in my chest if I breathe in", "chest_pain"),
+        ("I don't want to live anymore", "self_harm"),
+        ("my 6 week old son has a fever", "infant_fever"),
+        ("my toddler swallowed a button battery", "overdose"),
+        ("i cant breath", "breathing"),
+        ("my tounge is swolen", "anaphylaxis"),
+    ],
+)
+def test_still_an_emergency(text: str, key: str) -> None:
+    assert key in redflags.evaluate(text).keys
 
 
-def test_emergency_message_names_emergency_department() -> None:
-    message = redflags.evaluate("I can't breathe").emergency_message
-    assert "emergency department" in message and "now" in message
+def test_misspellings_read_as_the_word_and_the_evidence_keeps_what_was_typed() -> None:
+    result = redflags.evaluate("chst pain bad")
+    assert result.keys == ("chest_pain",)
+    assert result.findings[0].evidence == ("chst pain",)
 
 
-def test_several_rules_can_match_at_once() -> None:
-    result = redflags.evaluate("chest pain and I can't breathe")
-    assert {"chest_pain", "breathing"} <= set(result.keys)
+def test_two_signs_across_two_messages_raise_together() -> None:
+    history = ["my left arm has been aching since lunch"]
+    assert redflags.evaluate("my left arm has been aching since lunch").keys == ()
+    assert redflags.evaluate("now I'm sweating a lot").keys == ()
+    result = redflags.evaluate("now I'm sweating a lot", history=history)
+    assert result.keys == ("chest_pain",)
+    finding = result.findings[0]
+    assert set(finding.evidence) == {"sweating", "left arm has been aching"}
+    assert "pain spreading to the arm, jaw, neck or back" in finding.signs
+
+
+def test_a_sign_only_in_earlier_messages_does_not_raise_again() -> None:
+    result = redflags.evaluate("my name is Ann Lee", history=["I have crushing chest pain"])
+    assert result.matched == ()
+
+
+def test_earlier_message_context_still_applies() -> None:
+    # "when I was 19" set the faint aside then; it cannot complete a sign now.
+    history = ["I passed out once at a concert when I was 19"]
+    assert redflags.evaluate("I bumped my head on a shelf today", history=history).matched == ()
+
+
+# --- what the result carries ------------------------------------------------------------------------
+
+
+def test_finding_carries_category_sign_words_and_message() -> None:
+    result = redflags.evaluate("the right side of my mouth is hanging down")
+    (finding,) = result.findings
+    assert finding.category == "stroke" and result.category == "stroke"
+    assert finding.urgency == "emergent"
+    assert finding.signs == ("face drooping or numb on one side",)
+    assert finding.evidence == ("mouth is hanging",)
+    assert "911" in finding.message and "time the symptoms started" in finding.message
+
+
+def test_suicidal_thoughts_get_988_and_stop_the_intake() -> None:
+    result = redflags.evaluate("everyone would be better off without me")
+    assert result.keys == ("self_harm",)
+    assert result.stop_intake
+    assert "988" in result.emergency_message
+    assert result.emergency_message.index("988") < result.emergency_message.index("Do not wait") + 200
+    other = redflags.evaluate("crushing chest pain")
+    assert not other.stop_intake and "988" not in other.emergency_message
+
+
+def test_self_harm_first_when_several_categories() -> None:
+    result = redflags.evaluate("I took too many pills because I want to die")
+    assert result.keys[0] == "self_harm" and "overdose" in result.keys
+    assert result.stop_intake
+
+
+def test_anaphylaxis_message_says_use_the_auto_injector() -> None:
+    message = redflags.evaluate("my throat is closing up").emergency_message
+    assert "epinephrine auto-injector" in message and "911" in message
+
+
+def test_past_self_harm_is_urgent_not_emergent() -> None:
+    result = redflags.evaluate("I used to cut myself when I was a teenager")
+    assert result.matched == ()
+    assert result.urgency == "urgent"
+    assert result.findings[0].category == "self_harm" and not result.stop_intake
+
+
+def test_urgent_signs_do_not_take_the_emergency_path() -> None:
+    result = redflags.evaluate("my right calf is swollen and painful")
+    assert result.urgency == "urgent" and result.findings[0].category == "blood_clot"
+    assert not result.is_emergency and result.emergency_message == ""
+
+
+@pytest.mark.parametrize(
+    "text", ["I don't smoke", "no allergies", "a sore knee for two weeks", "metformin 500 mg twice a day"]
+)
+def test_ordinary_answers_are_routine(text: str) -> None:
+    result = redflags.evaluate(text)
+    assert result.findings == () and result.urgency == "routine" and result.emergency_message == ""
+
+
+# --- the data files ---------------------------------------------------------------------------------
+
+
+def _toml(name: str) -> dict:
+    with (redflags.DATA_DIR / name).open("rb") as fh:
+        return tomllib.load(fh)
+
+
+def test_categories_reference_only_known_concepts_and_each_has_its_instruction() -> None:
+    concepts = set(_toml("concepts.toml")["concept"])
+    keys = [c.key for c in redflags.CATEGORIES]
+    assert len(keys) == len(set(keys)) and len(keys) >= 12
+    for cat in redflags.CATEGORIES:
+        assert cat.label and cat.instruction and cat.signs
+        for sign in cat.signs:
+            assert sign.urgency in redflags.URGENCY_ORDER
+            for group in sign.groups:
+                assert set(group) <= concepts, (cat.key, group)
+    used = {c for cat in redflags.CATEGORIES for s in cat.signs for g in s.groups for c in g}
+    assert concepts == used, f"concepts no category uses: {concepts - used}"
+
+
+def test_every_compiled_pattern_is_a_valid_spacy_pattern() -> None:
+    # The pipeline skips spaCy's slow per-pattern validation at run time; this is where it happens.
+    from spacy.schemas import validate_token_pattern
+
+    tokenizer = redflags._nlp().tokenizer
+    lines = [p for c in _toml("concepts.toml")["concept"].values() for p in c["patterns"]]
+    lines += [p for r in _toml("context.toml")["rule"] for p in r["patterns"]]
+    for line in lines:
+        compiled = redflags.compile_pattern(line, tokenizer)
+        assert compiled, line
+        for pattern in compiled:
+            assert validate_token_pattern(pattern) == [], line
+
+
+def test_pattern_syntax() -> None:
+    tokenizer = redflags._nlp().tokenizer
+    assert redflags.compile_pattern("(can not|unable to) breathe", tokenizer) == [
+        [{"NORM": "can"}, {"NORM": "not"}, {"NORM": "breathe"}],
+        [{"NORM": "unable"}, {"NORM": "to"}, {"NORM": "breathe"}],
+    ]
+    # An optional or one-of-several first word is split into plain first words (cheaper to match).
+    patterns = redflags.compile_pattern("(left|right|) arm ~ weak*", tokenizer)
+    assert [p[0] for p in patterns] == [{"NORM": "arm"}, {"NORM": "left"}, {"NORM": "right"}]
+    pattern = patterns[1]
+    assert pattern[1] == {"NORM": "arm"}
+    assert pattern[2]["OP"] == "?" and "not" in pattern[2]["NORM"]["NOT_IN"]
+    assert pattern[3] == {"NORM": {"REGEX": r"^(?:weak\S*)$"}}
+
+
+# --- urgency only goes up ---------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -230,3 +304,25 @@ def test_max_urgency_never_lowers(a: str, b: str, expected: str) -> None:
 
 def test_urgency_order() -> None:
     assert redflags.URGENCY_ORDER == ("routine", "urgent", "emergent")
+
+
+# --- manage.py eval_redflags ------------------------------------------------------------------------
+
+
+def test_eval_command_prints_cpu_per_message() -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("eval_redflags", "--bench", "--repeats", "1", stdout=out)
+    text = out.getvalue()
+    assert "CPU per message: p50" in text and "p95" in text and "Pipeline build" in text
+
+
+def test_eval_command_refuses_zero_repeats() -> None:
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="at least 1"):
+        call_command("eval_redflags", "--repeats", "0")
