@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import json
+import logging
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
@@ -23,6 +24,9 @@ from google import genai
 from google.genai import _interactions as interaction_errors
 from google.genai import errors as model_errors
 from google.genai import types
+from google.genai._gaos.utils import serializers as sdk_serializers
+
+log = logging.getLogger(__name__)
 
 # Codes worth retrying later; every other 4xx is the caller's mistake and permanent.
 _TRANSIENT_STATUS = {408, 409, 429}
@@ -39,6 +43,50 @@ class LlmError(Exception):
     @property
     def not_found(self) -> bool:
         return self.status_code == 404
+
+
+# --- SDK workaround: cache the serializers' wrapper models ------------------------------------------
+# google-genai 3.6.1's generated serializers (`_gaos/utils/serializers.py`, `unmarshal` and
+# `marshal_json`) call pydantic's `create_model` on every call, so each streamed event and each request
+# body builds a new model class with a full core schema for the Interaction union: about 2.7 ms of CPU
+# per event (docs/benchmarks/stream.md). The class depends only on (name, type, config), so building it
+# once per type gives the same validation. Installed only on the version it was written against;
+# tests/agents/test_client_sdk_cache.py fails when the SDK changes, so the workaround is re-checked.
+SDK_CACHE_VERSION = "3.6.1"
+_sdk_create_model = sdk_serializers.create_model
+_sdk_models: dict[tuple[Any, ...], Any] = {}
+
+
+def _cached_create_model(model_name: str, /, **fields: Any) -> Any:
+    config = fields.get("__config__")
+    if set(fields) != {"body", "__config__"} or not isinstance(config, dict):
+        return _sdk_create_model(model_name, **fields)  # not the serializers' shape: leave it alone
+    try:
+        key = (model_name, fields["body"], tuple(sorted(config.items())))
+        model = _sdk_models.get(key)
+    except TypeError:  # an unhashable annotation: build it every time, as the SDK does
+        return _sdk_create_model(model_name, **fields)
+    if model is None:
+        model = _sdk_models[key] = _sdk_create_model(model_name, **fields)
+    return model
+
+
+def sdk_serializer_cache_install() -> bool:
+    """Install the cached `create_model` into the SDK's serializers; False on an SDK it was not written for."""
+    if genai.__version__ != SDK_CACHE_VERSION:
+        log.warning("google-genai %s is not %s: serializer cache not installed", genai.__version__, SDK_CACHE_VERSION)
+        return False
+    sdk_serializers.create_model = _cached_create_model
+    return True
+
+
+def sdk_serializer_cache_uninstall() -> None:
+    """Restore the SDK's own `create_model` (for the before/after benchmark)."""
+    sdk_serializers.create_model = _sdk_create_model
+    _sdk_models.clear()
+
+
+sdk_serializer_cache_install()
 
 
 @dataclass(frozen=True)
