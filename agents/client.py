@@ -295,18 +295,73 @@ def interaction_create(**kwargs: Any) -> InteractionResult:
     return _sync_call("create", **_create_kwargs(kwargs))
 
 
-async def ainteraction_create(**kwargs: Any) -> InteractionResult:
+# --- The chat budget: a hung model call is retried, and the patient hears back within the budget --------
+# The SDK neither retries a timed-out Interactions call nor bounds its total time, so a hung call used to
+# hold the patient for GEMINI_TIMEOUT_SECONDS (60 s). Chat calls instead get a short per-attempt timeout
+# (time to first byte and between streamed chunks) and are retried while the budget lasts.
+_MIN_ATTEMPT_SECONDS = 1.0
+
+
+def chat_deadline() -> float:
+    """A monotonic deadline one chat budget from now; pass it as `deadline=` to every call of one turn."""
+    return time.monotonic() + settings.GEMINI_CHAT_BUDGET_SECONDS
+
+
+def _attempt_timeout(deadline: float) -> float:
+    return max(0.1, min(float(settings.GEMINI_CHAT_ATTEMPT_SECONDS), deadline - time.monotonic()))
+
+
+def _retryable(exc: LlmError, deadline: float) -> bool:
+    # Timeouts and dropped connections only: the SDK already retried 429/5xx with its own backoff.
+    return not exc.permanent and exc.status_code is None and deadline - time.monotonic() >= _MIN_ATTEMPT_SECONDS
+
+
+async def ainteraction_create(*, deadline: float | None = None, **kwargs: Any) -> InteractionResult:
+    """Create an interaction and wait for it. With a `deadline` (a chat turn), a timed-out attempt is
+    retried until then; without one (a long summary), one attempt of GEMINI_TIMEOUT_SECONDS."""
+    if deadline is None:
+        return await _acreate_once(timeout=float(settings.GEMINI_TIMEOUT_SECONDS), **kwargs)
+    while True:
+        try:
+            return await _acreate_once(timeout=_attempt_timeout(deadline), **kwargs)
+        except LlmError as exc:
+            if not _retryable(exc, deadline):
+                raise
+            log.info("Gemini call failed (%s); retrying within the chat budget", exc)
+
+
+async def _acreate_once(*, timeout: float, **kwargs: Any) -> InteractionResult:
     started = time.monotonic()
     with _metered() as meter:
         try:
-            interaction = await _client(for_async=True).aio.interactions.create(**_create_kwargs(kwargs))
+            interaction = await _client(for_async=True).aio.interactions.create(
+                timeout=timeout, **_create_kwargs(kwargs)
+            )
         except _SDK_ERRORS as exc:
             raise _to_error(exc) from exc
     return _result(interaction, meter=meter, started=started)
 
 
-async def ainteraction_stream(**kwargs: Any) -> AsyncIterator[StreamEvent]:
-    """Stream an interaction: text deltas as they come, then one event carrying the final result."""
+async def ainteraction_stream(*, deadline: float | None = None, **kwargs: Any) -> AsyncIterator[StreamEvent]:
+    """Stream an interaction: text deltas as they come, then one event carrying the final result.
+
+    An attempt that times out (or drops) before any text reached the caller is retried within the
+    chat budget; once text has been shown, a failure is raised rather than repeated."""
+    deadline = deadline or chat_deadline()
+    while True:
+        shown = False
+        try:
+            async for event in _astream_once(timeout=_attempt_timeout(deadline), **kwargs):
+                shown = shown or bool(event.text)
+                yield event
+            return
+        except LlmError as exc:
+            if shown or not _retryable(exc, deadline):
+                raise
+            log.info("Gemini stream failed (%s); retrying within the chat budget", exc)
+
+
+async def _astream_once(*, timeout: float, **kwargs: Any) -> AsyncIterator[StreamEvent]:
     started = time.monotonic()
     text_parts: list[str] = []
     calls: dict[int, dict[str, Any]] = {}
@@ -315,7 +370,9 @@ async def ainteraction_stream(**kwargs: Any) -> AsyncIterator[StreamEvent]:
     usage = Usage()
     with _metered() as meter:
         try:
-            stream = await _client(for_async=True).aio.interactions.create(stream=True, **_create_kwargs(kwargs))
+            stream = await _client(for_async=True).aio.interactions.create(
+                stream=True, timeout=timeout, **_create_kwargs(kwargs)
+            )
             async for event in stream:
                 kind = event.event_type
                 if kind == "interaction.created":

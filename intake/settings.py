@@ -182,6 +182,10 @@ GEMINI_MODEL = env_str("GEMINI_MODEL", "gemini-3-flash-preview")
 GEMINI_RESEARCH_AGENT = env_str("GEMINI_RESEARCH_AGENT", "deep-research-pro-preview-12-2025")
 GEMINI_TIMEOUT_SECONDS = env_int("GEMINI_TIMEOUT_SECONDS", 60)
 GEMINI_RETRY_ATTEMPTS = env_int("GEMINI_RETRY_ATTEMPTS", 3)
+# The patient chat: a reply or a friendly error within the budget; an attempt that shows nothing for
+# this long (to the first byte, or between streamed chunks) is abandoned and retried.
+GEMINI_CHAT_BUDGET_SECONDS = env_int("GEMINI_CHAT_BUDGET_SECONDS", 15)
+GEMINI_CHAT_ATTEMPT_SECONDS = env_int("GEMINI_CHAT_ATTEMPT_SECONDS", 7)
 INTERACTIONS_STORE = env_bool("INTERACTIONS_STORE", True)
 # Interactions older than this are not trusted to still exist remotely (free tier keeps 1 day).
 INTERACTIONS_RETENTION_SECONDS = env_int("INTERACTIONS_RETENTION_SECONDS", 23 * 3600)
