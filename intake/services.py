@@ -14,7 +14,6 @@ from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
@@ -29,6 +28,7 @@ from intake.attachments import Attachment
 from intake.models import IntakeSession, IntakeTurn
 from intake.tokens import token_hash
 from patients import ehr
+from patients.db import sync_to_async  # gives the DB connection back after each batch
 from patients.models import AuditEvent, Patient, PatientSummary
 from patients.reconcile import summary_reconcile
 
