@@ -245,6 +245,17 @@ def _usage(raw: Any) -> Usage:
     )
 
 
+def _usage_from_wire(raw: dict[str, Any] | None) -> Usage:
+    raw = raw or {}
+    return Usage(
+        input_tokens=raw.get("total_input_tokens") or 0,
+        output_tokens=raw.get("total_output_tokens") or 0,
+        cached_tokens=raw.get("total_cached_tokens") or 0,
+        thought_tokens=raw.get("total_thought_tokens") or 0,
+        total_tokens=raw.get("total_tokens") or 0,
+    )
+
+
 def _result(interaction: Any, *, meter: _WireMeter, started: float) -> InteractionResult:
     calls = [
         FunctionCall(id=step.id, name=step.name, arguments=dict(step.arguments or {}))
@@ -362,6 +373,9 @@ async def ainteraction_stream(*, deadline: float | None = None, **kwargs: Any) -
 
 
 async def _astream_once(*, timeout: float, **kwargs: Any) -> AsyncIterator[StreamEvent]:
+    # The SDK builds, authenticates, sends and retries the request and raises its usual errors; the
+    # events are read from the SSE lines here, because its typed event models cost far more CPU per
+    # streamed chunk than the few fields the app needs (docs/benchmarks/stream.md).
     started = time.monotonic()
     text_parts: list[str] = []
     calls: dict[int, dict[str, Any]] = {}
@@ -370,32 +384,41 @@ async def _astream_once(*, timeout: float, **kwargs: Any) -> AsyncIterator[Strea
     usage = Usage()
     with _metered() as meter:
         try:
-            stream = await _client(for_async=True).aio.interactions.create(
+            async with _client(for_async=True).aio.interactions.with_streaming_response.create(
                 stream=True, timeout=timeout, **_create_kwargs(kwargs)
-            )
-            async for event in stream:
-                kind = event.event_type
-                if kind == "interaction.created":
-                    interaction_id = event.interaction.id
-                elif kind == "step.start" and getattr(event.step, "type", None) == "function_call":
-                    calls[event.index] = {"id": event.step.id, "name": event.step.name, "arguments": ""}
-                elif kind == "step.delta":
-                    delta = event.delta
-                    if delta.type == "text" and delta.text:
-                        text_parts.append(delta.text)
-                        yield StreamEvent(text=delta.text)
-                    elif delta.type == "arguments_delta" and event.index in calls:
-                        calls[event.index]["arguments"] += delta.arguments or ""
-                elif kind == "interaction.status_update":
-                    status = str(event.status)
-                elif kind == "interaction.completed":
-                    status = str(event.interaction.status)
-                    usage = _usage(event.interaction.usage)
-                    interaction_id = event.interaction.id or interaction_id
-                elif kind == "error":
-                    raise LlmError(f"Gemini stream error: {event.error.code}", permanent=False)
+            ) as response:
+                async for line in response.iter_lines():
+                    if not line.startswith("data:"):
+                        continue  # `event:` names repeat `event_type`; blank lines end events
+                    event = json.loads(line[5:])
+                    kind = event.get("event_type")
+                    if kind == "step.delta":
+                        delta = event.get("delta") or {}
+                        if delta.get("type") == "text" and delta.get("text"):
+                            text_parts.append(delta["text"])
+                            yield StreamEvent(text=delta["text"])
+                        elif delta.get("type") == "arguments_delta" and event.get("index") in calls:
+                            calls[event["index"]]["arguments"] += delta.get("arguments") or ""
+                    elif kind == "interaction.created":
+                        interaction_id = event["interaction"]["id"]
+                    elif kind == "step.start" and (event.get("step") or {}).get("type") == "function_call":
+                        step = event["step"]
+                        calls[event["index"]] = {"id": step.get("id", ""), "name": step.get("name", "")}
+                        calls[event["index"]]["arguments"] = ""
+                    elif kind == "interaction.status_update":
+                        status = str(event.get("status") or status)
+                    elif kind == "interaction.completed":
+                        interaction = event.get("interaction") or {}
+                        status = str(interaction.get("status") or status)
+                        usage = _usage_from_wire(interaction.get("usage"))
+                        interaction_id = interaction.get("id") or interaction_id
+                    elif kind == "error":
+                        code = (event.get("error") or {}).get("code")
+                        raise LlmError(f"Gemini stream error: {code}", permanent=False)
         except _SDK_ERRORS as exc:
             raise _to_error(exc) from exc
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise LlmError("Gemini sent a malformed stream event", permanent=False) from exc
     function_calls = [
         FunctionCall(id=c["id"], name=c["name"], arguments=_parse_arguments(c["arguments"])) for c in calls.values()
     ]
