@@ -71,18 +71,42 @@ def _cached_create_model(model_name: str, /, **fields: Any) -> Any:
     return model
 
 
+# `unmarshal` also walks every request body against its type with `_coerce_iterables_for_type`, which
+# only turns non-list iterables (tuples, generators) into lists, at a cost of typing introspection per
+# node (a few ms for a turn carrying a chart). The app sends plain JSON values, for which it is a no-op.
+_sdk_coerce = sdk_serializers._coerce_iterables_for_type
+_JSON_SCALARS = (str, int, float, bool, type(None))
+
+
+def _plain_json(value: Any) -> bool:
+    if isinstance(value, _JSON_SCALARS):
+        return True
+    if type(value) is dict:
+        return all(type(k) is str and _plain_json(v) for k, v in value.items())
+    if type(value) is list:
+        return all(_plain_json(v) for v in value)
+    return False
+
+
+def _coerce_unless_plain(data: Any, typ: Any) -> Any:
+    return data if _plain_json(data) else _sdk_coerce(data, typ)
+
+
 def sdk_serializer_cache_install() -> bool:
-    """Install the cached `create_model` into the SDK's serializers; False on an SDK it was not written for."""
+    """Install the cached `create_model` (and the plain-JSON shortcut) into the SDK's serializers;
+    False on an SDK it was not written for."""
     if genai.__version__ != SDK_CACHE_VERSION:
         log.warning("google-genai %s is not %s: serializer cache not installed", genai.__version__, SDK_CACHE_VERSION)
         return False
     sdk_serializers.create_model = _cached_create_model
+    sdk_serializers._coerce_iterables_for_type = _coerce_unless_plain
     return True
 
 
 def sdk_serializer_cache_uninstall() -> None:
-    """Restore the SDK's own `create_model` (for the before/after benchmark)."""
+    """Restore the SDK's own functions (for the before/after benchmark)."""
     sdk_serializers.create_model = _sdk_create_model
+    sdk_serializers._coerce_iterables_for_type = _sdk_coerce
     _sdk_models.clear()
 
 

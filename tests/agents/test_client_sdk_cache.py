@@ -29,6 +29,7 @@ def test_the_cache_is_written_for_the_pinned_sdk_and_installed() -> None:
         "SDK_CACHE_VERSION in agents/client.py (or delete the workaround if upstream fixed it)"
     )
     assert serializers.create_model is client._cached_create_model
+    assert serializers._coerce_iterables_for_type is client._coerce_unless_plain
 
 
 def test_the_sdk_still_builds_a_model_per_call() -> None:
@@ -37,6 +38,7 @@ def test_the_sdk_still_builds_a_model_per_call() -> None:
         source = inspect.getsource(function)
         assert "create_model(" in source, f"{function.__name__} no longer calls create_model"
         assert "body=(typ, ...)" in source
+    assert "_coerce_iterables_for_type(val, typ)" in inspect.getsource(serializers.unmarshal)
 
 
 def test_cached_models_still_validate() -> None:
@@ -46,6 +48,24 @@ def test_cached_models_still_validate() -> None:
     assert first.data.delta.text == second.data.delta.text == "Hi"
     with pytest.raises(pydantic.ValidationError):
         serializers.unmarshal({"index": "not a number"}, sdk_types.StepStop)
+
+
+def test_the_plain_json_shortcut_changes_nothing_the_sdk_would_not() -> None:
+    from google.genai._gaos import models as sdk_models
+
+    tool = {"type": "function", "name": "f", "description": "d", "parameters": {"type": "object"}}
+    body = {"model": "m", "input": "hi", "tools": [tool], "stream": True}
+    plain = serializers.unmarshal({"body": body}, sdk_models.CreateInteractionRequest)
+    client.sdk_serializer_cache_uninstall()
+    try:
+        shipped = serializers.unmarshal({"body": body}, sdk_models.CreateInteractionRequest)
+        as_tuple = serializers.unmarshal({"body": {**body, "tools": (tool,)}}, sdk_models.CreateInteractionRequest)
+    finally:
+        client.sdk_serializer_cache_install()
+    assert plain == shipped == as_tuple
+    # A tuple is not plain JSON: it still goes through the SDK's own coercion into a list.
+    again = serializers.unmarshal({"body": {**body, "tools": (tool,)}}, sdk_models.CreateInteractionRequest)
+    assert again == shipped
 
 
 @pytest.fixture
