@@ -2,8 +2,8 @@
 streamed turns hold no connection while the model answers, so more patients than connections can wait.
 
 On PostgreSQL with the psycopg pool (settings.DATABASES), e.g.
-`DATABASE_URL=postgres://postgres@127.0.0.1:5432/h13_db DB_POOL_MAX=2 DB_POOL_TIMEOUT=1`. The test
-borrows every pooled connection itself, so the app's next request finds none free.
+`DATABASE_URL=postgres://postgres@127.0.0.1:5432/h13_db`. The tests shrink the pool (and its wait)
+themselves, or borrow every free connection, so the app's next request finds none.
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def _pool() -> Any:
 @asynccontextmanager
 async def pool_drained() -> AsyncIterator[None]:
     pool = await sync_to_async(_pool)()
-    pool.timeout = 1  # the app's wait for a free connection, shortened for the test
+    timeout, pool.timeout = pool.timeout, 1  # the app's wait for a free connection, shortened for the test
     held = []
     while len(held) < pool.max_size:  # whatever is free (the test runner may hold one itself)
         try:
@@ -81,6 +81,7 @@ async def pool_drained() -> AsyncIterator[None]:
     finally:
         for conn in held:
             pool.putconn(conn)
+        pool.timeout = timeout
 
 
 def _turns(intake_id: int) -> int:
@@ -120,13 +121,19 @@ async def test_more_patients_than_connections_wait_on_the_model_together(use_emu
     import httpx
 
     pool = await sync_to_async(_pool)()
+    sizes, timeout = (pool.min_size, pool.max_size), pool.timeout
+    pool.resize(min_size=1, max_size=2)  # a tiny pool, whatever DB_POOL_MAX says
     pool.timeout = 1
-    patients = pool.max_size + 1
+    patients = 3
     intakes = await sync_to_async(_new_intakes)(patients)
     assert len(intakes) == patients
     # Each model call stalls 1.5 s: longer than the pool's 1 s wait, so a turn that kept its
     # connection through the call would starve the others into 503s.
     httpx.post(f"{use_emulator.base_url}/_emulator/faults", json={"hang": [1.5] * patients}).raise_for_status()
-    results = await asyncio.gather(*(_turn_in_own_thread(i, t) for i, t in intakes))
+    try:
+        results = await asyncio.gather(*(_turn_in_own_thread(i, t) for i, t in intakes))
+    finally:
+        pool.resize(min_size=sizes[0], max_size=sizes[1])
+        pool.timeout = timeout
     assert [status for status, _ in results] == [200] * patients, results
     assert all(b"event: done" in body for _, body in results)
