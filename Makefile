@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # The stamp changes whenever a requirements file changes, so installs rerun only when needed.
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
 
-.PHONY: run test venv lint migrate seed bench bench-payload bench-emulator eval eval-redflags clean
+.PHONY: run test venv lint migrate seed bench bench-payload bench-emulator bench-stream bench-sdk eval eval-redflags clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (found %s)" % sys.version.split()[0])'
@@ -58,6 +58,17 @@ bench-payload: venv migrate
 # Other cards: make eval EVAL_ARGS="--cards path/to/cards --details".
 eval: venv
 	$(BIN)/python manage.py eval_intake $(EVAL_ARGS)
+
+# PostgreSQL only, in a database of its own (created if missing). Starts its own emulator (1 s to the
+# first byte, 100 ms per chunk) and uvicorn (1, then 2 workers). Override e.g.
+# BENCH_ARGS="--n 1 100 --workers 1". Results: docs/benchmarks/stream.md.
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/intake_bench
+bench-stream: venv
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python manage.py bench_stream $(BENCH_ARGS)
+
+# The SDK's per-event / per-request (un)marshalling, as shipped and with agents/client.py's cache.
+bench-sdk: venv
+	$(BIN)/python manage.py bench_sdk
 
 clean:
 	rm -rf $(VENV) var staticfiles

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import json
+import logging
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
@@ -23,6 +24,9 @@ from google import genai
 from google.genai import _interactions as interaction_errors
 from google.genai import errors as model_errors
 from google.genai import types
+from google.genai._gaos.utils import serializers as sdk_serializers
+
+log = logging.getLogger(__name__)
 
 # Codes worth retrying later; every other 4xx is the caller's mistake and permanent.
 _TRANSIENT_STATUS = {408, 409, 429}
@@ -39,6 +43,74 @@ class LlmError(Exception):
     @property
     def not_found(self) -> bool:
         return self.status_code == 404
+
+
+# --- SDK workaround: cache the serializers' wrapper models ------------------------------------------
+# google-genai 3.6.1's generated serializers (`_gaos/utils/serializers.py`, `unmarshal` and
+# `marshal_json`) call pydantic's `create_model` on every call, so each streamed event and each request
+# body builds a new model class with a full core schema for the Interaction union: about 2.7 ms of CPU
+# per event (docs/benchmarks/stream.md). The class depends only on (name, type, config), so building it
+# once per type gives the same validation. Installed only on the version it was written against;
+# tests/agents/test_client_sdk_cache.py fails when the SDK changes, so the workaround is re-checked.
+SDK_CACHE_VERSION = "3.6.1"
+_sdk_create_model = sdk_serializers.create_model
+_sdk_models: dict[tuple[Any, ...], Any] = {}
+
+
+def _cached_create_model(model_name: str, /, **fields: Any) -> Any:
+    config = fields.get("__config__")
+    if set(fields) != {"body", "__config__"} or not isinstance(config, dict):
+        return _sdk_create_model(model_name, **fields)  # not the serializers' shape: leave it alone
+    try:
+        key = (model_name, fields["body"], tuple(sorted(config.items())))
+        model = _sdk_models.get(key)
+    except TypeError:  # an unhashable annotation: build it every time, as the SDK does
+        return _sdk_create_model(model_name, **fields)
+    if model is None:
+        model = _sdk_models[key] = _sdk_create_model(model_name, **fields)
+    return model
+
+
+# `unmarshal` also walks every request body against its type with `_coerce_iterables_for_type`, which
+# only turns non-list iterables (tuples, generators) into lists, at a cost of typing introspection per
+# node (a few ms for a turn carrying a chart). The app sends plain JSON values, for which it is a no-op.
+_sdk_coerce = sdk_serializers._coerce_iterables_for_type
+_JSON_SCALARS = (str, int, float, bool, type(None))
+
+
+def _plain_json(value: Any) -> bool:
+    if isinstance(value, _JSON_SCALARS):
+        return True
+    if type(value) is dict:
+        return all(type(k) is str and _plain_json(v) for k, v in value.items())
+    if type(value) is list:
+        return all(_plain_json(v) for v in value)
+    return False
+
+
+def _coerce_unless_plain(data: Any, typ: Any) -> Any:
+    return data if _plain_json(data) else _sdk_coerce(data, typ)
+
+
+def sdk_serializer_cache_install() -> bool:
+    """Install the cached `create_model` (and the plain-JSON shortcut) into the SDK's serializers;
+    False on an SDK it was not written for."""
+    if genai.__version__ != SDK_CACHE_VERSION:
+        log.warning("google-genai %s is not %s: serializer cache not installed", genai.__version__, SDK_CACHE_VERSION)
+        return False
+    sdk_serializers.create_model = _cached_create_model
+    sdk_serializers._coerce_iterables_for_type = _coerce_unless_plain
+    return True
+
+
+def sdk_serializer_cache_uninstall() -> None:
+    """Restore the SDK's own functions (for the before/after benchmark)."""
+    sdk_serializers.create_model = _sdk_create_model
+    sdk_serializers._coerce_iterables_for_type = _sdk_coerce
+    _sdk_models.clear()
+
+
+sdk_serializer_cache_install()
 
 
 @dataclass(frozen=True)
@@ -200,6 +272,17 @@ def _usage(raw: Any) -> Usage:
     )
 
 
+def _usage_from_wire(raw: dict[str, Any] | None) -> Usage:
+    raw = raw or {}
+    return Usage(
+        input_tokens=raw.get("total_input_tokens") or 0,
+        output_tokens=raw.get("total_output_tokens") or 0,
+        cached_tokens=raw.get("total_cached_tokens") or 0,
+        thought_tokens=raw.get("total_thought_tokens") or 0,
+        total_tokens=raw.get("total_tokens") or 0,
+    )
+
+
 def _result(interaction: Any, *, meter: _WireMeter, started: float) -> InteractionResult:
     calls = [
         FunctionCall(id=step.id, name=step.name, arguments=dict(step.arguments or {}))
@@ -259,18 +342,76 @@ def interaction_create(**kwargs: Any) -> InteractionResult:
     return _sync_call("create", **_create_kwargs(kwargs))
 
 
-async def ainteraction_create(**kwargs: Any) -> InteractionResult:
+# --- The chat budget: a hung model call is retried, and the patient hears back within the budget --------
+# The SDK neither retries a timed-out Interactions call nor bounds its total time, so a hung call used to
+# hold the patient for GEMINI_TIMEOUT_SECONDS (60 s). Chat calls instead get a short per-attempt timeout
+# (time to first byte and between streamed chunks) and are retried while the budget lasts.
+_MIN_ATTEMPT_SECONDS = 1.0
+
+
+def chat_deadline() -> float:
+    """A monotonic deadline one chat budget from now; pass it as `deadline=` to every call of one turn."""
+    return time.monotonic() + settings.GEMINI_CHAT_BUDGET_SECONDS
+
+
+def _attempt_timeout(deadline: float) -> float:
+    return max(0.1, min(float(settings.GEMINI_CHAT_ATTEMPT_SECONDS), deadline - time.monotonic()))
+
+
+def _retryable(exc: LlmError, deadline: float) -> bool:
+    # Timeouts and dropped connections only: the SDK already retried 429/5xx with its own backoff.
+    return not exc.permanent and exc.status_code is None and deadline - time.monotonic() >= _MIN_ATTEMPT_SECONDS
+
+
+async def ainteraction_create(*, deadline: float | None = None, **kwargs: Any) -> InteractionResult:
+    """Create an interaction and wait for it. With a `deadline` (a chat turn), a timed-out attempt is
+    retried until then; without one (a long summary), one attempt of GEMINI_TIMEOUT_SECONDS."""
+    if deadline is None:
+        return await _acreate_once(timeout=float(settings.GEMINI_TIMEOUT_SECONDS), **kwargs)
+    while True:
+        try:
+            return await _acreate_once(timeout=_attempt_timeout(deadline), **kwargs)
+        except LlmError as exc:
+            if not _retryable(exc, deadline):
+                raise
+            log.info("Gemini call failed (%s); retrying within the chat budget", exc)
+
+
+async def _acreate_once(*, timeout: float, **kwargs: Any) -> InteractionResult:
     started = time.monotonic()
     with _metered() as meter:
         try:
-            interaction = await _client(for_async=True).aio.interactions.create(**_create_kwargs(kwargs))
+            interaction = await _client(for_async=True).aio.interactions.create(
+                timeout=timeout, **_create_kwargs(kwargs)
+            )
         except _SDK_ERRORS as exc:
             raise _to_error(exc) from exc
     return _result(interaction, meter=meter, started=started)
 
 
-async def ainteraction_stream(**kwargs: Any) -> AsyncIterator[StreamEvent]:
-    """Stream an interaction: text deltas as they come, then one event carrying the final result."""
+async def ainteraction_stream(*, deadline: float | None = None, **kwargs: Any) -> AsyncIterator[StreamEvent]:
+    """Stream an interaction: text deltas as they come, then one event carrying the final result.
+
+    An attempt that times out (or drops) before any text reached the caller is retried within the
+    chat budget; once text has been shown, a failure is raised rather than repeated."""
+    deadline = deadline or chat_deadline()
+    while True:
+        shown = False
+        try:
+            async for event in _astream_once(timeout=_attempt_timeout(deadline), **kwargs):
+                shown = shown or bool(event.text)
+                yield event
+            return
+        except LlmError as exc:
+            if shown or not _retryable(exc, deadline):
+                raise
+            log.info("Gemini stream failed (%s); retrying within the chat budget", exc)
+
+
+async def _astream_once(*, timeout: float, **kwargs: Any) -> AsyncIterator[StreamEvent]:
+    # The SDK builds, authenticates, sends and retries the request and raises its usual errors; the
+    # events are read from the SSE lines here, because its typed event models cost far more CPU per
+    # streamed chunk than the few fields the app needs (docs/benchmarks/stream.md).
     started = time.monotonic()
     text_parts: list[str] = []
     calls: dict[int, dict[str, Any]] = {}
@@ -280,35 +421,46 @@ async def ainteraction_stream(**kwargs: Any) -> AsyncIterator[StreamEvent]:
     usage = Usage()
     with _metered() as meter:
         try:
-            stream = await _client(for_async=True).aio.interactions.create(stream=True, **_create_kwargs(kwargs))
-            async for event in stream:
-                kind = event.event_type
-                if kind == "interaction.created":
-                    interaction_id = event.interaction.id
-                elif kind == "step.start" and getattr(event.step, "type", None) == "function_call":
-                    calls[event.index] = {"id": event.step.id, "name": event.step.name, "arguments": ""}
-                elif kind == "step.start" and getattr(event.step, "type", None) == "thought":
-                    thoughts[event.index] = {"type": "thought"}
-                elif kind == "step.delta":
-                    delta = event.delta
-                    if delta.type == "text" and delta.text:
-                        text_parts.append(delta.text)
-                        yield StreamEvent(text=delta.text)
-                    elif delta.type == "arguments_delta" and event.index in calls:
-                        calls[event.index]["arguments"] += delta.arguments or ""
-                    elif delta.type == "thought_signature" and event.index in thoughts:
-                        # Kept byte for byte: it must go back exactly as received.
-                        thoughts[event.index]["signature"] = delta.signature
-                elif kind == "interaction.status_update":
-                    status = str(event.status)
-                elif kind == "interaction.completed":
-                    status = str(event.interaction.status)
-                    usage = _usage(event.interaction.usage)
-                    interaction_id = event.interaction.id or interaction_id
-                elif kind == "error":
-                    raise LlmError(f"Gemini stream error: {event.error.code}", permanent=False)
+            async with _client(for_async=True).aio.interactions.with_streaming_response.create(
+                stream=True, timeout=timeout, **_create_kwargs(kwargs)
+            ) as response:
+                async for line in response.iter_lines():
+                    if not line.startswith("data:"):
+                        continue  # `event:` names repeat `event_type`; blank lines end events
+                    event = json.loads(line[5:])
+                    kind = event.get("event_type")
+                    if kind == "step.delta":
+                        delta = event.get("delta") or {}
+                        if delta.get("type") == "text" and delta.get("text"):
+                            text_parts.append(delta["text"])
+                            yield StreamEvent(text=delta["text"])
+                        elif delta.get("type") == "arguments_delta" and event.get("index") in calls:
+                            calls[event["index"]]["arguments"] += delta.get("arguments") or ""
+                        elif delta.get("type") == "thought_signature" and event.get("index") in thoughts:
+                            # Kept byte for byte: it must go back exactly as received.
+                            thoughts[event["index"]]["signature"] = delta.get("signature")
+                    elif kind == "interaction.created":
+                        interaction_id = event["interaction"]["id"]
+                    elif kind == "step.start" and (event.get("step") or {}).get("type") == "function_call":
+                        step = event["step"]
+                        calls[event["index"]] = {"id": step.get("id", ""), "name": step.get("name", "")}
+                        calls[event["index"]]["arguments"] = ""
+                    elif kind == "step.start" and (event.get("step") or {}).get("type") == "thought":
+                        thoughts[event["index"]] = {"type": "thought"}
+                    elif kind == "interaction.status_update":
+                        status = str(event.get("status") or status)
+                    elif kind == "interaction.completed":
+                        interaction = event.get("interaction") or {}
+                        status = str(interaction.get("status") or status)
+                        usage = _usage_from_wire(interaction.get("usage"))
+                        interaction_id = interaction.get("id") or interaction_id
+                    elif kind == "error":
+                        code = (event.get("error") or {}).get("code")
+                        raise LlmError(f"Gemini stream error: {code}", permanent=False)
         except _SDK_ERRORS as exc:
             raise _to_error(exc) from exc
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise LlmError("Gemini sent a malformed stream event", permanent=False) from exc
     function_calls = [
         FunctionCall(id=c["id"], name=c["name"], arguments=_parse_arguments(c["arguments"])) for c in calls.values()
     ]

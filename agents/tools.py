@@ -11,11 +11,11 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from pydantic import ValidationError
 
 from agents.schemas import EHR_TOOL_NAME, EhrLookupArgs, ehr_tool_declaration, record_tool_declaration
 from patients import ehr
+from patients.db import sync_to_async  # gives the DB connection back after each batch
 
 logger = logging.getLogger(__name__)
 

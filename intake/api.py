@@ -23,6 +23,7 @@ from ninja.security.base import AuthBase
 
 from intake import selectors, services
 from intake.attachments import MAX_ATTACHMENTS_PER_TURN, Attachment, AttachmentError, attachment_parse
+from intake.busy import BUSY_DETAIL, BUSY_ERRORS, busy_response
 from patients import services as patient_services
 from patients.models import PatientSummary
 
@@ -99,6 +100,10 @@ def _detail_handler(status_of: Callable[[Any], int]) -> Callable[[HttpRequest, E
 
 for _error, _status_of in _DETAIL_ERRORS.items():
     api.add_exception_handler(_error, _detail_handler(_status_of))
+
+
+for _busy in BUSY_ERRORS:  # out of database connections: 503, the page keeps the message
+    api.add_exception_handler(_busy, busy_response)
 
 
 @api.exception_handler(RequestDataTooBig)
@@ -301,7 +306,7 @@ def _sse(event: str, data: dict[str, Any]) -> bytes:
 
 @api.post(
     "/intakes/{intake_id}/messages/stream",
-    response={200: None, 400: Error, 404: Error, 409: Error, 413: Error, 415: Error},
+    response={200: None, 400: Error, 404: Error, 409: Error, 413: Error, 415: Error, 503: Error},
     tags=["intake"],
     summary="Send a message; the reply streams as server-sent events (delta, then done or error)",
 )
@@ -316,8 +321,12 @@ async def intake_message_stream(request: HttpRequest, intake_id: int, payload: M
             yield _sse("done", {"type": "done", **immediate.as_dict()})
             return
         assert events is not None
-        async for event in events:
-            yield _sse(event["type"], event)
+        try:
+            async for event in events:
+                yield _sse(event["type"], event)
+        except BUSY_ERRORS:  # the 200 is already sent: say it in the stream
+            logger.warning("intake %s: database unavailable mid-stream", intake_id)
+            yield _sse("error", {"type": "error", "detail": BUSY_DETAIL})
 
     response = StreamingHttpResponse(body(), content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"

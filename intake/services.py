@@ -15,7 +15,6 @@ from dataclasses import replace as dataclasses_replace
 from datetime import timedelta
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, F, Max, Q
@@ -38,6 +37,7 @@ from intake.record import (
 )
 from intake.tokens import token_hash
 from patients import ehr
+from patients.db import sync_to_async  # gives the DB connection back after each batch
 from patients.models import AuditEvent, Patient, PatientSummary
 from patients.reconcile import summary_reconcile
 

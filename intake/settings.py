@@ -62,7 +62,7 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
-    "whitenoise.runserver_nostatic",
+    "servestatic.runserver_nostatic",
     "django.contrib.staticfiles",
     "simple_history",
     "csp",
@@ -74,7 +74,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Async-native (WhiteNoise is sync-only: a thread hop per request on the chat's async path).
+    "servestatic.middleware.ServeStaticMiddleware",
+    "intake.busy.DatabaseBusyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -107,6 +109,16 @@ TEMPLATES = [
 VAR_DIR.mkdir(exist_ok=True)
 DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'intake.sqlite3'}")
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool("DB_POOL", True):
+    # A streamed turn borrows a connection only for each short batch of ORM work (patients/db.py) and
+    # gives it back before the model call, so a small pool per web process serves any number of
+    # waiting patients. Past DB_POOL_TIMEOUT seconds without a free connection, the request answers
+    # 503 (intake/busy.py). Keep processes x DB_POOL_MAX below PostgreSQL's max_connections.
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env_int("DB_POOL_MIN", 2),
+        "max_size": env_int("DB_POOL_MAX", 20),
+        "timeout": env_int("DB_POOL_TIMEOUT", 10),
+    }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL and a busy timeout let the web process, the worker and tests share one file.
     DATABASES["default"]["OPTIONS"] = {
@@ -133,10 +145,10 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
-WHITENOISE_USE_FINDERS = DEBUG
+SERVESTATIC_USE_FINDERS = DEBUG
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+    "staticfiles": {"BACKEND": "servestatic.storage.CompressedStaticFilesStorage"},
 }
 
 LOGIN_URL = "/accounts/login/"
@@ -182,6 +194,10 @@ GEMINI_MODEL = env_str("GEMINI_MODEL", "gemini-3-flash-preview")
 GEMINI_RESEARCH_AGENT = env_str("GEMINI_RESEARCH_AGENT", "deep-research-preview-04-2026")
 GEMINI_TIMEOUT_SECONDS = env_int("GEMINI_TIMEOUT_SECONDS", 60)
 GEMINI_RETRY_ATTEMPTS = env_int("GEMINI_RETRY_ATTEMPTS", 3)
+# The patient chat: a reply or a friendly error within the budget; an attempt that shows nothing for
+# this long (to the first byte, or between streamed chunks) is abandoned and retried.
+GEMINI_CHAT_BUDGET_SECONDS = env_int("GEMINI_CHAT_BUDGET_SECONDS", 15)
+GEMINI_CHAT_ATTEMPT_SECONDS = env_int("GEMINI_CHAT_ATTEMPT_SECONDS", 7)
 INTERACTIONS_STORE = env_bool("INTERACTIONS_STORE", True)
 # Interactions older than this are not trusted to still exist remotely (free tier keeps 1 day).
 INTERACTIONS_RETENTION_SECONDS = env_int("INTERACTIONS_RETENTION_SECONDS", 23 * 3600)

@@ -68,6 +68,8 @@ class Emulator:
         self.streams_open = 0
         self.streams_peak = 0
         self.streams_total = 0
+        # Seconds each of the next API requests stalls before it is handled (POST /_emulator/faults).
+        self.hangs: deque[float] = deque()
 
     # --- application --------------------------------------------------------------------------
     def app(self) -> web.Application:
@@ -83,6 +85,7 @@ class Emulator:
         r.add_get("/_emulator/stats", self.inspect_stats)
         r.add_post("/_emulator/script", self.inspect_script)
         r.add_post("/_emulator/mode", self.inspect_mode)
+        r.add_post("/_emulator/faults", self.inspect_faults)
         app.on_startup.append(self._start_sweeper)
         app.on_shutdown.append(self._end_streams)
         app.on_cleanup.append(self._stop)
@@ -129,6 +132,8 @@ class Emulator:
                 # Like Google: no API key (header, ?key= or bearer token) is refused before anything else.
                 raise ApiError(403, _NO_KEY_MESSAGE, "permission_denied")
             if not inspect:
+                if self.hangs:  # a model call that hangs, for the client's timeout and retry
+                    await asyncio.sleep(self.hangs.popleft())
                 if self.config.fault_rate > 0 and self.fault_rng.random() < self.config.fault_rate:
                     status = 429 if self.fault_rng.random() < 0.5 else 503
                     raise ApiError(status, _FAULT_MESSAGES[status])
@@ -427,6 +432,7 @@ class Emulator:
         self.streams_total = 0
         self.fault_rng = random.Random(self.config.seed)
         self.research_rng = random.Random(self.config.seed + 1)
+        self.hangs.clear()
         return web.json_response({"ok": True})
 
     async def inspect_script(self, request: web.Request) -> web.StreamResponse:
@@ -448,6 +454,15 @@ class Emulator:
             raise bad(f"Expected {{'mode': one of {list(MODES)}}}.")
         self.models.mode = mode
         return web.json_response({"mode": mode})
+
+    async def inspect_faults(self, request: web.Request) -> web.StreamResponse:
+        """`{"hang": [30, 30]}`: the next two API requests each stall 30 s before being handled."""
+        body = _parse_json(await request.read())
+        hangs = body.get("hang") if isinstance(body, dict) else None
+        if not isinstance(hangs, list) or not all(isinstance(h, int | float) and 0 <= h <= 600 for h in hangs):
+            raise web.HTTPBadRequest(text='Expected {"hang": [seconds, ...]}, each between 0 and 600.')
+        self.hangs.extend(float(h) for h in hangs)
+        return web.json_response({"hang": list(self.hangs)})
 
     async def inspect_stats(self, request: web.Request) -> web.StreamResponse:
         return web.json_response(

@@ -1,0 +1,56 @@
+"""Out of database connections (or the database is down): a 503 a person can read, never a 500.
+
+The psycopg pool waits DB_POOL_TIMEOUT seconds for a free connection, then raises; so does a refused
+connection. Both are `OperationalError`. The chat page keeps the patient's message on a 503 and offers
+to send it again, so nothing they typed is lost.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.db import InterfaceError, OperationalError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+logger = logging.getLogger(__name__)
+
+BUSY_ERRORS = (OperationalError, InterfaceError)
+BUSY_DETAIL = "We are very busy right now. Your message is kept; please send it again in a moment."
+RETRY_AFTER_SECONDS = 5
+
+
+def busy_response(request: HttpRequest, exc: Exception) -> HttpResponse:
+    logger.warning("database unavailable (%s): answered 503", type(exc).__name__)
+    if request.path.startswith("/api/") or "json" in request.headers.get("Accept", ""):
+        response: HttpResponse = JsonResponse({"detail": BUSY_DETAIL}, status=503)
+    else:
+        response = HttpResponse(BUSY_DETAIL, status=503, content_type="text/plain; charset=utf-8")
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+class DatabaseBusyMiddleware:
+    """Turns a database-unavailable error escaping a view into a 503. Sync and async capable, so it
+    adds no thread hop to the async chat path."""
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
+        self.get_response = get_response
+        if iscoroutinefunction(get_response):
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest) -> HttpResponse | Awaitable[HttpResponse]:
+        if iscoroutinefunction(self):
+            return self.__acall__(request)
+        return self.get_response(request)
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponse:
+        return await self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exc: Exception) -> HttpResponse | None:
+        return busy_response(request, exc) if isinstance(exc, BUSY_ERRORS) else None

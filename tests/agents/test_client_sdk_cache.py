@@ -1,0 +1,102 @@
+"""The SDK serializer cache in agents/client.py: installed, still needed, and transparent.
+
+These tests fail loudly when google-genai changes (a new pin, or serializers that no longer build a
+model per call), so the workaround is re-checked rather than silently patching code it does not know.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from pathlib import Path
+from typing import Any
+
+import pydantic
+import pytest
+from google.genai._gaos.types import interactions as sdk_types
+from google.genai._gaos.utils import serializers
+
+from agents import client
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_cache_is_written_for_the_pinned_sdk_and_installed() -> None:
+    pinned = re.search(r"^google-genai==(\S+)$", (ROOT / "requirements.txt").read_text(), re.MULTILINE)
+    assert pinned is not None
+    assert client.genai.__version__ == pinned.group(1) == client.SDK_CACHE_VERSION, (
+        "google-genai changed: re-measure `manage.py bench_sdk`, check serializers.py, then update "
+        "SDK_CACHE_VERSION in agents/client.py (or delete the workaround if upstream fixed it)"
+    )
+    assert serializers.create_model is client._cached_create_model
+    assert serializers._coerce_iterables_for_type is client._coerce_unless_plain
+
+
+def test_the_sdk_still_builds_a_model_per_call() -> None:
+    # If upstream caches these itself, the workaround is dead code: remove it.
+    for function in (serializers.unmarshal, serializers.marshal_json):
+        source = inspect.getsource(function)
+        assert "create_model(" in source, f"{function.__name__} no longer calls create_model"
+        assert "body=(typ, ...)" in source
+    assert "_coerce_iterables_for_type(val, typ)" in inspect.getsource(serializers.unmarshal)
+
+
+def test_cached_models_still_validate() -> None:
+    event = '{"event":"step.delta","data":{"event_type":"step.delta","index":0,"delta":{"type":"text","text":"Hi"}}}'
+    first = serializers.unmarshal_json(event, sdk_types.InteractionSSEStreamEvent)
+    second = serializers.unmarshal_json(event, sdk_types.InteractionSSEStreamEvent)
+    assert first.data.delta.text == second.data.delta.text == "Hi"
+    with pytest.raises(pydantic.ValidationError):
+        serializers.unmarshal({"index": "not a number"}, sdk_types.StepStop)
+
+
+def test_the_plain_json_shortcut_changes_nothing_the_sdk_would_not() -> None:
+    from google.genai._gaos import models as sdk_models
+
+    tool = {"type": "function", "name": "f", "description": "d", "parameters": {"type": "object"}}
+    body = {"model": "m", "input": "hi", "tools": [tool], "stream": True}
+    plain = serializers.unmarshal({"body": body}, sdk_models.CreateInteractionRequest)
+    client.sdk_serializer_cache_uninstall()
+    try:
+        shipped = serializers.unmarshal({"body": body}, sdk_models.CreateInteractionRequest)
+        as_tuple = serializers.unmarshal({"body": {**body, "tools": (tool,)}}, sdk_models.CreateInteractionRequest)
+    finally:
+        client.sdk_serializer_cache_install()
+    assert plain == shipped == as_tuple
+    # A tuple is not plain JSON: it still goes through the SDK's own coercion into a list.
+    again = serializers.unmarshal({"body": {**body, "tools": (tool,)}}, sdk_models.CreateInteractionRequest)
+    assert again == shipped
+
+
+@pytest.fixture
+def model_builds(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every pydantic model class the SDK's serializers really build (cache misses)."""
+    built: list[str] = []
+    original = client._sdk_create_model
+
+    def counting(name: str, /, **fields: Any) -> Any:
+        built.append(name)
+        return original(name, **fields)
+
+    monkeypatch.setattr(client, "_sdk_create_model", counting)
+    monkeypatch.setattr(client, "_sdk_models", {})
+    return built
+
+
+async def _stream_text(text: str) -> str:
+    parts = []
+    async for event in client.ainteraction_stream(model="gemini-3-flash-preview", input=text):
+        if event.result is not None:
+            assert event.result.status == "completed"
+            return event.result.text
+        parts.append(event.text)
+    raise AssertionError("the stream ended without a result")
+
+
+async def test_a_streamed_turn_builds_no_models_once_warm(use_emulator: Any, model_builds: list[str]) -> None:
+    first = await _stream_text("I have had a headache for three days.")
+    assert first and model_builds, "the first turn builds each wrapper model once"
+    warm = len(model_builds)
+    second = await _stream_text("It is getting worse in the mornings.")
+    assert second
+    assert len(model_builds) == warm, f"a warm turn built {model_builds[warm:]}"

@@ -1,0 +1,71 @@
+"""A hung model call is retried within the chat budget: a reply, or a clear error, in time.
+
+Uses the emulator's `/_emulator/faults` hang control, so the real SDK really times out.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+import pytest
+
+from agents import client
+
+MODEL = "gemini-3-flash-preview"
+
+
+@pytest.fixture
+def short_budget(use_emulator: Any, settings: Any) -> Any:
+    # The default budget is 15 s with 7 s attempts; scaled down so the test stays quick.
+    settings.GEMINI_CHAT_BUDGET_SECONDS = 3
+    settings.GEMINI_CHAT_ATTEMPT_SECONDS = 1
+    return use_emulator
+
+
+def _hang(emulator: Any, *seconds: float) -> None:
+    httpx.post(f"{emulator.base_url}/_emulator/faults", json={"hang": list(seconds)}, timeout=5).raise_for_status()
+
+
+def _creates(emulator: Any) -> int:
+    return sum(1 for r in emulator.requests() if r["method"] == "POST" and r["path"].endswith("/interactions"))
+
+
+async def test_a_hung_stream_is_retried_and_the_patient_gets_a_reply(short_budget: Any) -> None:
+    _hang(short_budget, 30)
+    started = time.monotonic()
+    text, result = "", None
+    async for event in client.ainteraction_stream(model=MODEL, input="I have a sore throat."):
+        text += event.text
+        result = event.result or result
+    elapsed = time.monotonic() - started
+    assert result is not None and result.status == "completed"
+    assert text and text == result.text
+    assert _creates(short_budget) == 2, "one hung attempt, then one that answered"
+    assert elapsed < 3, f"took {elapsed:.1f} s, past the 3 s budget"
+
+
+async def test_a_model_that_keeps_hanging_fails_within_the_budget(short_budget: Any) -> None:
+    _hang(short_budget, 30, 30, 30, 30, 30, 30)
+    started = time.monotonic()
+    with pytest.raises(client.LlmError) as caught:
+        async for _ in client.ainteraction_stream(model=MODEL, input="I have a sore throat."):
+            pass
+    elapsed = time.monotonic() - started
+    assert not caught.value.permanent and "in time" in str(caught.value)
+    assert 2 <= _creates(short_budget) <= 4
+    assert elapsed < 3 + 1, f"the patient waited {elapsed:.1f} s for an error, past the 3 s budget"
+
+
+async def test_create_with_a_deadline_retries_a_hung_call(short_budget: Any) -> None:
+    _hang(short_budget, 30)
+    result = await client.ainteraction_create(model=MODEL, input="Hello", deadline=client.chat_deadline())
+    assert result.status == "completed" and result.text
+    assert _creates(short_budget) == 2
+
+
+async def test_the_default_budget_answers_within_15_seconds(settings: Any) -> None:
+    # The issue's promise, as configuration: attempts fit in the budget, and the budget is 15 s.
+    assert settings.GEMINI_CHAT_BUDGET_SECONDS <= 15
+    assert 2 * settings.GEMINI_CHAT_ATTEMPT_SECONDS <= settings.GEMINI_CHAT_BUDGET_SECONDS
