@@ -169,6 +169,7 @@ AXES_VERBOSE = False  # axes' own log lines would carry usernames and addresses
 # demo logins of `make run` work with one command; a user who enrolled a device is always asked.
 OTP_REQUIRED = env_bool("OTP_REQUIRED", not DEBUG)
 OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "Clinic intake")
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True  # the admin never shows a device's secret; users enrol at /accounts/mfa/
 # Staff sessions end after 30 idle minutes and 12 hours after sign-in, whatever happens.
 STAFF_IDLE_TIMEOUT_SECONDS = env_int("STAFF_IDLE_TIMEOUT_SECONDS", 30 * 60)
 STAFF_SESSION_MAX_SECONDS = env_int("STAFF_SESSION_MAX_SECONDS", 12 * 3600)
