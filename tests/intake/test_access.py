@@ -212,6 +212,8 @@ def _admin_allowed(name: str, path: str, user: User | None, world: World) -> boo
         return None  # no row of this model exists: the admin redirects to its index, no data
     if action == "redirect" or path.endswith(f"/{obj.pk if obj else 999999}/"):
         return None  # the legacy object URL only redirects to the change page
+    if action in ("config", "qrcode"):
+        return False  # an authenticator's secret is never shown in the admin, not even to a superuser
     if action == "add":
         return model_admin.has_add_permission(request)
     if action == "delete":
