@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any, Literal
@@ -24,7 +25,7 @@ from ninja.security.base import AuthBase
 
 from intake import selectors, services
 from intake.attachments import MAX_ATTACHMENTS_PER_TURN, Attachment, AttachmentError, attachment_parse
-from intake.ratelimit import RateLimitedError, rate_limit_check
+from intake.ratelimit import RateLimitedError, rate_limit_check, rate_limit_refund
 from patients import services as patient_services
 from patients.models import PatientSummary
 
@@ -167,14 +168,24 @@ def _intake_id_allowed(request: HttpRequest, intake_id: int, *staff_perms: str) 
         raise HttpError(404, "No such intake.")
 
 
-def _model_call_budget(intake_id: int) -> None:
-    """Each message (or finish) costs model calls: a sensible number per intake per minute, then 429."""
+@contextmanager
+def _model_call_budget(intake_id: int) -> Iterator[None]:
+    """Each message (or finish) costs model calls: a sensible number per intake per minute, then 429.
+
+    A post the service turns away before any model call (409: another message in flight, the intake
+    closed) gives its unit back, so a double-click does not eat the patient's budget."""
     rate_limit_check(
         scope="chat",
         key=str(intake_id),
         limit=settings.RATE_LIMIT_CHAT_MESSAGES_PER_MINUTE,
         message="You are sending messages faster than I can answer. Please wait a minute, then send it again.",
     )
+    try:
+        yield
+    except services.IntakeError as exc:
+        if exc.status_code == 409:
+            rate_limit_refund(scope="chat", key=str(intake_id))
+        raise
 
 
 # --- Schemas ------------------------------------------------------------------------------------
@@ -330,10 +341,10 @@ def _attachments(payload: MessageIn) -> list[Attachment]:
 )
 async def intake_message(request: HttpRequest, intake_id: int, payload: MessageIn) -> dict[str, Any]:
     _intake_id_allowed(request, intake_id, "intake.start_intake")
-    _model_call_budget(intake_id)
-    outcome = await services.aintake_turn_submit(
-        session_id=intake_id, text=payload.text, attachments=_attachments(payload), language=payload.language
-    )
+    with _model_call_budget(intake_id):
+        outcome = await services.aintake_turn_submit(
+            session_id=intake_id, text=payload.text, attachments=_attachments(payload), language=payload.language
+        )
     return outcome.as_dict()
 
 
@@ -349,10 +360,10 @@ def _sse(event: str, data: dict[str, Any]) -> bytes:
 )
 async def intake_message_stream(request: HttpRequest, intake_id: int, payload: MessageIn) -> HttpResponse:
     _intake_id_allowed(request, intake_id, "intake.start_intake")
-    _model_call_budget(intake_id)
-    immediate, events = await services.aintake_turn_stream(
-        session_id=intake_id, text=payload.text, attachments=_attachments(payload), language=payload.language
-    )
+    with _model_call_budget(intake_id):
+        immediate, events = await services.aintake_turn_stream(
+            session_id=intake_id, text=payload.text, attachments=_attachments(payload), language=payload.language
+        )
 
     async def body() -> Any:
         if immediate is not None:
@@ -375,8 +386,8 @@ async def intake_message_stream(request: HttpRequest, intake_id: int, payload: M
 )
 async def intake_complete(request: HttpRequest, intake_id: int) -> dict[str, Any]:
     _intake_id_allowed(request, intake_id, "intake.start_intake")
-    _model_call_budget(intake_id)
-    summary = await services.aintake_finish(session_id=intake_id)
+    with _model_call_budget(intake_id):
+        summary = await services.aintake_finish(session_id=intake_id)
     return await sync_to_async(selectors.summary_dict)(summary.pk)
 
 

@@ -7,6 +7,7 @@ straddles a clock boundary and the count cannot be reset by waiting for the next
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 
 from django.core.cache import cache
@@ -20,12 +21,16 @@ class RateLimitedError(Exception):
         self.retry_after = retry_after
 
 
+def _bucket(scope: str, key: str) -> str:
+    # Keys are hashed so no token or address is ever stored in the cache in clear.
+    return f"rl:{scope}:{hashlib.sha256(key.encode()).hexdigest()[:32]}"
+
+
 def rate_limit_hit(*, scope: str, key: str, limit: int, window: int = 60) -> bool:
     """Count one hit; True if this hit is over `limit` within the window. A limit of 0 disables it."""
     if limit <= 0:
         return False
-    # Keys are hashed so no token or address is ever stored in the cache in clear.
-    bucket = f"rl:{scope}:{hashlib.sha256(key.encode()).hexdigest()[:32]}"
+    bucket = _bucket(scope, key)
     cache.add(bucket, 0, timeout=window)
     try:
         count = cache.incr(bucket)
@@ -38,3 +43,9 @@ def rate_limit_hit(*, scope: str, key: str, limit: int, window: int = 60) -> boo
 def rate_limit_check(*, scope: str, key: str, limit: int, message: str, window: int = 60) -> None:
     if rate_limit_hit(scope=scope, key=key, limit=limit, window=window):
         raise RateLimitedError(message=message, retry_after=window)
+
+
+def rate_limit_refund(*, scope: str, key: str) -> None:
+    """Give back one hit that turned out to cost nothing."""
+    with contextlib.suppress(ValueError):  # the window already ended
+        cache.decr(_bucket(scope, key))

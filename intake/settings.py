@@ -179,7 +179,7 @@ API_TOKEN_DAYS = env_int("API_TOKEN_DAYS", 90)
 API_TOKEN_MAX_DAYS = env_int("API_TOKEN_MAX_DAYS", 365)
 # Rate limits (per minute; 0 turns one off). A patient message costs one to three model calls.
 RATE_LIMIT_LOGIN_PER_MINUTE = env_int("RATE_LIMIT_LOGIN_PER_MINUTE", 10)  # login posts per client address
-RATE_LIMIT_CHAT_MESSAGES_PER_MINUTE = env_int("RATE_LIMIT_CHAT_MESSAGES_PER_MINUTE", 8)  # per intake
+RATE_LIMIT_CHAT_MESSAGES_PER_MINUTE = env_int("RATE_LIMIT_CHAT_MESSAGES_PER_MINUTE", 20)  # per intake
 RATE_LIMIT_CHAT_PAGE_PER_MINUTE = env_int("RATE_LIMIT_CHAT_PAGE_PER_MINUTE", 30)  # chat page loads per link
 RATE_LIMIT_API_PER_MINUTE = env_int("RATE_LIMIT_API_PER_MINUTE", 240)  # per API token or chat link
 

@@ -270,6 +270,21 @@ def test_one_chat_link_gets_a_few_model_turns_a_minute_then_a_friendly_429(
     assert stream.status_code == 429  # the streaming endpoint shares the budget
 
 
+def test_a_post_turned_away_before_the_model_costs_no_budget(intake: tuple[int, str], settings: Any) -> None:
+    settings.RATE_LIMIT_CHAT_MESSAGES_PER_MINUTE = 2
+    intake_id, token = intake
+    from intake.models import IntakeSession
+
+    IntakeSession.objects.filter(pk=intake_id).update(status=IntakeSession.Status.COMPLETED)
+    url = f"/api/v1/intakes/{intake_id}/messages"
+    headers = {"Authorization": f"Bearer {token}"}
+    statuses = [
+        Client().post(url, json.dumps({"text": "hi"}), content_type="application/json", headers=headers).status_code
+        for _ in range(4)
+    ]
+    assert statuses == [409, 409, 409, 409]  # closed intake: refused by the service, never counted
+
+
 # --- Deployment --------------------------------------------------------------------------------
 
 
