@@ -50,6 +50,7 @@ class ResearchJob(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        permissions = [("request_research", "Can request and cancel a de-identified research job")]
 
     def __str__(self) -> str:
         return f"Research job #{self.pk} ({self.get_status_display()})"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
-from django.contrib.admin.views.decorators import staff_member_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -14,6 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from agents import services
 from agents.models import ResearchJob
+from patients.access import staff_perms_required
 from patients.models import Patient, PatientSummary
 
 
@@ -53,14 +53,14 @@ def _request(request: HttpRequest, *, summary_or_patient: PatientSummary | Patie
     return render(request, "agents/research_request.html", {"form": form, "patient": patient}, status=400)
 
 
-@staff_member_required
+@staff_perms_required("agents.request_research")
 @require_http_methods(["GET", "POST"])
 def research_request_for_summary(request: HttpRequest, summary_id: int) -> HttpResponse:
     summary = get_object_or_404(PatientSummary.objects.select_related("patient"), pk=summary_id)
     return _request(request, summary_or_patient=summary, patient=summary.patient)
 
 
-@staff_member_required
+@staff_perms_required("agents.request_research")
 @require_http_methods(["GET", "POST"])
 def research_request_for_patient(request: HttpRequest, patient_id: int) -> HttpResponse:
     patient = get_object_or_404(Patient, pk=patient_id)
@@ -68,14 +68,14 @@ def research_request_for_patient(request: HttpRequest, patient_id: int) -> HttpR
     return _request(request, summary_or_patient=summary or patient, patient=patient)
 
 
-@staff_member_required
+@staff_perms_required("agents.view_researchjob")
 @require_GET
 def research_job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
     job = get_object_or_404(ResearchJob.objects.select_related("patient"), pk=job_id)
     return render(request, "agents/research_job_detail.html", {"job": services.research_job_view(job)})
 
 
-@staff_member_required
+@staff_perms_required("agents.view_researchjob")
 @never_cache
 @require_GET
 def research_job_status(request: HttpRequest, job_id: int) -> HttpResponse:
@@ -98,7 +98,7 @@ def research_job_status(request: HttpRequest, job_id: int) -> HttpResponse:
     return render(request, template, {"job": view})
 
 
-@staff_member_required
+@staff_perms_required("agents.request_research")
 @require_POST
 def research_job_cancel(request: HttpRequest, job_id: int) -> HttpResponse:
     job = get_object_or_404(ResearchJob, pk=job_id)

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
 
-from intake.models import IntakeSession, IntakeTurn
+from intake.models import ApiToken, IntakeSession, IntakeTurn
+from intake.tokens import api_token_is_live, api_token_revoke
+from patients.adminsearch import PostSearchMixin
 
 
 class IntakeTurnInline(admin.TabularInline):
@@ -33,9 +37,13 @@ class IntakeTurnInline(admin.TabularInline):
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # The turns are the patient's own words: clinicians only, not everyone who sees the intake.
+        return super().has_view_permission(request, obj) and request.user.has_perm("intake.view_transcript")
+
 
 @admin.register(IntakeSession)
-class IntakeSessionAdmin(admin.ModelAdmin):
+class IntakeSessionAdmin(PostSearchMixin, admin.ModelAdmin):
     list_display = (
         "__str__",
         "patient",
@@ -59,3 +67,31 @@ class IntakeSessionAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # intakes are started from the staff pages or the API, which issue the token
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Every staff API token, live or not; revoke from the list. New ones: `manage.py issue_api_token`."""
+
+    list_display = ("__str__", "user", "label", "state", "created_at", "expires_at", "last_used_at", "revoked_at")
+    list_filter = ("revoked_at",)
+    list_select_related = ("user",)
+    fields = ("user", "label", "created_at", "expires_at", "last_used_at", "revoked_at")
+    readonly_fields = fields
+    actions = ("revoke_selected",)
+
+    @admin.display(description="State")
+    def state(self, obj: ApiToken) -> str:
+        if obj.revoked_at:
+            return "Revoked"
+        if obj.expires_at is None or obj.expires_at <= timezone.now():
+            return "Expired"
+        return "Live" if api_token_is_live(obj) else "Dead (password changed or user inactive)"
+
+    @admin.action(description="Revoke selected tokens", permissions=["change"])
+    def revoke_selected(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
+        count = api_token_revoke(token_ids=list(queryset.values_list("pk", flat=True)), actor=request.user)
+        self.message_user(request, f"{count} token{'' if count == 1 else 's'} revoked.", messages.SUCCESS)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # issued by the command, which shows the token once

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any, Literal
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
@@ -24,6 +26,7 @@ from ninja.security.base import AuthBase
 from intake import selectors, services
 from intake.attachments import MAX_ATTACHMENTS_PER_TURN, Attachment, AttachmentError, attachment_parse
 from intake.busy import BUSY_DETAIL, BUSY_ERRORS, busy_response
+from intake.ratelimit import RateLimitedError, rate_limit_check, rate_limit_refund
 from patients import services as patient_services
 from patients.models import PatientSummary
 
@@ -36,10 +39,15 @@ class Principal:
 
     user: User | None = None
     session_id: int | None = None
+    # The staff user's permissions, read once in auth (async endpoints cannot query for them).
+    perms: frozenset[str] = frozenset()
 
     @property
     def is_staff(self) -> bool:
         return self.user is not None
+
+    def has_perms(self, perms: tuple[str, ...]) -> bool:
+        return self.user is not None and (self.user.is_superuser or set(perms) <= self.perms)
 
 
 class BearerAuth(AuthBase):
@@ -53,7 +61,19 @@ class BearerAuth(AuthBase):
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             return None
-        return selectors.principal_for_token(token.strip(), principal_cls=Principal)
+        principal = selectors.principal_for_token(token.strip(), principal_cls=Principal)
+        if principal is None:
+            return None
+        who = f"user:{principal.user.pk}" if principal.user else f"intake:{principal.session_id}"
+        rate_limit_check(
+            scope="api",
+            key=who,
+            limit=settings.RATE_LIMIT_API_PER_MINUTE,
+            message="Too many requests. Please wait a minute and try again.",
+        )
+        if principal.user is not None:
+            principal = replace(principal, perms=frozenset(principal.user.get_all_permissions()))
+        return principal
 
 
 api = NinjaAPI(
@@ -106,6 +126,13 @@ for _busy in BUSY_ERRORS:  # out of database connections: 503, the page keeps th
     api.add_exception_handler(_busy, busy_response)
 
 
+@api.exception_handler(RateLimitedError)
+def _rate_limited(request: HttpRequest, exc: RateLimitedError) -> HttpResponse:
+    response = api.create_response(request, {"detail": str(exc)}, status=429)
+    response["Retry-After"] = str(exc.retry_after)
+    return response
+
+
 @api.exception_handler(RequestDataTooBig)
 def _too_big(request: HttpRequest, exc: Exception) -> HttpResponse:
     return api.create_response(
@@ -121,21 +148,49 @@ def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
     return api.create_response(request, {"detail": "Something went wrong on our side. Please try again."}, status=500)
 
 
-def _require_staff(request: HttpRequest) -> User:
+NO_PERMISSION = "Your account does not have permission for this call."
+
+
+def _require_staff(request: HttpRequest, *perms: str) -> User:
     principal: Principal = request.auth  # type: ignore[attr-defined]
     if not principal.is_staff:
         raise HttpError(403, "This call is for clinic staff.")
+    if not principal.has_perms(perms):
+        raise HttpError(403, NO_PERMISSION)
     assert principal.user is not None
     return principal.user
 
 
-def _intake_id_allowed(request: HttpRequest, intake_id: int) -> None:
+def _intake_id_allowed(request: HttpRequest, intake_id: int, *staff_perms: str) -> None:
+    """A patient's token opens only its own intake; staff need `staff_perms`."""
     principal: Principal = request.auth  # type: ignore[attr-defined]
     if principal.is_staff:
+        if not principal.has_perms(staff_perms):
+            raise HttpError(403, NO_PERMISSION)
         return
     if principal.session_id != intake_id:
         # Another intake's token: answer as if it did not exist.
         raise HttpError(404, "No such intake.")
+
+
+@contextmanager
+def _model_call_budget(intake_id: int) -> Iterator[None]:
+    """Each message (or finish) costs model calls: a sensible number per intake per minute, then 429.
+
+    A post the service turns away before any model call (409: another message in flight, the intake
+    closed) gives its unit back, so a double-click does not eat the patient's budget."""
+    rate_limit_check(
+        scope="chat",
+        key=str(intake_id),
+        limit=settings.RATE_LIMIT_CHAT_MESSAGES_PER_MINUTE,
+        message="You are sending messages faster than I can answer. Please wait a minute, then send it again.",
+    )
+    try:
+        yield
+    except services.IntakeError as exc:
+        if exc.status_code == 409:
+            rate_limit_refund(scope="chat", key=str(intake_id))
+        raise
 
 
 # --- Schemas ------------------------------------------------------------------------------------
@@ -249,7 +304,7 @@ class SummaryOut(Schema):
 
 @api.post("/patients", response={201: PatientOut, 400: Error, 409: Error}, tags=["staff"])
 def patient_create(request: HttpRequest, payload: PatientIn) -> Status:
-    user = _require_staff(request)
+    user = _require_staff(request, "patients.add_patient")
     patient = patient_services.patient_create(**payload.dict(), actor=user)
     return Status(201, _patient_dict(patient))
 
@@ -268,7 +323,7 @@ def _patient_dict(patient: Any) -> dict[str, Any]:
 
 @api.post("/intakes", response={201: IntakeCreated, 404: Error}, tags=["staff"])
 def intake_create(request: HttpRequest, payload: IntakeIn) -> Status:
-    user = _require_staff(request)
+    user = _require_staff(request, "patients.view_patient", "intake.start_intake")
     patient = selectors.patient_get(payload.patient_id)
     session, token = services.intake_start(patient=patient, store=payload.store, actor=user)
     return Status(
@@ -279,7 +334,7 @@ def intake_create(request: HttpRequest, payload: IntakeIn) -> Status:
 
 @api.get("/intakes/{intake_id}", response={200: IntakeOut, 404: Error}, tags=["intake"])
 def intake_detail(request: HttpRequest, intake_id: int) -> dict[str, Any]:
-    _intake_id_allowed(request, intake_id)
+    _intake_id_allowed(request, intake_id, "intake.view_intakesession", "intake.view_transcript")
     return selectors.intake_detail(intake_id)
 
 
@@ -293,10 +348,11 @@ def _attachments(payload: MessageIn) -> list[Attachment]:
     tags=["intake"],
 )
 async def intake_message(request: HttpRequest, intake_id: int, payload: MessageIn) -> dict[str, Any]:
-    _intake_id_allowed(request, intake_id)
-    outcome = await services.aintake_turn_submit(
-        session_id=intake_id, text=payload.text, attachments=_attachments(payload), language=payload.language
-    )
+    _intake_id_allowed(request, intake_id, "intake.start_intake")
+    with _model_call_budget(intake_id):
+        outcome = await services.aintake_turn_submit(
+            session_id=intake_id, text=payload.text, attachments=_attachments(payload), language=payload.language
+        )
     return outcome.as_dict()
 
 
@@ -311,10 +367,11 @@ def _sse(event: str, data: dict[str, Any]) -> bytes:
     summary="Send a message; the reply streams as server-sent events (delta, then done or error)",
 )
 async def intake_message_stream(request: HttpRequest, intake_id: int, payload: MessageIn) -> HttpResponse:
-    _intake_id_allowed(request, intake_id)
-    immediate, events = await services.aintake_turn_stream(
-        session_id=intake_id, text=payload.text, attachments=_attachments(payload), language=payload.language
-    )
+    _intake_id_allowed(request, intake_id, "intake.start_intake")
+    with _model_call_budget(intake_id):
+        immediate, events = await services.aintake_turn_stream(
+            session_id=intake_id, text=payload.text, attachments=_attachments(payload), language=payload.language
+        )
 
     async def body() -> Any:
         if immediate is not None:
@@ -340,8 +397,9 @@ async def intake_message_stream(request: HttpRequest, intake_id: int, payload: M
     tags=["intake"],
 )
 async def intake_complete(request: HttpRequest, intake_id: int) -> dict[str, Any]:
-    _intake_id_allowed(request, intake_id)
-    summary = await services.aintake_finish(session_id=intake_id)
+    _intake_id_allowed(request, intake_id, "intake.start_intake")
+    with _model_call_budget(intake_id):
+        summary = await services.aintake_finish(session_id=intake_id)
     return await sync_to_async(selectors.summary_dict)(summary.pk)
 
 
@@ -350,13 +408,13 @@ def summary_list(
     request: HttpRequest,
     status: Literal["pending", "changes_requested", "approved", "rejected"] | None = None,
 ) -> list[dict[str, Any]]:
-    _require_staff(request)
+    _require_staff(request, "patients.view_patientsummary")
     return selectors.summary_list(status=status)
 
 
 @api.get("/summaries/{summary_id}", response={200: SummaryOut, 404: Error}, tags=["staff"])
 def summary_detail(request: HttpRequest, summary_id: int) -> dict[str, Any]:
-    _require_staff(request)
+    _require_staff(request, "patients.view_patientsummary")
     if not PatientSummary.objects.filter(pk=summary_id).exists():
         raise HttpError(404, "No such summary.")
     return selectors.summary_dict(summary_id)

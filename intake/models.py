@@ -53,6 +53,10 @@ class IntakeSession(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        permissions = [
+            ("start_intake", "Can start an intake and hand its chat link to a patient"),
+            ("view_transcript", "Can read the intake conversation (the patient's own words)"),
+        ]
 
     def __str__(self) -> str:
         return f"Intake #{self.pk}"
@@ -130,6 +134,11 @@ class ApiToken(models.Model):
     label = models.CharField(max_length=100, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
+    # A token works until it expires, is revoked, or its user changes password (the fingerprint
+    # of the password hash at issue no longer matches) or is deactivated.
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    password_fingerprint = models.CharField(max_length=64, blank=True, editable=False)
 
     def __str__(self) -> str:
         return f"API token #{self.pk} for {self.user}"

@@ -12,7 +12,7 @@ from django.utils import timezone
 from intake import plan
 from intake.models import ApiToken, IntakeRecord, IntakeSession, IntakeTurn
 from intake.record import IntakeRecordSchema, record_review_groups
-from intake.tokens import API_TOKEN_PREFIX, token_hash
+from intake.tokens import API_TOKEN_PREFIX, api_token_is_live, token_hash
 from patients.models import Patient, PatientSummary
 
 
@@ -28,7 +28,7 @@ def principal_for_token(token: str, *, principal_cls: type) -> Any:
     if token.startswith(API_TOKEN_PREFIX):
         api_token = ApiToken.objects.select_related("user").filter(key_hash=digest).first()
     if api_token is not None:
-        if not (api_token.user.is_active and api_token.user.is_staff):
+        if not api_token_is_live(api_token):
             return None
         ApiToken.objects.filter(pk=api_token.pk).update(last_used_at=timezone.now())
         return principal_cls(user=api_token.user)

@@ -4,6 +4,7 @@ with nothing configured: SQLite under var/, Redis on localhost, and the Gemini e
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -57,7 +58,7 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "t
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "intake.apps.ClinicAdminConfig",  # django.contrib.admin with the MFA-aware site (intake/adminsite.py)
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -66,6 +67,10 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "simple_history",
     "csp",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "ninja",  # serves the API docs (Swagger UI) from static files, as the CSP requires
     "patients",
     "agents",
@@ -81,10 +86,15 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "intake.middleware.StaffSessionLimitMiddleware",
+    "intake.middleware.LoginRateLimitMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Last, as django-axes requires: it turns a lockout raised during login into its response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "intake.urls"
@@ -155,9 +165,53 @@ LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/staff/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
 
+# --- Accounts (docs/security.md) ------------------------------------------------------------------
+# django-axes checks every login first and locks a username out after repeated failures.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
+# Either one locks: a username (an attacker rotating addresses gets no fresh tries) and an address
+# (one password tried on many usernames). A success from an address clears its count, so a clinic
+# sharing one address behind its router is locked only by a run of failures.
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "intake.account_views.lockout_response"
+AXES_VERBOSE = False  # axes' own log lines would carry usernames and addresses
+# TOTP second factor (django-otp) for every staff account. Off by default only with DEBUG, so the
+# demo logins of `make run` work with one command; a user who enrolled a device is always asked.
+OTP_REQUIRED = env_bool("OTP_REQUIRED", not DEBUG)
+OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "Clinic intake")
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True  # the admin never shows a device's secret; users enrol at /accounts/mfa/
+# Staff sessions end after 30 idle minutes and 12 hours after sign-in, whatever happens.
+STAFF_IDLE_TIMEOUT_SECONDS = env_int("STAFF_IDLE_TIMEOUT_SECONDS", 30 * 60)
+STAFF_SESSION_MAX_SECONDS = env_int("STAFF_SESSION_MAX_SECONDS", 12 * 3600)
+SESSION_COOKIE_AGE = STAFF_SESSION_MAX_SECONDS
+# API tokens: a default and a maximum life; a password change or deactivation ends them earlier.
+API_TOKEN_DAYS = env_int("API_TOKEN_DAYS", 90)
+API_TOKEN_MAX_DAYS = env_int("API_TOKEN_MAX_DAYS", 365)
+# Rate limits (per minute; 0 turns one off). A patient message costs one to three model calls.
+RATE_LIMIT_LOGIN_PER_MINUTE = env_int("RATE_LIMIT_LOGIN_PER_MINUTE", 10)  # login posts per client address
+RATE_LIMIT_CHAT_MESSAGES_PER_MINUTE = env_int("RATE_LIMIT_CHAT_MESSAGES_PER_MINUTE", 20)  # per intake
+RATE_LIMIT_CHAT_PAGE_PER_MINUTE = env_int("RATE_LIMIT_CHAT_PAGE_PER_MINUTE", 30)  # chat page loads per link
+RATE_LIMIT_API_PER_MINUTE = env_int("RATE_LIMIT_API_PER_MINUTE", 240)  # per API token or chat link
+
+# --- Transport security: on whenever DEBUG is off (`check --deploy --fail-level WARNING` passes) ------
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = not DEBUG
-CSRF_COOKIE_SECURE = not DEBUG
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+# Load balancers probe over plain HTTP; the health check answers them without a redirect.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 365 * 24 * 3600)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
+# Behind a TLS-terminating proxy, name the header it sets (e.g. X-Forwarded-Proto) so Django
+# knows the request was HTTPS; never set this without such a proxy.
+if env_str("SECURE_PROXY_SSL_HEADER", ""):
+    SECURE_PROXY_SSL_HEADER = (
+        "HTTP_" + env_str("SECURE_PROXY_SSL_HEADER", "").upper().replace("-", "_"),
+        "https",
+    )
 # A 10 MB attachment is about 13.4 MB as base64 inside JSON; anything past this is refused with 413.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 15 * 1024 * 1024
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -216,6 +270,15 @@ FHIR_TIMEOUT_SECONDS = env_int("FHIR_TIMEOUT_SECONDS", 5)
 # --- Celery -----------------------------------------------------------------------------------------
 # See docs/celery.md for why each of these is set the way it is.
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
+# The rate-limit counters live in the cache: Redis whenever DEBUG is off, so all processes share them.
+CACHE_REDIS = env_bool("CACHE_REDIS", not DEBUG)
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": env_str("CACHE_URL", REDIS_URL)}
+        if CACHE_REDIS
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "intake"}
+    )
+}
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
 CELERY_RESULT_BACKEND = None  # tasks write their outcome to the database, never to a result store
 CELERY_TASK_SERIALIZER = "json"
@@ -278,5 +341,6 @@ LOGGING = {
         "httpx": {"level": "WARNING"},
         "httpx2": {"level": "WARNING"},
         "google_genai": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},  # per-login INFO lines add nothing the audit trail lacks
     },
 }

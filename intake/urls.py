@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from intake import views
+from intake import account_views, views
 from intake.api import api
 
 staff_patterns = (
@@ -20,6 +20,7 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
+    path("accounts/mfa/", account_views.mfa, name="mfa"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("staff/research/", include("agents.urls")),
     path("staff/", include(staff_patterns)),

@@ -7,7 +7,10 @@ link itself; staff pages use ids.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime, time
+from functools import wraps
+from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
@@ -24,8 +27,9 @@ from django.views.decorators.http import require_GET, require_POST
 from intake import health, selectors, services
 from intake.attachments import ALLOWED_TYPES, MAX_ATTACHMENT_BYTES, MAX_ATTACHMENTS_PER_TURN
 from intake.qr import qr_svg
+from intake.ratelimit import rate_limit_hit
 from patients import ehr
-from patients.views import staff_required
+from patients.access import staff_perms_required
 
 RESEARCH_PANEL_TEMPLATE = "agents/research_panel.html"
 _LANG = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})?$")
@@ -50,7 +54,26 @@ def _patient_language(request: HttpRequest) -> str:
     return "en"
 
 
+def chat_link_rate_limited(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """At most RATE_LIMIT_CHAT_PAGE_PER_MINUTE page loads per chat link, then a friendly 429."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, token: str, *args: Any, **kwargs: Any) -> HttpResponse:
+        if rate_limit_hit(scope="chat-page", key=token, limit=settings.RATE_LIMIT_CHAT_PAGE_PER_MINUTE):
+            response = HttpResponse(
+                "This page was opened too many times in a minute. Please wait a minute, then reload it.",
+                status=429,
+                content_type="text/plain; charset=utf-8",
+            )
+            response["Retry-After"] = "60"
+            return response
+        return view(request, token, *args, **kwargs)
+
+    return wrapper
+
+
 @never_cache
+@chat_link_rate_limited
 @require_GET
 def patient_chat(request: HttpRequest, token: str) -> HttpResponse:
     """The patient's chat page at /i/<token>/: the transcript so far, rendered server-side."""
@@ -79,6 +102,7 @@ def patient_chat(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @never_cache
+@chat_link_rate_limited
 @require_GET
 def patient_chat_review(request: HttpRequest, token: str) -> HttpResponse:
     """The review screen alone (the patient's answers by step), fetched by chat.js on reaching review."""
@@ -97,7 +121,7 @@ def _today_start() -> datetime:
     return timezone.make_aware(datetime.combine(timezone.localdate(), time.min))
 
 
-@staff_required
+@staff_perms_required("intake.view_intakesession")
 @require_GET
 def staff_dashboard(request: HttpRequest) -> HttpResponse:
     rows = selectors.intake_dashboard_rows(since=_today_start())
@@ -107,7 +131,7 @@ def staff_dashboard(request: HttpRequest) -> HttpResponse:
 
 
 @never_cache
-@staff_required
+@staff_perms_required("intake.view_intakesession")
 @require_GET
 def staff_dashboard_rows(request: HttpRequest) -> HttpResponse:
     """The dashboard's table body alone; static/js/dashboard.js swaps it in every 10 s."""
@@ -115,10 +139,16 @@ def staff_dashboard_rows(request: HttpRequest) -> HttpResponse:
     return render(request, "staff/_dashboard_rows.html", {"rows": rows})
 
 
-@staff_required
+@staff_perms_required("patients.view_patient")
 @require_GET
 def staff_patient(request: HttpRequest, patient_id: int) -> HttpResponse:
     page = selectors.patient_page(patient_id)
+    # Parts of the page behind their own permission are left out of the context, not just hidden.
+    if not request.user.has_perm("intake.view_transcript"):
+        for item in page["intakes"]:
+            item["messages"] = []
+    if not request.user.has_perm("patients.view_patientsummary"):
+        page["summaries"], page["latest_summary"] = [], None
     patient = page["patient"]
     summary = page["latest_summary"]
     chart, chart_source, chart_error = None, "", ""
@@ -137,7 +167,7 @@ def staff_patient(request: HttpRequest, patient_id: int) -> HttpResponse:
             chart_error = "The chart could not be read just now. Reload the page to try again."
     try:
         get_template(RESEARCH_PANEL_TEMPLATE)
-        research_panel = RESEARCH_PANEL_TEMPLATE
+        research_panel = RESEARCH_PANEL_TEMPLATE if request.user.has_perm("agents.view_researchjob") else ""
     except TemplateDoesNotExist:
         research_panel = ""
     return render(
@@ -154,7 +184,7 @@ def staff_patient(request: HttpRequest, patient_id: int) -> HttpResponse:
 
 
 @never_cache
-@staff_required
+@staff_perms_required("patients.view_patient", "intake.start_intake")
 @require_POST
 def staff_intake_start(request: HttpRequest, patient_id: int) -> HttpResponse:
     """Open an intake and show its link once: as text, a QR code, a copy button and kiosk mode.
@@ -172,7 +202,7 @@ def staff_intake_start(request: HttpRequest, patient_id: int) -> HttpResponse:
     )
 
 
-@staff_required
+@staff_perms_required("intake.start_intake")
 @require_POST
 def staff_kiosk_enter(request: HttpRequest) -> HttpResponse:
     """Hand the tablet to the patient: sign the staff member out, then open the chat in kiosk mode.

@@ -21,6 +21,7 @@ from django.utils.safestring import SafeString
 from simple_history.admin import SimpleHistoryAdmin
 
 from patients import services
+from patients.adminsearch import PostSearchMixin
 from patients.fhir_export import FhirExportError
 from patients.models import AuditEvent, FhirResource, FhirSource, Patient, PatientSummary
 from patients.review import reconciliation_rows, summary_validate
@@ -40,7 +41,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(Patient)
-class PatientAdmin(admin.ModelAdmin):
+class PatientAdmin(PostSearchMixin, admin.ModelAdmin):
     list_display = ("__str__", "birth_date", "sex", "mrn", "fhir_patient_id", "created_at")
     list_filter = ("sex",)
     search_fields = ("given_name", "family_name", "mrn", "fhir_patient_id")
@@ -48,7 +49,7 @@ class PatientAdmin(admin.ModelAdmin):
 
 
 @admin.register(FhirResource)
-class FhirResourceAdmin(ReadOnlyAdmin):
+class FhirResourceAdmin(PostSearchMixin, ReadOnlyAdmin):
     list_display = ("resource_type", "resource_id", "patient_ref", "source", "loaded_at")
     list_filter = ("resource_type",)
     search_fields = ("resource_id", "patient_ref")
@@ -61,7 +62,7 @@ class FhirSourceAdmin(ReadOnlyAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(ReadOnlyAdmin):
+class AuditEventAdmin(PostSearchMixin, ReadOnlyAdmin):
     list_display = ("created_at", "action", "actor", "actor_label", "patient", "object_type", "object_id")
     list_filter = ("action",)
     search_fields = ("actor_label", "object_id")
@@ -89,6 +90,8 @@ NO_APPROVE_MESSAGE = (
     "(a reviewer with “Can approve, reject or request changes to a summary” must do it). Nothing was changed."
 )
 TRANSCRIPT_ROLES = ("patient", "model")
+TRANSCRIPT_PERMISSION = "intake.view_transcript"
+EXPORT_PERMISSION = "patients.export_fhir"
 
 
 def _json_text(value: Any) -> str:
@@ -212,7 +215,7 @@ class PatientSummaryReviewForm(forms.ModelForm):
 
 
 @admin.register(PatientSummary)
-class PatientSummaryAdmin(SimpleHistoryAdmin):
+class PatientSummaryAdmin(PostSearchMixin, SimpleHistoryAdmin):
     """A clinician's review queue: emergent first, then oldest first within an urgency."""
 
     form = PatientSummaryReviewForm
@@ -315,13 +318,15 @@ class PatientSummaryAdmin(SimpleHistoryAdmin):
 
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> list[tuple[str | None, dict[str, Any]]]:
         editable = obj is not None and self.has_change_permission(request, obj)
-        return [
+        fieldsets: list[tuple[str | None, dict[str, Any]]] = [
             (None, {"fields": ("patient_link", "urgency_badge", "red_flags", "review_state")}),
             ("Summary", {"fields": self.edit_fields if editable else self.display_fields}),
             ("Chart against patient-reported", {"fields": ("reconciliation",)}),
             ("Review", {"fields": ("review_note",)}),
-            ("Intake transcript", {"fields": ("transcript",)}),
         ]
+        if request.user.has_perm(TRANSCRIPT_PERMISSION):  # the patient's own words: clinicians only
+            fieldsets.append(("Intake transcript", {"fields": ("transcript",)}))
+        return fieldsets
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         if obj is not None and self.has_change_permission(request, obj):
@@ -442,7 +447,9 @@ class PatientSummaryAdmin(SimpleHistoryAdmin):
         context = {
             **(extra_context or {}),
             "can_review": self.has_approve_permission(request),
-            "can_export": obj is not None and obj.review_status == PatientSummary.ReviewStatus.APPROVED,
+            "can_export": obj is not None
+            and obj.review_status == PatientSummary.ReviewStatus.APPROVED
+            and request.user.has_perm(EXPORT_PERMISSION),
         }
         return super().change_view(request, object_id, form_url, extra_context=context)
 
@@ -566,7 +573,7 @@ class PatientSummaryAdmin(SimpleHistoryAdmin):
         obj = self.get_object(request, unquote(object_id))
         if obj is None:
             return self._get_obj_does_not_exist_redirect(request, self.model._meta, object_id)
-        if not self.has_view_or_change_permission(request, obj):
+        if not (self.has_view_or_change_permission(request, obj) and request.user.has_perm(EXPORT_PERMISSION)):
             raise PermissionDenied
         try:
             bundle = services.summary_fhir_export(summary=obj, actor=request.user)

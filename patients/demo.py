@@ -12,33 +12,16 @@ from datetime import date
 from pathlib import Path
 
 from django.conf import settings
-from django.contrib.auth.models import Group, Permission, User
+from django.contrib.auth.models import Group, User
 from django.db import transaction
 
 from patients.ehr import clean_name, mrn_of, parse_identity
 from patients.fhir_load import fhir_bundle_load
 from patients.models import FhirResource, Patient
+from patients.roles import REVIEWERS_GROUP, STAFF_GROUP, roles_ensure
 from patients.services import PatientDuplicateError, patient_create
 
 DEMO_DIR = Path(__file__).resolve().parent / "demo_data" / "synthea"
-
-STAFF_GROUP = "staff"
-REVIEWERS_GROUP = "reviewers"
-# (app_label, codename) granted to each role.
-ROLE_PERMISSIONS: dict[str, list[tuple[str, str]]] = {
-    STAFF_GROUP: [
-        ("patients", "view_patient"),
-        ("patients", "view_patientsummary"),
-        ("intake", "view_intakesession"),
-        ("intake", "view_intaketurn"),
-    ],
-    REVIEWERS_GROUP: [
-        ("patients", "view_patient"),
-        ("patients", "view_patientsummary"),
-        ("patients", "change_patientsummary"),
-        ("patients", "approve_patientsummary"),
-    ],
-}
 
 
 @dataclass(frozen=True)
@@ -71,14 +54,6 @@ class DemoSeedReport:
 
 def demo_files() -> list[Path]:
     return sorted(DEMO_DIR.glob("*.json"))
-
-
-def roles_ensure() -> None:
-    """Create the staff and reviewers groups with their permissions (idempotent)."""
-    for group_name, perms in ROLE_PERMISSIONS.items():
-        group, _ = Group.objects.get_or_create(name=group_name)
-        wanted = [Permission.objects.get(content_type__app_label=app, codename=codename) for app, codename in perms]
-        group.permissions.add(*wanted)
 
 
 def demo_users_ensure() -> list[str]:

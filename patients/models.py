@@ -108,7 +108,10 @@ class PatientSummary(models.Model):
     class Meta:
         verbose_name_plural = "patient summaries"
         ordering = ["-created_at"]
-        permissions = [("approve_patientsummary", "Can approve, reject or request changes to a summary")]
+        permissions = [
+            ("approve_patientsummary", "Can approve, reject or request changes to a summary"),
+            ("export_fhir", "Can export an approved summary as a FHIR bundle"),
+        ]
 
     def __str__(self) -> str:
         return f"Summary #{self.pk} ({self.get_review_status_display()})"

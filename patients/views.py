@@ -3,35 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import wraps
-from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
+from patients.access import staff_perms_required
 from patients.forms import PatientRegisterForm
 
 
 def staff_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Staff pages: anonymous users go to the login page, signed-in non-staff users get 403."""
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        user = request.user
-        if not user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
-        if not (user.is_active and user.is_staff):
-            raise PermissionDenied("Staff pages are for clinic staff accounts.")
-        return view(request, *args, **kwargs)
-
-    return wrapper
+    """Staff pages open to any clinic staff account (no object data behind them)."""
+    return staff_perms_required()(view)
 
 
-@staff_required
+@staff_perms_required("patients.add_patient")
 @require_http_methods(["GET", "POST"])
 def patient_register(request: HttpRequest) -> HttpResponse:
     form = PatientRegisterForm(request.POST or None)

@@ -11,6 +11,7 @@ from django.urls import reverse
 from agents import services
 from agents.models import ResearchJob
 from patients.models import Patient, PatientSummary
+from tests.roles import grant_roles
 
 pytestmark = pytest.mark.django_db
 
@@ -31,7 +32,7 @@ def summary(patient) -> PatientSummary:
 
 @pytest.fixture
 def staff_client(client):
-    user = get_user_model().objects.create_user("staff", password="pw", is_staff=True)
+    user = grant_roles(get_user_model().objects.create_user("staff", password="pw", is_staff=True))
     client.force_login(user)
     return client
 
@@ -43,12 +44,12 @@ def no_broker(monkeypatch):
     monkeypatch.setattr(tasks.research_job_start, "delay_on_commit", lambda job_id: None)
 
 
-def test_anonymous_and_non_staff_are_sent_to_login(client, summary):
+def test_anonymous_users_are_sent_to_login_and_non_staff_refused(client, summary):
     url = reverse("research:request-summary", args=[summary.pk])
     assert client.get(url).status_code == 302
     user = get_user_model().objects.create_user("patient", password="pw")
     client.force_login(user)
-    assert client.get(url).status_code == 302
+    assert client.get(url).status_code == 403  # like every staff page: signed in, but not allowed
 
 
 def test_request_form_is_prefilled(staff_client, summary):

@@ -15,6 +15,7 @@ from patients.demo import demo_files
 from patients.fhir_load import fhir_bundle_load
 from patients.models import Patient
 from patients.services import patient_create
+from tests.roles import grant_roles
 
 # Kermit Trantow's chart has active medications, allergies and a problem: a good intake subject.
 DEMO_FILE = next(p for p in demo_files() if p.name.startswith("Kermit_Trantow"))
@@ -84,7 +85,7 @@ class ApiClient:
 
 @pytest.fixture
 def staff_user(db: Any) -> User:
-    return User.objects.create_user("frontdesk", password="x-not-used-9", is_staff=True)
+    return grant_roles(User.objects.create_user("frontdesk", password="x-not-used-9", is_staff=True))
 
 
 @pytest.fixture

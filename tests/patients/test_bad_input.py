@@ -9,7 +9,7 @@ from django.test import Client
 
 from patients.models import Patient, PatientSummary
 from patients.services import PatientInvalidError, patient_create
-from tests.patients.summary_factory import make_summary, reviewer
+from tests.patients.summary_factory import make_summary, reviewer, staff
 from tests.patients.test_review_admin import change_url, form_payload, texts
 
 pytestmark = pytest.mark.django_db
@@ -71,6 +71,7 @@ def test_patient_create_refuses_nul_characters(field):
 
 
 def test_register_form_with_malformed_input_says_what_to_fix(client):
+    client.force_login(staff("desk"))  # registering patients is the front desk's job
     response = client.post(
         "/staff/patients/new/",
         {"given_name": "A\x00", "family_name": "", "birth_date": "1980-13-45", "sex": "x", "phone": "12"},

@@ -7,6 +7,7 @@ import io
 import pytest
 from django.contrib.auth.models import Group, User
 from django.core.management import call_command
+from django.http import HttpRequest
 
 from patients.demo import DEMO_LOGINS, demo_seed
 from patients.ehr import PatientScope, chart_read
@@ -54,7 +55,8 @@ def test_seed_demo_twice_creates_everything_once(settings, client):
     assert reviewer.has_perm("patients.approve_patientsummary") and reviewer.has_perm("patients.change_patientsummary")
     assert User.objects.get(username="admin").is_superuser
     for login in DEMO_LOGINS:
-        assert client.login(username=login.username, password=login.password)
+        # django-axes needs the request to check lockouts; the login form always passes it.
+        assert client.login(request=HttpRequest(), username=login.username, password=login.password)
     assert client.get("/admin/").status_code == 200
 
 

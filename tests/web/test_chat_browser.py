@@ -13,6 +13,7 @@ from intake import services
 from intake.models import IntakeSession, IntakeTurn
 from patients.models import Patient
 from tests.intake.conftest import DEMO_FILE, patient_from_bundle
+from tests.roles import grant_roles
 from tests.web.conftest import needs_chromium, save_screenshots, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), needs_chromium]
@@ -140,7 +141,7 @@ def test_patient_completes_a_full_intake_on_a_phone(phone, desk, live_app):
 
     # Staff see the whole intake on the patient page.
     staff_page, staff_watch = desk
-    User.objects.create_user("desk", password="desk-pass-123", is_staff=True)
+    grant_roles(User.objects.create_user("desk", password="desk-pass-123", is_staff=True))
     staff_page.goto(f"{live_app.base_url}/staff/patients/{session.patient_id}/")
     staff_page.fill("#id_username", "desk")
     staff_page.fill("#id_password", "desk-pass-123")

@@ -13,6 +13,7 @@ from django.urls import reverse
 from intake import services
 from intake.models import IntakeSession, IntakeTurn
 from patients.models import AuditEvent, Patient
+from tests.roles import grant_roles
 
 pytestmark = pytest.mark.django_db
 
@@ -26,7 +27,7 @@ def patient(db: Any) -> Patient:
 
 @pytest.fixture
 def staff_client(db: Any) -> Client:
-    user = User.objects.create_user("desk", password="desk-pass-123", is_staff=True)
+    user = grant_roles(User.objects.create_user("desk", password="desk-pass-123", is_staff=True))
     client = Client()
     client.force_login(user)
     return client
@@ -97,7 +98,7 @@ def test_staff_pages_refuse_non_staff_users(client: Client) -> None:
 
 
 def test_login_page_is_styled_and_works(client: Client) -> None:
-    User.objects.create_user("desk2", password="desk-pass-123", is_staff=True)
+    grant_roles(User.objects.create_user("desk2", password="desk-pass-123", is_staff=True))
     page = client.get("/accounts/login/?next=/staff/")
     assert page.status_code == 200 and b"Staff sign in" in page.content and b"css/staff.css" in page.content
     response = client.post("/accounts/login/", {"username": "desk2", "password": "desk-pass-123", "next": "/staff/"})

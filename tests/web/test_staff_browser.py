@@ -11,6 +11,7 @@ from django.contrib.auth.models import User
 from intake import services
 from intake.models import IntakeSession, IntakeTurn
 from patients.models import Patient
+from tests.roles import grant_roles
 from tests.web.conftest import needs_chromium, save_screenshots, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), needs_chromium]
@@ -21,7 +22,7 @@ def _expect() -> Any:
 
 
 def _login(page: Any, base_url: str, path: str = "/staff/") -> None:
-    User.objects.create_user("desk", password="desk-pass-123", is_staff=True)
+    grant_roles(User.objects.create_user("desk", password="desk-pass-123", is_staff=True))
     page.goto(base_url + path)
     assert "/accounts/login/" in page.url
     page.fill("#id_username", "desk")
