@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -275,19 +276,34 @@ def intake_detail(request: HttpRequest, intake_id: int) -> dict[str, Any]:
     return selectors.intake_detail(intake_id)
 
 
+_IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+
+
+def _idempotency_key(request: HttpRequest) -> str:
+    """The optional `Idempotency-Key` header: a retried message with the same key is stored once."""
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if key and not _IDEMPOTENCY_KEY.match(key):
+        raise HttpError(400, "Idempotency-Key must be 8 to 64 letters, digits, '-' or '_'.")
+    return key
+
+
 def _attachments(payload: MessageIn) -> list[Attachment]:
     return [attachment_parse(mime_type=a.mime_type, data_base64=a.data_base64) for a in payload.attachments]
 
 
 @api.post(
     "/intakes/{intake_id}/messages",
-    response={200: MessageOut, 400: Error, 404: Error, 409: Error, 413: Error, 415: Error, 503: Error},
+    response={200: MessageOut, 400: Error, 404: Error, 409: Error, 413: Error, 415: Error, 422: Error, 503: Error},
     tags=["intake"],
 )
 async def intake_message(request: HttpRequest, intake_id: int, payload: MessageIn) -> dict[str, Any]:
     _intake_id_allowed(request, intake_id)
     outcome = await services.aintake_turn_submit(
-        session_id=intake_id, text=payload.text, attachments=_attachments(payload), language=payload.language
+        session_id=intake_id,
+        text=payload.text,
+        attachments=_attachments(payload),
+        language=payload.language,
+        idempotency_key=_idempotency_key(request),
     )
     return outcome.as_dict()
 
@@ -298,14 +314,18 @@ def _sse(event: str, data: dict[str, Any]) -> bytes:
 
 @api.post(
     "/intakes/{intake_id}/messages/stream",
-    response={200: None, 400: Error, 404: Error, 409: Error, 413: Error, 415: Error},
+    response={200: None, 400: Error, 404: Error, 409: Error, 413: Error, 415: Error, 422: Error},
     tags=["intake"],
     summary="Send a message; the reply streams as server-sent events (delta, then done or error)",
 )
 async def intake_message_stream(request: HttpRequest, intake_id: int, payload: MessageIn) -> HttpResponse:
     _intake_id_allowed(request, intake_id)
     immediate, events = await services.aintake_turn_stream(
-        session_id=intake_id, text=payload.text, attachments=_attachments(payload), language=payload.language
+        session_id=intake_id,
+        text=payload.text,
+        attachments=_attachments(payload),
+        language=payload.language,
+        idempotency_key=_idempotency_key(request),
     )
 
     async def body() -> Any:

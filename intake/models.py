@@ -81,11 +81,20 @@ class IntakeTurn(AppendOnlyModel):
     cached_tokens = models.PositiveIntegerField(default=0)
     thought_tokens = models.PositiveIntegerField(default=0)
     latency_ms = models.PositiveIntegerField(default=0)
+    # The key the chat page sends with a patient message, so a retried post is stored once.
+    idempotency_key = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["session", "index"]
-        constraints = [models.UniqueConstraint(fields=["session", "index"], name="intake_turn_unique_index")]
+        constraints = [
+            models.UniqueConstraint(fields=["session", "index"], name="intake_turn_unique_index"),
+            models.UniqueConstraint(
+                fields=["session", "idempotency_key"],
+                condition=~models.Q(idempotency_key=""),
+                name="intake_turn_unique_idempotency_key",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"Turn {self.index} of intake #{self.session_id}"

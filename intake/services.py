@@ -7,6 +7,8 @@ posts to one session never fork the chain and no lock is held while the model th
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import secrets
 from collections.abc import AsyncIterator
@@ -35,8 +37,9 @@ from patients.reconcile import summary_reconcile
 logger = logging.getLogger(__name__)
 
 MAX_TOOL_CALLS_PER_TURN = 3
-LEASE_SECONDS = 180
 MAX_TEXT_CHARS = 4000
+# A heartbeat never keeps a lease alive longer than this, even if its turn is abandoned unclosed.
+LEASE_HEARTBEAT_MAX_SECONDS = 300
 
 SUMMARY_INSTRUCTION = (
     "You are a clinic intake assistant. Summarize this intake as JSON that matches the schema. "
@@ -65,6 +68,12 @@ class IntakeClosedError(IntakeError):
 
 class IntakeInputError(IntakeError):
     status_code = 400
+
+
+class IntakeKeyReusedError(IntakeError):
+    """An idempotency key sent again with a different message."""
+
+    status_code = 422
 
 
 class IntakeUnavailableError(IntakeError):
@@ -115,6 +124,11 @@ class _TurnContext:
     next_turn_index: int
     hops: list[_Hop] = field(default_factory=list)
     language: str | None = None  # the patient's language tag, when it is not English
+    idempotency_key: str = ""
+    patient_turn_stored: bool = False  # a retry whose message was stored by an earlier (failed) post
+    unanswered: list[str] = field(default_factory=list)  # earlier saved messages the model never saw
+    replay: TurnOutcome | None = None  # the retried message was already answered: this is the answer
+    last_role: str = ""  # role of the newest stored turn when the lease was taken
 
 
 # ---------------------------------------------------------------------------------------------
@@ -175,7 +189,7 @@ def _lease_acquire(session_id: int, *, allowed: tuple[str, ...]) -> _TurnContext
     claimed = (
         IntakeSession.objects.filter(pk=session_id, status__in=allowed)
         .filter(Q(lease_token="") | Q(lease_expires_at__lt=now))
-        .update(lease_token=lease, lease_expires_at=now + timedelta(seconds=LEASE_SECONDS))
+        .update(lease_token=lease, lease_expires_at=now + timedelta(seconds=settings.INTAKE_LEASE_SECONDS))
     )
     session = IntakeSession.objects.select_related("patient").filter(pk=session_id).first()
     if session is None:
@@ -186,7 +200,7 @@ def _lease_acquire(session_id: int, *, allowed: tuple[str, ...]) -> _TurnContext
                 f"This intake is {session.get_status_display().lower()} and takes no more messages."
             )
         raise IntakeBusyError("Another message for this intake is still being answered. Please wait for the reply.")
-    last = session.turns.order_by("-index").values_list("index", flat=True).first()
+    last_index, last_role = session.turns.order_by("-index").values_list("index", "role").first() or (0, "")
     return _TurnContext(
         session_id=session.pk,
         lease=lease,
@@ -198,12 +212,39 @@ def _lease_acquire(session_id: int, *, allowed: tuple[str, ...]) -> _TurnContext
         store=session.store,
         stateless=not session.store,
         scope=_scope_for(session),
-        next_turn_index=(last or 0) + 1,
+        next_turn_index=(last_index or 0) + 1,
+        last_role=last_role,
     )
 
 
 def _lease_release(ctx: _TurnContext) -> None:
     IntakeSession.objects.filter(pk=ctx.session_id, lease_token=ctx.lease).update(lease_token="", lease_expires_at=None)
+
+
+def _lease_renew(ctx: _TurnContext) -> bool:
+    """Push the lease's expiry out again; False once the lease is gone (released or taken over)."""
+    expires = timezone.now() + timedelta(seconds=settings.INTAKE_LEASE_SECONDS)
+    return bool(
+        IntakeSession.objects.filter(pk=ctx.session_id, lease_token=ctx.lease).update(lease_expires_at=expires)
+    )
+
+
+@contextlib.asynccontextmanager
+async def _lease_heartbeat(ctx: _TurnContext) -> AsyncIterator[None]:
+    """Renew the short lease while the model works, so only a dead worker's lease runs out."""
+
+    async def beat() -> None:
+        interval = max(1.0, settings.INTAKE_LEASE_SECONDS / 3)
+        for _ in range(int(LEASE_HEARTBEAT_MAX_SECONDS / interval)):
+            await asyncio.sleep(interval)
+            if not await sync_to_async(_lease_renew)(ctx):
+                return
+
+    task = asyncio.create_task(beat())
+    try:
+        yield
+    finally:
+        task.cancel()
 
 
 def _turn_append(ctx: _TurnContext, **fields: Any) -> IntakeTurn:
@@ -288,6 +329,8 @@ def _validate_text(text: str, attachments: list[Attachment]) -> str:
 
 
 def _record_patient_turn(ctx: _TurnContext, text: str, attachments: list[Attachment]) -> None:
+    if ctx.patient_turn_stored:
+        return  # a retry: the message is already in the record, once
     _turn_append(
         ctx,
         role=IntakeTurn.Role.PATIENT,
@@ -295,7 +338,62 @@ def _record_patient_turn(ctx: _TurnContext, text: str, attachments: list[Attachm
         text=text,
         attachments=[a.meta() for a in attachments],
         previous_interaction_id=ctx.head_id,
+        idempotency_key=ctx.idempotency_key,
     )
+    ctx.patient_turn_stored = True
+
+
+def _turn_text_for_model(turn: IntakeTurn) -> str:
+    text = turn.text or ""
+    for meta in turn.attachments or []:
+        text += f"\n[attached {meta.get('mime_type')}, {meta.get('size', 0)} bytes]"
+    return text.strip()
+
+
+def _retry_resolve(ctx: _TurnContext, text: str) -> None:
+    """Find what an earlier post with this key left behind, and the saved messages never answered.
+
+    A message stored by a post whose worker died (or whose model call failed) is not stored again;
+    if it was answered meanwhile, the stored answer is replayed instead of asking the model twice."""
+    if not ctx.idempotency_key and ctx.last_role != IntakeTurn.Role.PATIENT:
+        return  # the usual case: nothing to look up
+    turns = list(
+        IntakeTurn.objects.filter(session_id=ctx.session_id).order_by("index").only(
+            "index", "role", "text", "attachments", "idempotency_key"
+        )
+    )
+    stored = next((t for t in turns if ctx.idempotency_key and t.idempotency_key == ctx.idempotency_key), None)
+    if stored is not None:
+        if stored.role != IntakeTurn.Role.PATIENT or stored.text != text:
+            raise IntakeKeyReusedError("This message key was already used for a different message. Reload the page.")
+        ctx.patient_turn_stored = True
+        answer = next(
+            (
+                t
+                for t in turns
+                if t.index > stored.index and t.role in {IntakeTurn.Role.MODEL, IntakeTurn.Role.SYSTEM}
+            ),
+            None,
+        )
+        if answer is not None:
+            session = IntakeSession.objects.get(pk=ctx.session_id)
+            progress = plan.progress(session.step_index)
+            ctx.replay = TurnOutcome(
+                reply=answer.text,
+                step=progress.current,
+                total_steps=progress.total,
+                status=session.status,
+                urgency=session.urgency,
+                emergency=answer.text if answer.role == IntakeTurn.Role.SYSTEM else None,
+                step_title=progress.title,
+            )
+            return
+    answered_up_to = max((t.index for t in turns if t.role != IntakeTurn.Role.PATIENT), default=-1)
+    ctx.unanswered = [
+        _turn_text_for_model(t)
+        for t in turns
+        if t.role == IntakeTurn.Role.PATIENT and t.index > answered_up_to and t is not stored
+    ]
 
 
 def _emergency_turn(ctx: _TurnContext, text: str, attachments: list[Attachment], flags: Any) -> TurnOutcome:
@@ -333,18 +431,26 @@ def _emergency_turn(ctx: _TurnContext, text: str, attachments: list[Attachment],
     )
 
 
-def _prepare_turn(session_id: int, text: str, attachments: list[Attachment]) -> tuple[_TurnContext, Any, str]:
+def _prepare_turn(
+    session_id: int, text: str, attachments: list[Attachment], idempotency_key: str = ""
+) -> tuple[_TurnContext, Any, str]:
     """Validate, take the lease, and store the patient's message before any model call."""
     text = _validate_text(text, attachments)
     ctx = _lease_acquire(session_id, allowed=(IntakeSession.Status.ACTIVE, IntakeSession.Status.REVIEW))
+    ctx.idempotency_key = idempotency_key
     try:
+        _retry_resolve(ctx, text)
+        if ctx.replay is not None:
+            _lease_release(ctx)
+            return ctx, None, text
+        retried = ctx.patient_turn_stored
         flags = redflags.evaluate(text)
         if flags.matched:
             return ctx, flags, text
         step = plan.step_at(ctx.step_index)
         with transaction.atomic():
             _record_patient_turn(ctx, text, attachments)
-            if step is not None and plan.is_decline(text):
+            if step is not None and not retried and plan.is_decline(text):
                 # Only a declined step changes the answers: read and lock the session just then.
                 session = IntakeSession.objects.select_for_update().get(pk=ctx.session_id)
                 answers = dict(session.answers)
@@ -383,9 +489,12 @@ def _request_kwargs(ctx: _TurnContext, *, user_input: Any, next_index: int) -> d
 
 
 def _history_steps_excluding_last(session_id: int) -> list[dict[str, Any]]:
-    # The patient turn was already stored; the new message is sent in full (with attachments) after it.
+    # The patient's unanswered messages were already stored; they are sent as this turn's input
+    # (the new one in full, with attachments), so the trailing ones are left out of the history.
     steps = _history_steps(session_id)
-    return steps[:-1] if steps and steps[-1]["type"] == "user_input" else steps
+    while steps and steps[-1]["type"] == "user_input":
+        steps.pop()
+    return steps
 
 
 def _as_user_step(user_input: Any) -> dict[str, Any]:
@@ -528,32 +637,44 @@ def _tool_turn_text(result: client.InteractionResult) -> str:
 
 
 async def aintake_turn_stream(
-    *, session_id: int, text: str, attachments: list[Attachment] | None = None, language: str | None = None
+    *,
+    session_id: int,
+    text: str,
+    attachments: list[Attachment] | None = None,
+    language: str | None = None,
+    idempotency_key: str = "",
 ) -> tuple[TurnOutcome | None, AsyncIterator[dict[str, Any]] | None]:
-    """Take the lease and store the message now; return either an immediate outcome (red flag) or
-    an async iterator of events: {"type": "delta", "text"} ... then {"type": "done", **outcome}.
+    """Take the lease and store the message now; return either an immediate outcome (red flag, or
+    a retried message that was already answered) or an async iterator of events:
+    {"type": "delta", "text"} ... then {"type": "done", **outcome}.
 
     Validation and 409 errors raise here, before any streaming starts, so callers can answer 4xx.
+    A message with an idempotency key already stored is not stored again; saved messages the
+    model never answered (a crashed or failed earlier post) go to the model with this one.
     """
     attachments = attachments or []
-    ctx, flags, clean_text = await sync_to_async(_prepare_turn)(session_id, text, attachments)
+    ctx, flags, clean_text = await sync_to_async(_prepare_turn)(session_id, text, attachments, idempotency_key)
+    if ctx.replay is not None:
+        return ctx.replay, None
     if language and not language.lower().startswith("en"):
         ctx.language = language  # English is the default: no extra line in every payload
     if flags is not None:
         return await sync_to_async(_emergency_turn)(ctx, clean_text, attachments, flags), None
-    return None, _stream_events(ctx, _user_content(clean_text, attachments))
+    model_text = "\n\n".join(t for t in [*ctx.unanswered, clean_text] if t)
+    return None, _stream_events(ctx, _user_content(model_text, attachments))
 
 
 async def _stream_events(ctx: _TurnContext, user_input: Any) -> AsyncIterator[dict[str, Any]]:
     try:
         result: client.InteractionResult | None = None
-        async for item in _run_turn(ctx, user_input, stream=True):
-            if isinstance(item, client.InteractionResult):
-                result = item
-            elif item.text:
-                yield {"type": "delta", "text": item.text}
-        assert result is not None
-        outcome = await sync_to_async(_finish_turn)(ctx, result)
+        async with _lease_heartbeat(ctx):
+            async for item in _run_turn(ctx, user_input, stream=True):
+                if isinstance(item, client.InteractionResult):
+                    result = item
+                elif item.text:
+                    yield {"type": "delta", "text": item.text}
+            assert result is not None
+            outcome = await sync_to_async(_finish_turn)(ctx, result)
     except client.LlmError as exc:
         await sync_to_async(_lease_release)(ctx)
         logger.warning("intake %s: model call failed (%s)", ctx.session_id, exc.status_code or "no status")
@@ -569,11 +690,16 @@ async def _stream_events(ctx: _TurnContext, user_input: Any) -> AsyncIterator[di
 
 
 async def aintake_turn_submit(
-    *, session_id: int, text: str, attachments: list[Attachment] | None = None, language: str | None = None
+    *,
+    session_id: int,
+    text: str,
+    attachments: list[Attachment] | None = None,
+    language: str | None = None,
+    idempotency_key: str = "",
 ) -> TurnOutcome:
     """Take one patient turn and wait for the whole reply."""
     immediate, events = await aintake_turn_stream(
-        session_id=session_id, text=text, attachments=attachments, language=language
+        session_id=session_id, text=text, attachments=attachments, language=language, idempotency_key=idempotency_key
     )
     if immediate is not None:
         return immediate
@@ -687,22 +813,8 @@ async def aintake_finish(*, session_id: int) -> PatientSummary:
     """After review: one structured-output call, one repair if needed, then a validated summary."""
     ctx = await sync_to_async(_lease_acquire)(session_id, allowed=(IntakeSession.Status.REVIEW,))
     try:
-        result = await _summary_call(ctx, "Write the intake summary now, as JSON only.")
-        parsed, problems = _summary_parse(result.text)
-        if parsed is None:
-            repair = (
-                "Your reply did not match the JSON schema ("
-                + problems[:600]
-                + "). Reply again with only the corrected JSON."
-            )
-            result = await _summary_call(ctx, repair, previous=result.id)
-            parsed, problems = _summary_parse(result.text)
-        if parsed is None:
-            await sync_to_async(_summary_manual)(ctx)
-            raise SummaryInvalidError(
-                "The summary could not be produced automatically; staff will complete it by hand."
-            )
-        return await sync_to_async(_summary_save)(ctx, parsed)
+        async with _lease_heartbeat(ctx):
+            return await _finish_with_lease(ctx)
     except client.LlmError as exc:
         await sync_to_async(_lease_release)(ctx)
         raise IntakeUnavailableError("The assistant is not reachable right now. Please try again.") from exc
@@ -711,3 +823,23 @@ async def aintake_finish(*, session_id: int) -> PatientSummary:
     except BaseException:
         await sync_to_async(_lease_release)(ctx)
         raise
+
+
+async def _finish_with_lease(ctx: _TurnContext) -> PatientSummary:
+    """The summary call (and one repair), holding the lease the caller took."""
+    result = await _summary_call(ctx, "Write the intake summary now, as JSON only.")
+    parsed, problems = _summary_parse(result.text)
+    if parsed is None:
+        repair = (
+            "Your reply did not match the JSON schema ("
+            + problems[:600]
+            + "). Reply again with only the corrected JSON."
+        )
+        result = await _summary_call(ctx, repair, previous=result.id)
+        parsed, problems = _summary_parse(result.text)
+    if parsed is None:
+        await sync_to_async(_summary_manual)(ctx)
+        raise SummaryInvalidError(
+            "The summary could not be produced automatically; staff will complete it by hand."
+        )
+    return await sync_to_async(_summary_save)(ctx, parsed)

@@ -186,6 +186,13 @@ INTERACTIONS_STORE = env_bool("INTERACTIONS_STORE", True)
 # Interactions older than this are not trusted to still exist remotely (free tier keeps 1 day).
 INTERACTIONS_RETENTION_SECONDS = env_int("INTERACTIONS_RETENTION_SECONDS", 23 * 3600)
 
+# --- Patient chat links and turns (docs/security.md) ------------------------------------------------
+# A turn holds a lease this long and renews it every third of it while the model works; a worker
+# that died frees the intake within this many seconds, so the patient's retry can take over.
+INTAKE_LEASE_SECONDS = env_int("INTAKE_LEASE_SECONDS", 15)
+# A chat link stops working this long after the intake was opened (and at once when it finishes).
+INTAKE_LINK_TTL_HOURS = env_int("INTAKE_LINK_TTL_HOURS", 72)
+
 # Estimated cost shown to staff, in US dollars per million tokens. Defaults: the list price of
 # gemini-3-flash-preview (paid tier, text) when this was written: $0.50 input, $3.00 output,
 # $0.05 cached input. Set your contract's prices; this is an estimate, not a bill.
