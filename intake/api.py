@@ -21,8 +21,9 @@ from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpRespons
 from ninja import Field, NinjaAPI, Schema, Status
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security.base import AuthBase
+from ninja.utils import check_csrf
 
-from intake import selectors, services
+from intake import links, selectors, services
 from intake.attachments import MAX_ATTACHMENTS_PER_TURN, Attachment, AttachmentError, attachment_parse
 from patients import services as patient_services
 from patients.models import PatientSummary
@@ -56,11 +57,30 @@ class BearerAuth(AuthBase):
         return selectors.principal_for_token(token.strip(), principal_cls=Principal)
 
 
+class ChatSessionAuth(AuthBase):
+    """The patient chat page: the browser's session bound to one intake by its link, plus CSRF."""
+
+    openapi_type = "apiKey"
+    openapi_in = "cookie"
+    openapi_name = "sessionid"
+
+    def __call__(self, request: HttpRequest) -> Principal | None:
+        if not request.session.get(links.CHAT_SESSION_KEY):
+            return None
+        try:
+            session = links.intake_chat_session(request.session)
+        except links.IntakeLinkError:
+            return None
+        if check_csrf(request):
+            raise HttpError(403, "This page has expired. Reload it, then send your message again.")
+        return Principal(session_id=session.pk)
+
+
 api = NinjaAPI(
     title="Clinic intake API",
     version="1.0",
     urls_namespace="api-v1",
-    auth=BearerAuth(),
+    auth=[BearerAuth(), ChatSessionAuth()],
     docs_url="/docs",
 )
 

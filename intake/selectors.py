@@ -10,6 +10,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from intake import plan
+from intake.links import intake_link_live_q
 from intake.models import ApiToken, IntakeSession, IntakeTurn
 from intake.tokens import API_TOKEN_PREFIX, token_hash
 from patients.models import Patient, PatientSummary
@@ -31,7 +32,9 @@ def principal_for_token(token: str, *, principal_cls: type) -> Any:
             return None
         ApiToken.objects.filter(pk=api_token.pk).update(last_used_at=timezone.now())
         return principal_cls(user=api_token.user)
-    session_id = IntakeSession.objects.filter(token_hash=digest).values_list("pk", flat=True).first()
+    # A finished, expired or revoked intake's link opens nothing, here as on the chat page.
+    live = intake_link_live_q()
+    session_id = IntakeSession.objects.filter(live, token_hash=digest).values_list("pk", flat=True).first()
     if session_id is not None:
         return principal_cls(session_id=session_id)
     return None

@@ -258,9 +258,16 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "filters": {"no_exception_messages": {"()": "intake.logfilters.ExceptionMessageFilter"}},
+    "filters": {
+        "no_exception_messages": {"()": "intake.logfilters.ExceptionMessageFilter"},
+        "no_chat_tokens": {"()": "intake.logfilters.ChatTokenFilter"},
+    },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["no_exception_messages"]}
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["no_exception_messages", "no_chat_tokens"],
+        }
     },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {

@@ -4,7 +4,9 @@
   "use strict";
   var body = document.body;
   var intakeId = body.dataset.intake;
-  var token = body.dataset.token;
+  // The chat authenticates with this browser's session cookie (the link's token left the URL on
+  // the first visit and is not in the page) plus the CSRF token.
+  var csrf = body.dataset.csrf;
   var maxBytes = Number(body.dataset.maxBytes);
   var maxFiles = Number(body.dataset.maxFiles);
   var maxTotal = Number(body.dataset.maxTotal); // all files of one message, before base64
@@ -175,13 +177,13 @@
   function HttpProblem(status, detail) { this.status = status; this.detail = detail; }
 
   async function post(path, payload, key) {
-    var headers = { "Authorization": "Bearer " + token, "Content-Type": "application/json", "Accept": "text/event-stream, application/json" };
+    var headers = { "X-CSRFToken": csrf, "Content-Type": "application/json", "Accept": "text/event-stream, application/json" };
     if (key) headers["Idempotency-Key"] = key;
     var res = await fetch(api + path, {
       method: "POST",
       headers: headers,
       body: JSON.stringify(payload || {}),
-      credentials: "omit",
+      credentials: "same-origin",
       cache: "no-store"
     });
     if (!res.ok) {
@@ -318,7 +320,7 @@
   async function showReview() {
     var section = $("review");
     try {
-      var res = await fetch(body.dataset.reviewUrl, { credentials: "omit", cache: "no-store" });
+      var res = await fetch(body.dataset.reviewUrl, { credentials: "same-origin", cache: "no-store" });
       if (!res.ok) return;
       var doc = new DOMParser().parseFromString(await res.text(), "text/html");
       section.replaceChildren.apply(section, Array.prototype.slice.call(doc.body.childNodes));
