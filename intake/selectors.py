@@ -303,3 +303,12 @@ def patient_page(patient_id: int) -> dict[str, Any]:
         "latest_summary": summaries[0] if summaries else None,
         "usage": _usage(total),
     }
+
+
+def patient_chat_texts(patient_id: int) -> list[str]:
+    """Everything the patient typed in any of their intakes (for the research identifier check)."""
+    return list(
+        IntakeTurn.objects.filter(session__patient_id=patient_id, role=IntakeTurn.Role.PATIENT)
+        .order_by("session_id", "index")
+        .values_list("text", flat=True)
+    )
