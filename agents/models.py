@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pgtrigger
 from django.conf import settings
 from django.db import models
 
@@ -50,6 +51,16 @@ class ResearchJob(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        triggers = [
+            # On PostgreSQL a job is never deleted, and what was asked and sent never changes; its
+            # status and results move on by compare-and-set updates (agents/services.py).
+            pgtrigger.Protect(name="research_job_no_delete", operation=pgtrigger.Delete),
+            pgtrigger.Protect(
+                name="research_job_request_fixed",
+                operation=pgtrigger.Update,
+                condition=pgtrigger.AnyChange("patient", "question", "prompt", "created_at"),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"Research job #{self.pk} ({self.get_status_display()})"

@@ -33,6 +33,9 @@ class IntakeTurnInline(admin.TabularInline):
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
 
 @admin.register(IntakeSession)
 class IntakeSessionAdmin(admin.ModelAdmin):
@@ -59,3 +62,6 @@ class IntakeSessionAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # intakes are started from the staff pages or the API, which issue the token
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # clinical records leave only through `manage.py retention_purge`

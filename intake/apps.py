@@ -13,3 +13,12 @@ class IntakeConfig(AppConfig):
 
         if patient_chat_texts not in research_services.PATIENT_TEXT_SOURCES:
             research_services.PATIENT_TEXT_SOURCES.append(patient_chat_texts)
+
+        # Every sign-in, failed sign-in and sign-out is audited.
+        from django.contrib.auth import signals
+
+        from intake import audit
+
+        signals.user_logged_in.connect(audit.audit_login, dispatch_uid="audit_login")
+        signals.user_logged_out.connect(audit.audit_logout, dispatch_uid="audit_logout")
+        signals.user_login_failed.connect(audit.audit_login_failed, dispatch_uid="audit_login_failed")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from patients.models import AppendOnlyModel, Patient, PatientSummary
+from patients.models import AppendOnlyModel, Patient, PatientSummary, append_only_trigger
 
 
 class IntakeSession(models.Model):
@@ -95,6 +95,7 @@ class IntakeTurn(AppendOnlyModel):
                 name="intake_turn_unique_idempotency_key",
             ),
         ]
+        triggers = [append_only_trigger()]
 
     def __str__(self) -> str:
         return f"Turn {self.index} of intake #{self.session_id}"

@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "simple_history",
     "csp",
     "ninja",  # serves the API docs (Swagger UI) from static files, as the CSP requires
+    "pgtrigger",  # append-only tables refuse UPDATE/DELETE in PostgreSQL itself
     "patients",
     "agents",
     "intake",
@@ -79,6 +80,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # A request id on every request, and an audit row for every look at patient data.
+    "intake.audit.AuditMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
