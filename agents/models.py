@@ -52,13 +52,13 @@ class ResearchJob(models.Model):
     class Meta:
         ordering = ["-created_at"]
         triggers = [
-            # On PostgreSQL a job is never deleted, and what was asked and sent never changes; its
-            # status and results move on by compare-and-set updates (agents/services.py).
+            # On PostgreSQL a job is never deleted, and whose it is, what was asked and what was sent never
+            # change; its status and results move on by compare-and-set updates (agents/services.py).
             pgtrigger.Protect(name="research_job_no_delete", operation=pgtrigger.Delete),
             pgtrigger.Protect(
                 name="research_job_request_fixed",
                 operation=pgtrigger.Update,
-                condition=pgtrigger.AnyChange("patient", "question", "prompt", "created_at"),
+                condition=pgtrigger.AnyChange("patient", "question", "prompt"),
             ),
         ]
 
