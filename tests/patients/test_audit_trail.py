@@ -253,3 +253,17 @@ def test_retention_purge_is_a_counted_audited_command(world) -> None:
     assert "Audit chain intact" in _verify()
     with pytest.raises(CommandError, match="date like"):
         call_command("retention_purge", "--before", "last year")
+
+
+def test_rows_written_by_a_celery_task_carry_its_task_id() -> None:
+    from celery import signals
+
+    from patients.audit import current_request_id
+
+    token = current_request_id.set("")
+    try:
+        signals.task_prerun.send(sender=None, task_id="0b1c2d3e-task", task=None, args=(), kwargs={})
+        event = AuditEvent.objects.create(action="research.cancelled", actor_label="worker")
+    finally:
+        current_request_id.reset(token)
+    assert event.request_id == "task-0b1c2d3e-task"
