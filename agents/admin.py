@@ -54,6 +54,9 @@ class ResearchJobAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
         return False
 
+    def has_delete_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
+        return False  # jobs leave only through `manage.py retention_purge`
+
     @admin.display(description="Status")
     def live_status(self, obj: ResearchJob) -> str:
         view = services.research_job_view(obj)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pgtrigger
 from django.conf import settings
 from django.db import models
 
@@ -51,6 +52,16 @@ class ResearchJob(models.Model):
     class Meta:
         ordering = ["-created_at"]
         permissions = [("request_research", "Can request and cancel a de-identified research job")]
+        triggers = [
+            # On PostgreSQL a job is never deleted, and whose it is, what was asked and what was sent never
+            # change; its status and results move on by compare-and-set updates (agents/services.py).
+            pgtrigger.Protect(name="research_job_no_delete", operation=pgtrigger.Delete),
+            pgtrigger.Protect(
+                name="research_job_request_fixed",
+                operation=pgtrigger.Update,
+                condition=pgtrigger.AnyChange("patient", "question", "prompt"),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"Research job #{self.pk} ({self.get_status_display()})"

@@ -11,6 +11,8 @@ Logs carry job ids and statuses only: never the question, the prompt, the report
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -26,6 +28,7 @@ from agents.models import ResearchJob
 from agents.research import (
     PatientIdentifiers,
     age_band,
+    identifiers_from_text,
     phi_check,
     phi_refusal_message,
     research_prompt_build,
@@ -65,14 +68,19 @@ class ResearchJobStateError(Exception):
 
 @dataclass(frozen=True)
 class ResearchContext:
-    """What a research prompt may be built from, plus the identifiers it is checked against."""
+    """What a research prompt may be built from (the allowlist: age band, sex, coded problems,
+    medications; the question comes from staff), plus the identifiers it is checked against."""
 
     age_band: str
     sex: str
     problems: list[str]
     medications: list[str]
-    chief_complaint: str
     identifiers: PatientIdentifiers
+
+
+# Callables that return what a patient said (chat messages), by patient id. The intake app adds
+# one when it loads; agents never import intake, and the texts are only checked against, never sent.
+PATIENT_TEXT_SOURCES: list[Callable[[int], list[str]]] = []
 
 
 def _split(summary_or_patient: PatientSummary | Patient) -> tuple[Patient, PatientSummary | None]:
@@ -91,23 +99,33 @@ def _scope(patient: Patient, actor: Any) -> ehr.PatientScope:
     )
 
 
-def _chart_contacts(patient: Patient) -> tuple[list[str], list[str], list[str]]:
-    """Phones, emails and address lines from the chart's Patient resource: only to check prompts
-    against them, never to put into one."""
+def _chart_identifiers(patient: Patient) -> dict[str, list[str]]:
+    """Every identifier on the chart's Patient resource (names, contacts' names, phones, emails,
+    address lines, record numbers): only to check prompts against, never to put into one."""
+    found: dict[str, list[str]] = {"names": [], "phones": [], "emails": [], "addresses": [], "ids": []}
     if not patient.fhir_patient_id:
-        return [], [], []
+        return found
     try:
         resource = ehr.chart_source().patient(patient.fhir_patient_id) or {}
     except ehr.ChartAccessError:
-        return [], [], []
-    telecom = resource.get("telecom") or []
-    phones = [str(t.get("value")) for t in telecom if t.get("system") in {"phone", "sms"} and t.get("value")]
-    emails = [str(t.get("value")) for t in telecom if t.get("system") == "email" and t.get("value")]
-    lines: list[str] = []
-    for address in resource.get("address") or []:
-        lines.extend(str(line) for line in address.get("line") or [] if line)
-        lines.extend(str(address[key]) for key in ("city", "postalCode") if address.get(key))
-    return phones, emails, lines
+        return found
+    people = [resource, *(resource.get("contact") or [])]
+    for person in people:
+        names = person.get("name") or []
+        for name in names if isinstance(names, list) else [names]:
+            found["names"].extend(str(part) for part in [*(name.get("given") or []), name.get("family")] if part)
+        for telecom in person.get("telecom") or []:
+            value = str(telecom.get("value") or "")
+            if telecom.get("system") in {"phone", "sms", "fax"} and value:
+                found["phones"].append(value)
+            elif telecom.get("system") == "email" and value:
+                found["emails"].append(value)
+        addresses = person.get("address") or []
+        for address in addresses if isinstance(addresses, list) else [addresses]:
+            found["addresses"].extend(str(line) for line in address.get("line") or [] if line)
+            found["addresses"].extend(str(address[key]) for key in ("city", "postalCode") if address.get(key))
+    found["ids"] = [str(i["value"]) for i in resource.get("identifier") or [] if i.get("value")]
+    return found
 
 
 def research_context_build(
@@ -140,30 +158,41 @@ def research_context_build(
         dose = " ".join(str(med.get(k) or "") for k in ("dose", "frequency")).strip()
         medications.append(f"{med['name'].strip()} {dose}".strip())
 
-    phones, emails, address_lines = _chart_contacts(patient)
+    chart_ids = _chart_identifiers(patient)
+    said = identifiers_from_text(text for source in PATIENT_TEXT_SOURCES for text in source(patient.pk))
     insurance = data.get("insurance") or {}
     insurer_ids = [str(c.get("member_id") or "") for c in coverage]
     if isinstance(insurance, dict) and insurance.get("member_id"):
         insurer_ids.append(str(insurance["member_id"]))
+    social = data.get("social_history") or {}
+    occupation = str(social.get("occupation") or "") if isinstance(social, dict) else ""
     names = [patient.given_name, patient.family_name, str(data.get("patient_name") or "")]
     identity = PatientIdentifiers(
         given_name=" ".join(n for n in names[::2] if n),
         family_name=names[1],
         birth_date=patient.birth_date,
         mrn=patient.mrn or "",
-        phones=[p for p in [patient.phone, *phones] if p],
-        emails=[e for e in [patient.email, *emails] if e],
-        addresses=address_lines,
+        phones=[p for p in [patient.phone, *chart_ids["phones"], *said["phones"]] if p],
+        emails=[e for e in [patient.email, *chart_ids["emails"], *said["emails"]] if e],
+        addresses=[*chart_ids["addresses"], *said["addresses"]],
         insurer_ids=[i for i in insurer_ids if i],
+        other_names=[*chart_ids["names"], *said["names"]],
+        employers=[*said["employers"], *_employer_of(occupation)],
+        other_ids=[i for i in chart_ids["ids"] if i != patient.mrn],
     )
     return ResearchContext(
         age_band=age_band(patient.birth_date, today or timezone.localdate()),
         sex=patient.get_sex_display().lower(),
         problems=[p for p in problems if p],
         medications=medications,
-        chief_complaint=str(data.get("chief_complaint") or ""),
         identifiers=identity,
     )
+
+
+def _employer_of(occupation: str) -> list[str]:
+    # "electrician at Acme Wiring": the part after "at"/"for" names the employer.
+    match = re.search(r"\b(?:at|for|with)\s+(.+)$", occupation, re.IGNORECASE)
+    return [match.group(1)] if match else []
 
 
 def research_question_prefill(*, summary_or_patient: PatientSummary | Patient, actor: Any) -> str:
@@ -171,7 +200,7 @@ def research_question_prefill(*, summary_or_patient: PatientSummary | Patient, a
     patient, summary = _split(summary_or_patient)
     ctx = research_context_build(patient=patient, summary=summary, actor=actor)
     names = [p.split(" (SNOMED")[0] for p in ctx.problems]
-    return research_question_default(chief_complaint=ctx.chief_complaint, problems=names, medications=ctx.medications)
+    return research_question_default(problems=names, medications=ctx.medications)
 
 
 def _audit(*, actor: Any, patient: Patient, action: str, job_id: int | None, detail: dict[str, Any]) -> None:
@@ -206,7 +235,7 @@ def research_job_request(*, summary_or_patient: PatientSummary | Patient, questi
         medications=ctx.medications,
         question=question,
     )
-    hits = phi_check(prompt, ctx.identifiers)
+    hits = phi_check(prompt, ctx.identifiers, vetted=[*ctx.problems, *ctx.medications])
     if hits:
         # Record that a refusal happened and which kinds matched: no values, no question text.
         _audit(actor=actor, patient=patient, action="research.refused", job_id=None, detail={"kinds": hits})

@@ -41,6 +41,9 @@ class IntakeTurnInline(admin.TabularInline):
         # The turns are the patient's own words: clinicians only, not everyone who sees the intake.
         return super().has_view_permission(request, obj) and request.user.has_perm("intake.view_transcript")
 
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
 
 @admin.register(IntakeSession)
 class IntakeSessionAdmin(PostSearchMixin, admin.ModelAdmin):
@@ -67,6 +70,9 @@ class IntakeSessionAdmin(PostSearchMixin, admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # intakes are started from the staff pages or the API, which issue the token
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # clinical records leave only through `manage.py retention_purge`
 
 
 @admin.register(ApiToken)

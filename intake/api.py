@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -22,8 +23,9 @@ from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpRespons
 from ninja import Field, NinjaAPI, Schema, Status
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security.base import AuthBase
+from ninja.utils import check_csrf
 
-from intake import selectors, services
+from intake import links, selectors, services
 from intake.attachments import MAX_ATTACHMENTS_PER_TURN, Attachment, AttachmentError, attachment_parse
 from intake.busy import BUSY_DETAIL, BUSY_ERRORS, busy_response
 from intake.ratelimit import RateLimitedError, rate_limit_check, rate_limit_refund
@@ -76,11 +78,30 @@ class BearerAuth(AuthBase):
         return principal
 
 
+class ChatSessionAuth(AuthBase):
+    """The patient chat page: the browser's session bound to one intake by its link, plus CSRF."""
+
+    openapi_type = "apiKey"
+    openapi_in = "cookie"
+    openapi_name = "sessionid"
+
+    def __call__(self, request: HttpRequest) -> Principal | None:
+        if not request.session.get(links.CHAT_SESSION_KEY):
+            return None
+        try:
+            session = links.intake_chat_session(request.session)
+        except links.IntakeLinkError:
+            return None
+        if check_csrf(request):
+            raise HttpError(403, "This page has expired. Reload it, then send your message again.")
+        return Principal(session_id=session.pk)
+
+
 api = NinjaAPI(
     title="Clinic intake API",
     version="1.0",
     urls_namespace="api-v1",
-    auth=BearerAuth(),
+    auth=[BearerAuth(), ChatSessionAuth()],
     docs_url="/docs",
 )
 
@@ -338,20 +359,35 @@ def intake_detail(request: HttpRequest, intake_id: int) -> dict[str, Any]:
     return selectors.intake_detail(intake_id)
 
 
+_IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+
+
+def _idempotency_key(request: HttpRequest) -> str:
+    """The optional `Idempotency-Key` header: a retried message with the same key is stored once."""
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if key and not _IDEMPOTENCY_KEY.match(key):
+        raise HttpError(400, "Idempotency-Key must be 8 to 64 letters, digits, '-' or '_'.")
+    return key
+
+
 def _attachments(payload: MessageIn) -> list[Attachment]:
     return [attachment_parse(mime_type=a.mime_type, data_base64=a.data_base64) for a in payload.attachments]
 
 
 @api.post(
     "/intakes/{intake_id}/messages",
-    response={200: MessageOut, 400: Error, 404: Error, 409: Error, 413: Error, 415: Error, 503: Error},
+    response={200: MessageOut, 400: Error, 404: Error, 409: Error, 413: Error, 415: Error, 422: Error, 503: Error},
     tags=["intake"],
 )
 async def intake_message(request: HttpRequest, intake_id: int, payload: MessageIn) -> dict[str, Any]:
     _intake_id_allowed(request, intake_id, "intake.start_intake")
     with _model_call_budget(intake_id):
         outcome = await services.aintake_turn_submit(
-            session_id=intake_id, text=payload.text, attachments=_attachments(payload), language=payload.language
+            session_id=intake_id,
+            text=payload.text,
+            attachments=_attachments(payload),
+            language=payload.language,
+            idempotency_key=_idempotency_key(request),
         )
     return outcome.as_dict()
 
@@ -362,7 +398,7 @@ def _sse(event: str, data: dict[str, Any]) -> bytes:
 
 @api.post(
     "/intakes/{intake_id}/messages/stream",
-    response={200: None, 400: Error, 404: Error, 409: Error, 413: Error, 415: Error, 503: Error},
+    response={200: None, 400: Error, 404: Error, 409: Error, 413: Error, 415: Error, 422: Error, 503: Error},
     tags=["intake"],
     summary="Send a message; the reply streams as server-sent events (delta, then done or error)",
 )
@@ -370,7 +406,11 @@ async def intake_message_stream(request: HttpRequest, intake_id: int, payload: M
     _intake_id_allowed(request, intake_id, "intake.start_intake")
     with _model_call_budget(intake_id):
         immediate, events = await services.aintake_turn_stream(
-            session_id=intake_id, text=payload.text, attachments=_attachments(payload), language=payload.language
+            session_id=intake_id,
+            text=payload.text,
+            attachments=_attachments(payload),
+            language=payload.language,
+            idempotency_key=_idempotency_key(request),
         )
 
     async def body() -> Any:

@@ -9,6 +9,7 @@ Django's own `django.request` and (with the root logger left to Django) Celery's
 from __future__ import annotations
 
 import logging
+import re
 import traceback
 
 
@@ -24,4 +25,19 @@ class ExceptionMessageFilter(logging.Filter):
             record.args = None
             record.exc_info = None
             record.exc_text = None
+        return True
+
+
+class ChatTokenFilter(logging.Filter):
+    """Masks the token of a chat link (`/i/<token>/`) in any log line, e.g. a dev server's or a
+    proxy-style request line: only the link's first request carries it, and not even that is kept."""
+
+    _LINK = re.compile(r"/i/(?!review\b)[A-Za-z0-9_\-]{8,}")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "/i/" in message:
+            masked = self._LINK.sub("/i/[token]", message)
+            if masked != message:
+                record.msg, record.args = masked, None
         return True

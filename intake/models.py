@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from patients.models import AppendOnlyModel, Patient, PatientSummary
+from patients.models import AppendOnlyModel, Patient, PatientSummary, append_only_trigger
 
 
 class IntakeSession(models.Model):
@@ -85,11 +85,21 @@ class IntakeTurn(AppendOnlyModel):
     cached_tokens = models.PositiveIntegerField(default=0)
     thought_tokens = models.PositiveIntegerField(default=0)
     latency_ms = models.PositiveIntegerField(default=0)
+    # The key the chat page sends with a patient message, so a retried post is stored once.
+    idempotency_key = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["session", "index"]
-        constraints = [models.UniqueConstraint(fields=["session", "index"], name="intake_turn_unique_index")]
+        constraints = [
+            models.UniqueConstraint(fields=["session", "index"], name="intake_turn_unique_index"),
+            models.UniqueConstraint(
+                fields=["session", "idempotency_key"],
+                condition=~models.Q(idempotency_key=""),
+                name="intake_turn_unique_idempotency_key",
+            ),
+        ]
+        triggers = [append_only_trigger()]
 
     def __str__(self) -> str:
         return f"Turn {self.index} of intake #{self.session_id}"

@@ -10,6 +10,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from intake import plan
+from intake.links import intake_link_live_q
 from intake.models import ApiToken, IntakeRecord, IntakeSession, IntakeTurn
 from intake.record import IntakeRecordSchema, record_review_groups
 from intake.tokens import API_TOKEN_PREFIX, api_token_is_live, token_hash
@@ -32,7 +33,9 @@ def principal_for_token(token: str, *, principal_cls: type) -> Any:
             return None
         ApiToken.objects.filter(pk=api_token.pk).update(last_used_at=timezone.now())
         return principal_cls(user=api_token.user)
-    session_id = IntakeSession.objects.filter(token_hash=digest).values_list("pk", flat=True).first()
+    # A finished, expired or revoked intake's link opens nothing, here as on the chat page.
+    live = intake_link_live_q()
+    session_id = IntakeSession.objects.filter(live, token_hash=digest).values_list("pk", flat=True).first()
     if session_id is not None:
         return principal_cls(session_id=session_id)
     return None
@@ -290,3 +293,12 @@ def patient_page(patient_id: int) -> dict[str, Any]:
         "latest_summary": summaries[0] if summaries else None,
         "usage": _usage(total),
     }
+
+
+def patient_chat_texts(patient_id: int) -> list[str]:
+    """Everything the patient typed in any of their intakes (for the research identifier check)."""
+    return list(
+        IntakeTurn.objects.filter(session__patient_id=patient_id, role=IntakeTurn.Role.PATIENT)
+        .order_by("session_id", "index")
+        .values_list("text", flat=True)
+    )

@@ -7,6 +7,8 @@ posts to one session never fork the chain and no lock is held while the model th
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import secrets
 from collections.abc import AsyncIterator
@@ -45,8 +47,9 @@ logger = logging.getLogger(__name__)
 
 # record_answers and ehr_lookup, possibly in parallel, plus a second look: bounded per turn.
 MAX_TOOL_CALLS_PER_TURN = 5
-LEASE_SECONDS = 180
 MAX_TEXT_CHARS = 4000
+# A heartbeat never keeps a lease alive longer than this, even if its turn is abandoned unclosed.
+LEASE_HEARTBEAT_MAX_SECONDS = 300
 
 EMERGENT_FOLLOW_UP = "Emergency signs were reported during intake: contact the patient urgently."
 SUMMARY_INSTRUCTION = (
@@ -76,6 +79,12 @@ class IntakeClosedError(IntakeError):
 
 class IntakeInputError(IntakeError):
     status_code = 400
+
+
+class IntakeKeyReusedError(IntakeError):
+    """An idempotency key sent again with a different message."""
+
+    status_code = 422
 
 
 class IntakeUnavailableError(IntakeError):
@@ -139,6 +148,10 @@ class _TurnContext:
     recorded: bool = False  # the model called record_answers this turn
     flags: Any = None  # red-flag result when the message tripped one
     confirmed: bool = False  # the patient confirmed the review this turn: the summary follows
+    idempotency_key: str = ""
+    patient_turn_stored: bool = False  # a retry whose message was stored by an earlier (failed) post
+    replay: TurnOutcome | None = None  # the retried message was already answered: this is the answer
+    last_role: str = ""  # role of the newest stored turn when the lease was taken
 
 
 # ---------------------------------------------------------------------------------------------
@@ -200,7 +213,7 @@ def _lease_acquire(session_id: int, *, allowed: tuple[str, ...]) -> _TurnContext
     claimed = (
         IntakeSession.objects.filter(pk=session_id, status__in=allowed)
         .filter(Q(lease_token="") | Q(lease_expires_at__lt=now))
-        .update(lease_token=lease, lease_expires_at=now + timedelta(seconds=LEASE_SECONDS))
+        .update(lease_token=lease, lease_expires_at=now + timedelta(seconds=settings.INTAKE_LEASE_SECONDS))
     )
     session = IntakeSession.objects.select_related("patient", "record").filter(pk=session_id).first()
     if session is None:
@@ -214,10 +227,12 @@ def _lease_acquire(session_id: int, *, allowed: tuple[str, ...]) -> _TurnContext
     counts = session.turns.aggregate(
         last=Max("index"),
         last_model=Max("index", filter=Q(role=IntakeTurn.Role.MODEL)),
+        last_patient=Max("index", filter=Q(role=IntakeTurn.Role.PATIENT)),
         patients=Count("pk", filter=Q(role=IntakeTurn.Role.PATIENT)),
     )
     record_row = _record_row(session)
     record = IntakeRecordSchema.model_validate(record_row.document or {})
+    last_is_patient = counts["last"] is not None and counts["last"] == counts["last_patient"]
     return _TurnContext(
         session_id=session.pk,
         lease=lease,
@@ -237,6 +252,7 @@ def _lease_acquire(session_id: int, *, allowed: tuple[str, ...]) -> _TurnContext
         patient_turn=(counts["patients"] or 0) + 1,
         asked_index=plan.current_index(record),
         last_model_index=counts["last_model"] or 0,
+        last_role=IntakeTurn.Role.PATIENT if last_is_patient else "",
     )
 
 
@@ -251,6 +267,30 @@ def _record_row(session: IntakeSession) -> IntakeRecord:
 
 def _lease_release(ctx: _TurnContext) -> None:
     IntakeSession.objects.filter(pk=ctx.session_id, lease_token=ctx.lease).update(lease_token="", lease_expires_at=None)
+
+
+def _lease_renew(ctx: _TurnContext) -> bool:
+    """Push the lease's expiry out again; False once the lease is gone (released or taken over)."""
+    expires = timezone.now() + timedelta(seconds=settings.INTAKE_LEASE_SECONDS)
+    return bool(IntakeSession.objects.filter(pk=ctx.session_id, lease_token=ctx.lease).update(lease_expires_at=expires))
+
+
+@contextlib.asynccontextmanager
+async def _lease_heartbeat(ctx: _TurnContext) -> AsyncIterator[None]:
+    """Renew the short lease while the model works, so only a dead worker's lease runs out."""
+
+    async def beat() -> None:
+        interval = max(1.0, settings.INTAKE_LEASE_SECONDS / 3)
+        for _ in range(int(LEASE_HEARTBEAT_MAX_SECONDS / interval)):
+            await asyncio.sleep(interval)
+            if not await sync_to_async(_lease_renew)(ctx):
+                return
+
+    task = asyncio.create_task(beat())
+    try:
+        yield
+    finally:
+        task.cancel()
 
 
 def _turn_append(ctx: _TurnContext, **fields: Any) -> IntakeTurn:
@@ -335,6 +375,8 @@ def _validate_text(text: str, attachments: list[Attachment]) -> str:
 
 
 def _record_patient_turn(ctx: _TurnContext, text: str, attachments: list[Attachment]) -> None:
+    if ctx.patient_turn_stored:
+        return  # a retry: the message is already in the record, once
     _turn_append(
         ctx,
         role=IntakeTurn.Role.PATIENT,
@@ -342,7 +384,45 @@ def _record_patient_turn(ctx: _TurnContext, text: str, attachments: list[Attachm
         text=text,
         attachments=[a.meta() for a in attachments],
         previous_interaction_id=ctx.head_id,
+        idempotency_key=ctx.idempotency_key,
     )
+    ctx.patient_turn_stored = True
+
+
+def _retry_resolve(ctx: _TurnContext, text: str) -> None:
+    """Find what an earlier post with this key left behind.
+
+    A message stored by a post whose worker died (or whose model call failed) is not stored again;
+    if it was answered meanwhile, the stored answer is replayed instead of asking the model twice."""
+    if not ctx.idempotency_key and ctx.last_role != IntakeTurn.Role.PATIENT:
+        return  # the usual case: nothing to look up
+    turns = list(
+        IntakeTurn.objects.filter(session_id=ctx.session_id)
+        .order_by("index")
+        .only("index", "role", "text", "attachments", "idempotency_key")
+    )
+    stored = next((t for t in turns if ctx.idempotency_key and t.idempotency_key == ctx.idempotency_key), None)
+    if stored is not None:
+        if stored.role != IntakeTurn.Role.PATIENT or stored.text != text:
+            raise IntakeKeyReusedError("This message key was already used for a different message. Reload the page.")
+        ctx.patient_turn_stored = True
+        answer = next(
+            (t for t in turns if t.index > stored.index and t.role in {IntakeTurn.Role.MODEL, IntakeTurn.Role.SYSTEM}),
+            None,
+        )
+        if answer is not None:
+            session = IntakeSession.objects.get(pk=ctx.session_id)
+            progress = plan.progress(session.step_index)
+            ctx.replay = TurnOutcome(
+                reply=answer.text,
+                step=progress.current,
+                total_steps=progress.total,
+                status=session.status,
+                urgency=session.urgency,
+                emergency=answer.text if answer.role == IntakeTurn.Role.SYSTEM else None,
+                step_title=progress.title,
+            )
+            return
 
 
 def _emergency_record(ctx: _TurnContext, text: str, attachments: list[Attachment], flags: Any) -> None:
@@ -402,15 +482,26 @@ def _pending_texts(ctx: _TurnContext) -> list[str]:
     return [text or "(attachment)" for text in rows.values_list("text", flat=True)]
 
 
-def _prepare_turn(session_id: int, text: str, attachments: list[Attachment]) -> tuple[_TurnContext, Any, str]:
+def _prepare_turn(
+    session_id: int, text: str, attachments: list[Attachment], idempotency_key: str = ""
+) -> tuple[_TurnContext, Any, str]:
     """Validate, take the lease, and store the patient's message before any model call."""
     text = _validate_text(text, attachments)
     ctx = _lease_acquire(session_id, allowed=(IntakeSession.Status.ACTIVE, IntakeSession.Status.REVIEW))
     ctx.text = text
+    ctx.idempotency_key = idempotency_key
     try:
+        _retry_resolve(ctx, text)
+        if ctx.replay is not None:
+            _lease_release(ctx)
+            return ctx, None, text
+        if ctx.patient_turn_stored:
+            ctx.patient_turn -= 1  # a retry: its message is stored already, as that turn
         if ctx.store and not ctx.stateless:
             # A stateless request re-sends every stored message anyway; a chained one must add them.
             ctx.pending = _pending_texts(ctx)
+            if ctx.patient_turn_stored and ctx.pending and ctx.pending[-1] == text:
+                ctx.pending.pop()  # the retried message itself goes as this turn's input
         flags = redflags.evaluate(text)
         if flags.matched:
             ctx.flags = flags
@@ -675,17 +766,26 @@ def _tool_turn_text(result: client.InteractionResult) -> str:
 
 
 async def aintake_turn_stream(
-    *, session_id: int, text: str, attachments: list[Attachment] | None = None, language: str | None = None
+    *,
+    session_id: int,
+    text: str,
+    attachments: list[Attachment] | None = None,
+    language: str | None = None,
+    idempotency_key: str = "",
 ) -> tuple[TurnOutcome | None, AsyncIterator[dict[str, Any]] | None]:
-    """Take the lease and store the message now; return an async iterator of events:
+    """Take the lease and store the message now; return either an immediate outcome (a retried
+    message that was already answered) or an async iterator of events:
     {"type": "delta", "text"} ... then {"type": "done", **outcome} (or {"type": "error"}).
 
     A red flag's fixed emergency text is the first delta, before the model is asked anything.
     Validation and 409 errors raise here, before any streaming starts, so callers can answer 4xx.
-    (The first tuple member is kept for callers that handled an immediate answer; it is now None.)
+    A message with an idempotency key already stored is not stored again; saved messages the
+    model never answered (a crashed or failed earlier post) go to the model with this one.
     """
     attachments = attachments or []
-    ctx, _flags, clean_text = await sync_to_async(_prepare_turn)(session_id, text, attachments)
+    ctx, _flags, clean_text = await sync_to_async(_prepare_turn)(session_id, text, attachments, idempotency_key)
+    if ctx.replay is not None:
+        return ctx.replay, None
     if language and not language.lower().startswith("en"):
         ctx.language = language  # English is the default: no extra line in every payload
     return None, _stream_events(ctx, _user_content(clean_text, attachments))
@@ -696,13 +796,14 @@ async def _stream_events(ctx: _TurnContext, user_input: Any) -> AsyncIterator[di
         yield {"type": "delta", "text": ctx.flags.emergency_message + "\n\n"}
     try:
         result: client.InteractionResult | None = None
-        async for item in _run_turn(ctx, user_input, stream=True):
-            if isinstance(item, client.InteractionResult):
-                result = item
-            elif item.text:
-                yield {"type": "delta", "text": item.text}
-        assert result is not None
-        outcome = await sync_to_async(_finish_turn)(ctx, result)
+        async with _lease_heartbeat(ctx):
+            async for item in _run_turn(ctx, user_input, stream=True):
+                if isinstance(item, client.InteractionResult):
+                    result = item
+                elif item.text:
+                    yield {"type": "delta", "text": item.text}
+            assert result is not None
+            outcome = await sync_to_async(_finish_turn)(ctx, result)
     except client.LlmError as exc:
         logger.warning("intake %s: model call failed (%s)", ctx.session_id, exc.status_code or "no status")
         if ctx.flags is not None:
@@ -738,12 +839,19 @@ async def _finish_after_confirmation(session_id: int, outcome: TurnOutcome) -> T
 
 
 async def aintake_turn_submit(
-    *, session_id: int, text: str, attachments: list[Attachment] | None = None, language: str | None = None
+    *,
+    session_id: int,
+    text: str,
+    attachments: list[Attachment] | None = None,
+    language: str | None = None,
+    idempotency_key: str = "",
 ) -> TurnOutcome:
     """Take one patient turn and wait for the whole reply."""
-    _immediate, events = await aintake_turn_stream(
-        session_id=session_id, text=text, attachments=attachments, language=language
+    immediate, events = await aintake_turn_stream(
+        session_id=session_id, text=text, attachments=attachments, language=language, idempotency_key=idempotency_key
     )
+    if immediate is not None:
+        return immediate  # a retried message that was already answered
     assert events is not None
     async for event in events:
         if event["type"] == "error":
@@ -877,22 +985,8 @@ async def aintake_finish(*, session_id: int) -> PatientSummary:
         return existing
     ctx = await sync_to_async(_lease_acquire)(session_id, allowed=(IntakeSession.Status.REVIEW,))
     try:
-        result = await _summary_call(ctx, "Write the intake summary now, as JSON only.")
-        parsed, problems = _summary_parse(result.text)
-        if parsed is None:
-            repair = (
-                "Your reply did not match the JSON schema ("
-                + problems[:600]
-                + "). Reply again with only the corrected JSON."
-            )
-            result = await _summary_call(ctx, repair, previous=result.id)
-            parsed, problems = _summary_parse(result.text)
-        if parsed is None:
-            await sync_to_async(_summary_manual)(ctx)
-            raise SummaryInvalidError(
-                "The summary could not be produced automatically; staff will complete it by hand."
-            )
-        return await sync_to_async(_summary_save)(ctx, parsed)
+        async with _lease_heartbeat(ctx):
+            return await _finish_with_lease(ctx)
     except client.LlmError as exc:
         await sync_to_async(_lease_release)(ctx)
         raise IntakeUnavailableError("The assistant is not reachable right now. Please try again.") from exc
@@ -901,3 +995,21 @@ async def aintake_finish(*, session_id: int) -> PatientSummary:
     except BaseException:
         await sync_to_async(_lease_release)(ctx)
         raise
+
+
+async def _finish_with_lease(ctx: _TurnContext) -> PatientSummary:
+    """The summary call (and one repair), holding the lease the caller took."""
+    result = await _summary_call(ctx, "Write the intake summary now, as JSON only.")
+    parsed, problems = _summary_parse(result.text)
+    if parsed is None:
+        repair = (
+            "Your reply did not match the JSON schema ("
+            + problems[:600]
+            + "). Reply again with only the corrected JSON."
+        )
+        result = await _summary_call(ctx, repair, previous=result.id)
+        parsed, problems = _summary_parse(result.text)
+    if parsed is None:
+        await sync_to_async(_summary_manual)(ctx)
+        raise SummaryInvalidError("The summary could not be produced automatically; staff will complete it by hand.")
+    return await sync_to_async(_summary_save)(ctx, parsed)

@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
     "ninja",  # serves the API docs (Swagger UI) from static files, as the CSP requires
+    "pgtrigger",  # append-only tables refuse UPDATE/DELETE in PostgreSQL itself
     "patients",
     "agents",
     "intake",
@@ -87,6 +88,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    # A request id on every request, and an audit row for every look at patient data.
+    "intake.audit.AuditMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "intake.middleware.StaffSessionLimitMiddleware",
     "intake.middleware.LoginRateLimitMiddleware",
@@ -256,6 +259,13 @@ INTERACTIONS_STORE = env_bool("INTERACTIONS_STORE", True)
 # Interactions older than this are not trusted to still exist remotely (free tier keeps 1 day).
 INTERACTIONS_RETENTION_SECONDS = env_int("INTERACTIONS_RETENTION_SECONDS", 23 * 3600)
 
+# --- Patient chat links and turns (docs/security.md) ------------------------------------------------
+# A turn holds a lease this long and renews it every third of it while the model works; a worker
+# that died frees the intake within this many seconds, so the patient's retry can take over.
+INTAKE_LEASE_SECONDS = env_int("INTAKE_LEASE_SECONDS", 15)
+# A chat link stops working this long after the intake was opened (and at once when it finishes).
+INTAKE_LINK_TTL_HOURS = env_int("INTAKE_LINK_TTL_HOURS", 72)
+
 # Estimated cost shown to staff, in US dollars per million tokens. Defaults: the list price of
 # gemini-3-flash-preview (paid tier, text) when this was written: $0.50 input, $3.00 output,
 # $0.05 cached input. Set your contract's prices; this is an estimate, not a bill.
@@ -330,9 +340,16 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "filters": {"no_exception_messages": {"()": "intake.logfilters.ExceptionMessageFilter"}},
+    "filters": {
+        "no_exception_messages": {"()": "intake.logfilters.ExceptionMessageFilter"},
+        "no_chat_tokens": {"()": "intake.logfilters.ChatTokenFilter"},
+    },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["no_exception_messages"]}
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["no_exception_messages", "no_chat_tokens"],
+        }
     },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {

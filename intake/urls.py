@@ -11,6 +11,7 @@ staff_patterns = (
         path("patients/", include("patients.urls")),
         path("patients/<int:patient_id>/", views.staff_patient, name="patient"),
         path("patients/<int:patient_id>/intakes/", views.staff_intake_start, name="intake-start"),
+        path("intakes/<int:intake_id>/revoke", views.staff_intake_revoke, name="intake-revoke"),
         path("kiosk/", views.staff_kiosk_enter, name="kiosk"),
     ],
     "staff",
@@ -24,6 +25,8 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("staff/research/", include("agents.urls")),
     path("staff/", include(staff_patterns)),
-    path("i/<str:token>/", views.patient_chat, name="patient-chat"),
-    path("i/<str:token>/review", views.patient_chat_review, name="patient-chat-review"),
+    # The link's first visit moves the token out of the URL; the chat itself lives at /i/.
+    path("i/", views.patient_chat, name="patient-chat-current"),
+    path("i/review", views.patient_chat_review, name="patient-chat-review"),
+    path("i/<str:token>/", views.patient_chat_enter, name="patient-chat"),
 ]

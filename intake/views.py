@@ -24,7 +24,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from intake import health, selectors, services
+from intake import health, links, selectors, services
 from intake.attachments import ALLOWED_TYPES, MAX_ATTACHMENT_BYTES, MAX_ATTACHMENTS_PER_TURN
 from intake.qr import qr_svg
 from intake.ratelimit import rate_limit_hit
@@ -72,18 +72,43 @@ def chat_link_rate_limited(view: Callable[..., HttpResponse]) -> Callable[..., H
     return wrapper
 
 
+def _link_ended(request: HttpRequest, exc: links.IntakeLinkError) -> HttpResponse:
+    """A link that shows nothing: only why, and what to do."""
+    context = {"title": exc.title, "message": str(exc)}
+    response = render(request, "intake/intake_link_ended.html", context, status=exc.status_code)
+    response["Referrer-Policy"] = "no-referrer"
+    return response
+
+
 @never_cache
 @chat_link_rate_limited
 @require_GET
-def patient_chat(request: HttpRequest, token: str) -> HttpResponse:
-    """The patient's chat page at /i/<token>/: the transcript so far, rendered server-side."""
-    session = services.intake_session_for_token(token)
-    if session is None:
-        raise Http404("This intake link is not valid. Please ask the front desk for a new one.")
+def patient_chat_enter(request: HttpRequest, token: str) -> HttpResponse:
+    """/i/<token>/, the link's first visit: bind the intake to this browser's session and move the
+    token out of the URL (a redirect to /i/), so no later request line carries it."""
+    try:
+        session = links.intake_link_open(token)
+    except links.IntakeLinkError as exc:
+        return _link_ended(request, exc)
+    links.intake_chat_bind(request.session, session)
+    query = request.GET.urlencode()
+    response = redirect(reverse("patient-chat-current") + (f"?{query}" if query else ""))
+    response["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@never_cache
+@require_GET
+def patient_chat(request: HttpRequest) -> HttpResponse:
+    """The patient's chat page at /i/: the transcript so far, rendered server-side, for the intake
+    this browser opened with its link."""
+    try:
+        session = links.intake_chat_session(request.session)
+    except links.IntakeLinkError as exc:
+        return _link_ended(request, exc)
     lang = _patient_language(request)
     context = {
         **selectors.intake_chat_context(session),
-        "token": token,
         "lang": lang,
         "dir": "rtl" if lang.split("-")[0].lower() in _RTL else "ltr",
         "kiosk": request.GET.get("kiosk") == "1",
@@ -102,13 +127,13 @@ def patient_chat(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @never_cache
-@chat_link_rate_limited
 @require_GET
-def patient_chat_review(request: HttpRequest, token: str) -> HttpResponse:
+def patient_chat_review(request: HttpRequest) -> HttpResponse:
     """The review screen alone (the patient's answers by step), fetched by chat.js on reaching review."""
-    session = services.intake_session_for_token(token)
-    if session is None:
-        raise Http404("This intake link is not valid.")
+    try:
+        session = links.intake_chat_session(request.session)
+    except links.IntakeLinkError as exc:
+        return _link_ended(request, exc)
     response = render(request, "intake/_review.html", {"review": selectors.intake_review_answers(session.pk)})
     response["Referrer-Policy"] = "no-referrer"
     return response
@@ -209,10 +234,24 @@ def staff_kiosk_enter(request: HttpRequest) -> HttpResponse:
 
     Signing out first means the patient cannot reach staff pages from the tablet; leaving kiosk
     mode goes through the staff login."""
-    token = request.POST.get("token", "")
-    session = services.intake_session_for_token(token)
-    if session is None:
+    try:
+        session = links.intake_link_open(request.POST.get("token", ""))
+    except links.IntakeLinkError:
         messages.error(request, "That intake link is no longer valid. Start a new intake.")
         return redirect("staff:dashboard")
     logout(request)
-    return redirect(reverse("patient-chat", args=[token]) + "?kiosk=1")
+    # The tablet's new session carries the intake: the token never goes into a URL here.
+    links.intake_chat_bind(request.session, session)
+    return redirect(reverse("patient-chat-current") + "?kiosk=1")
+
+
+@staff_required
+@require_POST
+def staff_intake_revoke(request: HttpRequest, intake_id: int) -> HttpResponse:
+    """Stop an intake's chat link at once (audited); every browser that opened it loses it too."""
+    try:
+        session = links.intake_link_revoke(session_id=intake_id, actor=request.user)
+    except links.IntakeLinkError as exc:
+        raise Http404(str(exc)) from exc
+    messages.success(request, f"The chat link of intake #{session.pk} no longer works.")
+    return redirect("staff:patient", patient_id=session.patient_id)

@@ -47,6 +47,9 @@ class PatientAdmin(PostSearchMixin, admin.ModelAdmin):
     search_fields = ("given_name", "family_name", "mrn", "fhir_patient_id")
     readonly_fields = ("created_at",)
 
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # clinical records leave only through `manage.py retention_purge`
+
 
 @admin.register(FhirResource)
 class FhirResourceAdmin(PostSearchMixin, ReadOnlyAdmin):

@@ -2,17 +2,41 @@
 
 from __future__ import annotations
 
+import json
+
+import pgtrigger
 from django.conf import settings
-from django.db import models
+from django.db import connection, models, transaction
+from django.utils import timezone
 from simple_history.models import HistoricalRecords
+
+from patients.audit import GENESIS, audit_hash, current_request_id
 
 
 class AppendOnlyError(Exception):
     """Raised when code tries to change or delete a row of an append-only table."""
 
 
+class AppendOnlyQuerySet(models.QuerySet):
+    """Bulk `update()` and `delete()` are refused too (on PostgreSQL a trigger refuses any)."""
+
+    def update(self, **kwargs):  # type: ignore[no-untyped-def]
+        raise AppendOnlyError(f"{self.model.__name__} rows are append-only")
+
+    def delete(self):  # type: ignore[no-untyped-def]
+        raise AppendOnlyError(f"{self.model.__name__} rows are append-only")
+
+
+def append_only_trigger() -> pgtrigger.Protect:
+    """On PostgreSQL the database itself refuses to change or delete an append-only row, whoever
+    asks (bulk queries, raw SQL, a cascade). A no-op on SQLite, where the queryset refuses."""
+    return pgtrigger.Protect(name="append_only", operation=pgtrigger.Update | pgtrigger.Delete)
+
+
 class AppendOnlyModel(models.Model):
     """Rows are written once. Updates and deletes are refused so the record stays a record."""
+
+    objects = AppendOnlyQuerySet.as_manager()
 
     class Meta:
         abstract = True
@@ -118,7 +142,39 @@ class PatientSummary(models.Model):
 
 
 class AuditEvent(AppendOnlyModel):
-    """Who did what to which patient's data, and when. Never holds PHI in `detail`."""
+    """Who did what to which patient's data, and when. Never holds PHI in `detail`.
+
+    Rows form a hash chain (patients/audit.py): `manage.py audit_verify` finds any change."""
+
+    class Action(models.TextChoices):
+        """Every audit action, in one place; a row with any other action is refused."""
+
+        LOGIN = "auth.login", "Signed in"
+        LOGIN_FAILED = "auth.login_failed", "Sign-in failed"
+        LOGOUT = "auth.logout", "Signed out"
+        PHI_VIEW = "phi.view", "Viewed a patient's data"
+        PHI_LIST = "phi.list", "Viewed a list with patients' data"
+        API_TOKEN_ISSUE = "api_token.issue", "API token issued"
+        PATIENT_CREATE = "patient.create", "Patient registered"
+        PATIENT_LINK_CHART = "patient.link_chart", "Chart linked"
+        CHART_READ = "chart.read", "Chart read"
+        CHART_IDENTITY = "chart.identity", "Chart identity read"
+        CHART_DENIED = "chart.denied", "Chart read refused"
+        INTAKE_START = "intake.start", "Intake started"
+        INTAKE_RED_FLAG = "intake.red_flag", "Red flag raised"
+        INTAKE_LINK_REVOKE = "intake.link_revoke", "Chat link revoked"
+        SUMMARY_CREATE = "summary.create", "Summary created"
+        SUMMARY_VIEW = "summary.view", "Summary viewed"
+        SUMMARY_LIST = "summary.list", "Summaries listed"
+        SUMMARY_CHANGE = "summary.change", "Summary changed"
+        SUMMARY_APPROVE = "summary.approve", "Summary approved"
+        SUMMARY_REJECT = "summary.reject", "Summary rejected"
+        SUMMARY_REQUEST_CHANGES = "summary.request_changes", "Summary changes requested"
+        SUMMARY_EXPORT_FHIR = "summary.export_fhir", "Summary exported as FHIR"
+        RESEARCH_REQUESTED = "research.requested", "Research requested"
+        RESEARCH_REFUSED = "research.refused", "Research refused"
+        RESEARCH_CANCELLED = "research.cancelled", "Research cancelled"
+        RETENTION_PURGE = "retention.purge", "Records purged by the retention command"
 
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -130,13 +186,52 @@ class AuditEvent(AppendOnlyModel):
     object_type = models.CharField(max_length=64, blank=True)
     object_id = models.CharField(max_length=64, blank=True)
     detail = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # The request (or task) that wrote the row, as in the X-Request-ID response header.
+    request_id = models.CharField(max_length=64, blank=True, db_index=True)
+    prev_hash = models.CharField(max_length=64, blank=True, editable=False)
+    hash = models.CharField(max_length=64, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at"]
+        triggers = [append_only_trigger()]
 
     def __str__(self) -> str:
         return f"{self.action} {self.object_type}:{self.object_id}"
+
+    def save(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if not self._state.adding:
+            super().save(*args, **kwargs)  # refused by AppendOnlyModel
+            return
+        if self.action not in self.Action.values:
+            raise ValueError(f"Unknown audit action {self.action!r}: add it to AuditEvent.Action.")
+        self.request_id = self.request_id or current_request_id.get()
+        with transaction.atomic():
+            if connection.vendor == "postgresql":
+                # One writer at a time extends the chain (SQLite's write lock does this already).
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_xact_lock(%s)", [AUDIT_CHAIN_LOCK])
+            previous = AuditEvent.objects.order_by("-pk").values_list("hash", flat=True).first()
+            self.prev_hash = previous or GENESIS
+            self.detail = json.loads(json.dumps(self.detail, default=str))  # hashed as it will be read back
+            self.hash = audit_hash(self.prev_hash, self.hashed_values())
+            super().save(*args, **kwargs)
+
+    def hashed_values(self) -> dict[str, object]:
+        return {
+            "created_at": self.created_at,
+            "actor_id": self.actor_id,
+            "actor_label": self.actor_label,
+            "patient_id": self.patient_id,
+            "action": self.action,
+            "object_type": self.object_type,
+            "object_id": self.object_id,
+            "detail": self.detail,
+            "request_id": self.request_id,
+        }
+
+
+AUDIT_CHAIN_LOCK = 0x4155444954  # "AUDIT": the advisory lock key of the audit chain
 
 
 class FhirSource(models.Model):

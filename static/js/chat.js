@@ -4,7 +4,9 @@
   "use strict";
   var body = document.body;
   var intakeId = body.dataset.intake;
-  var token = body.dataset.token;
+  // The chat authenticates with this browser's session cookie (the link's token left the URL on
+  // the first visit and is not in the page) plus the CSRF token.
+  var csrf = body.dataset.csrf;
   var maxBytes = Number(body.dataset.maxBytes);
   var maxFiles = Number(body.dataset.maxFiles);
   var maxTotal = Number(body.dataset.maxTotal); // all files of one message, before base64
@@ -16,7 +18,15 @@
   var transcript = $("transcript"), announcer = $("announcer");
   var files = [];
   var busy = false;
-  var failed = null; // {text, files, nodes}: the last message that did not get an answer
+  var failed = null; // {text, files, nodes, key}: the last message that did not get an answer
+
+  // One key per message, sent again with its retry, so the server stores the message once.
+  function newKey() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    var bytes = new Uint8Array(16);
+    crypto.getRandomValues(bytes);
+    return Array.prototype.map.call(bytes, function (b) { return (b + 256).toString(16).slice(1); }).join("");
+  }
 
   function showError(message) {
     errorBox.textContent = message;
@@ -166,12 +176,14 @@
 
   function HttpProblem(status, detail) { this.status = status; this.detail = detail; }
 
-  async function post(path, payload) {
+  async function post(path, payload, key) {
+    var headers = { "X-CSRFToken": csrf, "Content-Type": "application/json", "Accept": "text/event-stream, application/json" };
+    if (key) headers["Idempotency-Key"] = key;
     var res = await fetch(api + path, {
       method: "POST",
-      headers: { "Authorization": "Bearer " + token, "Content-Type": "application/json", "Accept": "text/event-stream, application/json" },
+      headers: headers,
       body: JSON.stringify(payload || {}),
-      credentials: "omit",
+      credentials: "same-origin",
       cache: "no-store"
     });
     if (!res.ok) {
@@ -200,7 +212,7 @@
     }
   }
 
-  async function submit(text, chosen) {
+  async function submit(text, chosen, key) {
     showError("");
     retry.hidden = true;
     setBusy(true);
@@ -217,7 +229,7 @@
       for (var i = 0; i < chosen.length; i++) {
         attachments.push({ mime_type: chosen[i].type, data_base64: await readBase64(chosen[i].file) });
       }
-      var res = await post("/messages/stream", { text: text, attachments: attachments, language: document.documentElement.lang || null });
+      var res = await post("/messages/stream", { text: text, attachments: attachments, language: document.documentElement.lang || null }, key);
       reply = bubble("model", "");
       reply.classList.add("pending");
       var textNode = reply.querySelector(".text");
@@ -232,7 +244,7 @@
       });
       if (!finished) throw new HttpProblem(0, "");
     } catch (err) {
-      return fail(err, text, chosen, mine, reply);
+      return fail(err, text, chosen, mine, reply, key);
     }
     reply.classList.remove("pending");
     if (finished.emergency) {
@@ -256,7 +268,7 @@
     scrollDown(reply);
   }
 
-  function fail(err, text, chosen, mine, reply) {
+  function fail(err, text, chosen, mine, reply, key) {
     var status = err instanceof HttpProblem ? err.status : 0;
     var detail = err instanceof HttpProblem && err.detail ? err.detail : "";
     if (reply) reply.remove();
@@ -267,7 +279,7 @@
     } else {
       mine.classList.add("failed");
       note(mine, "Not answered yet");
-      failed = { text: text, files: chosen, nodes: [mine] };
+      failed = { text: text, files: chosen, nodes: [mine], key: key };
       retry.hidden = false;
       showError(detail || "The connection was interrupted. Your text is still in the box. Press “Try again” to send it again.");
     }
@@ -285,9 +297,11 @@
       box.focus();
       return;
     }
+    // Sending the same text again is a retry of the unanswered message: same key.
+    var key = failed && failed.text === text ? failed.key : newKey();
     if (failed) failed.nodes.forEach(function (n) { n.remove(); });
     failed = null;
-    submit(text, files.slice());
+    submit(text, files.slice(), key);
   });
 
   retry.addEventListener("click", function () {
@@ -295,7 +309,8 @@
     var again = failed;
     again.nodes.forEach(function (n) { n.remove(); });
     failed = null;
-    submit(box.value.trim() || again.text, again.files);
+    var text = box.value.trim() || again.text;
+    submit(text, again.files, text === again.text ? again.key : newKey());
   });
 
   box.addEventListener("keydown", function (e) {
@@ -307,7 +322,7 @@
   async function showReview() {
     var section = $("review");
     try {
-      var res = await fetch(body.dataset.reviewUrl, { credentials: "omit", cache: "no-store" });
+      var res = await fetch(body.dataset.reviewUrl, { credentials: "same-origin", cache: "no-store" });
       if (!res.ok) return;
       var doc = new DOMParser().parseFromString(await res.text(), "text/html");
       section.replaceChildren.apply(section, Array.prototype.slice.call(doc.body.childNodes));

@@ -71,16 +71,11 @@ def test_prompt_dedupes_and_marks_empty_lists():
     assert "sex unknown" in prompt
 
 
-def test_default_question_uses_complaint_conditions_and_medications():
-    q = research_question_default(
-        chief_complaint="chest pain on exertion",
-        problems=["Type 2 diabetes"],
-        medications=["aspirin 81 mg", "clopidogrel 75 mg"],
-    )
-    assert "chest pain on exertion" in q
+def test_default_question_uses_coded_conditions_and_medications_only():
+    q = research_question_default(problems=["Type 2 diabetes"], medications=["aspirin 81 mg", "clopidogrel 75 mg"])
     assert "Type 2 diabetes" in q
     assert "interactions among: aspirin 81 mg, clopidogrel 75 mg" in q
-    assert research_question_default(chief_complaint="", problems=[], medications=[])
+    assert research_question_default(problems=[], medications=[]) == "", "nothing to prefill: staff type it"
 
 
 @pytest.mark.parametrize(
@@ -111,7 +106,7 @@ def test_default_question_uses_complaint_conditions_and_medications():
         ("call 555-0142", "phone number"),
         ("email marisol.oc@example.org", "email address"),
         ("email MARISOL.OC@EXAMPLE.ORG", "email address"),
-        ("lives at 42 Juniper Hollow Rd", None),  # abbreviations are not expanded: documented limit
+        ("lives at 42 Juniper Hollow Rd", "address"),  # street abbreviations are folded
         ("lives at 42 juniper hollow road", "address"),
         ("lives in Springfield", "address"),
         ("insurer XQH8821304", "insurer id"),

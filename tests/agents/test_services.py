@@ -165,9 +165,9 @@ def test_empty_question_is_refused(summary, staff, enqueued):
         _request(summary, staff, question="   ")
 
 
-def test_prefilled_question_comes_from_complaint_problems_and_medications(summary, staff):
+def test_prefilled_question_comes_from_coded_problems_and_medications_never_the_patients_words(summary, staff):
     question = services.research_question_prefill(summary_or_patient=summary, actor=staff)
-    assert "chest tightness when climbing stairs" in question
+    assert "chest tightness" not in question, "the chief complaint is the patient's own words"
     assert "Essential hypertension" in question
     assert "lisinopril" in question and "ibuprofen" in question
 

@@ -20,9 +20,10 @@ def test_a_chat_turn_makes_few_queries(staff_api, demo_patient):
         response = patient_api.post(url, {"text": "You can reach me at 555-201-3344."})
     assert response.status_code == 200, response.content
     # Token lookup 1, lease 3 (claim, session, last index), patient turn 3 (begin, insert, commit),
-    # chart tool 3 (patient, resources, audit), model side 5 (begin, 2 inserts, head, commit).
+    # chart tool 6 (patient, resources; the audit row's chain link: begin, last hash, insert, commit;
+    # on PostgreSQL one more, the chain's advisory lock), model side 5 (begin, 2 inserts, head, commit).
     sql = [q["sql"] for q in queries.captured_queries]
-    assert len(sql) <= 15, "\n".join(s[:120] for s in sql)
+    assert len(sql) <= (19 if connection.vendor == "postgresql" else 18), "\n".join(s[:120] for s in sql)
     assert not any("intake_apitoken" in s for s in sql), "a patient token needs no API-token lookup"
 
 

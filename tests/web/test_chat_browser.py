@@ -135,8 +135,11 @@ def test_patient_completes_a_full_intake_on_a_phone(phone, desk, live_app):
     expect(page.locator("#composer")).to_be_hidden()
     session.refresh_from_db()
     assert session.status == IntakeSession.Status.COMPLETED and session.summary_id
+    # From now on the link shows nothing: neither the transcript nor the answers.
     page.reload()
-    expect(page.locator("#done")).to_be_visible()
+    expect(page.locator("h1")).to_have_text("Your intake is finished")
+    expect(page.locator("#transcript")).to_have_count(0)
+    assert token not in page.url, "the token left the address bar on the first visit"
     assert watch.dialogs == [] and watch.csp_violations == [] and watch.page_errors == []
 
     # Staff see the whole intake on the patient page.
