@@ -40,12 +40,23 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+def staff_page_url(patient_id: int) -> str:
+    return reverse("staff:patient", args=[patient_id])
+
+
 @admin.register(Patient)
 class PatientAdmin(admin.ModelAdmin):
-    list_display = ("__str__", "birth_date", "sex", "mrn", "fhir_patient_id", "created_at")
+    list_display = ("__str__", "birth_date", "sex", "mrn", "fhir_patient_id", "created_at", "staff_page")
     list_filter = ("sex",)
     search_fields = ("given_name", "family_name", "mrn", "fhir_patient_id")
     readonly_fields = ("created_at",)
+
+    def view_on_site(self, obj: Patient) -> str:  # the "View on site" button: the staff patient page
+        return staff_page_url(obj.pk)
+
+    @admin.display(description="Staff page")
+    def staff_page(self, obj: Patient) -> SafeString:
+        return format_html('<a href="{}">Open</a>', staff_page_url(obj.pk))
 
 
 @admin.register(FhirResource)
@@ -220,10 +231,19 @@ class PatientSummaryAdmin(SimpleHistoryAdmin):
             kwargs["fields"] = []
         return super().get_form(request, obj, change, **kwargs)
 
+    def view_on_site(self, obj: PatientSummary) -> str:  # the "View on site" button: the staff patient page
+        return staff_page_url(obj.patient_id)
+
     @admin.display(description="Patient")
     def patient_link(self, obj: PatientSummary) -> SafeString:
         p = obj.patient
-        return format_html("{} · born {} · MRN {}", p.full_name, p.birth_date.isoformat(), p.mrn or "not recorded")
+        return format_html(
+            '{} · born {} · MRN {} · <a href="{}">staff page</a>',
+            p.full_name,
+            p.birth_date.isoformat(),
+            p.mrn or "not recorded",
+            staff_page_url(p.pk),
+        )
 
     @admin.display(description="Review status")
     def review_state(self, obj: PatientSummary) -> SafeString:

@@ -317,3 +317,16 @@ class PatientSummaryReviewForm(forms.ModelForm):
             self.add_error(field if field in self.fields else None, message)
         cleaned["summary_data"] = clean_data
         return cleaned
+
+
+class PatientSearchForm(forms.Form):
+    """Staff patient search. Posted, never in a query string, so names stay out of URLs and logs."""
+
+    q = forms.CharField(
+        label="Name, MRN or birth date",
+        max_length=100,
+        required=False,
+        help_text="For example “Garcia”, “Maria Garcia”, an MRN, or a birth date as 1980-05-04.",
+        widget=forms.TextInput(attrs={"type": "search", "autocomplete": "off", "aria-describedby": "id_q-help"}),
+        error_messages={"max_length": "Shorten the search to at most 100 characters."},
+    )
