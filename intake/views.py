@@ -84,6 +84,7 @@ def patient_chat(request: HttpRequest, token: str) -> HttpResponse:
             MAX_ATTACHMENT_BYTES * MAX_ATTACHMENTS_PER_TURN, settings.DATA_UPLOAD_MAX_MEMORY_SIZE * 3 // 4 - 65536
         ),
         "accept": ",".join(ALLOWED_TYPES),
+        "max_chars": services.MAX_TEXT_CHARS,
     }
     response = render(request, "intake/intake_chat.html", context)
     # The page carries the patient's token: never_cache keeps it out of caches, and this out of Referer.
