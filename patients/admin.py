@@ -107,6 +107,10 @@ def _lines(value: Any) -> str:
     return "\n".join(str(v) for v in value) if isinstance(value, list) else ""
 
 
+def _pairs(value: Any) -> str:
+    return "\n".join(f"{k.replace('_', ' ')}: {v}" for k, v in value.items() if v) if isinstance(value, dict) else ""
+
+
 @admin.register(PatientSummary)
 class PatientSummaryAdmin(SimpleHistoryAdmin):
     """A clinician's review queue: emergent first, then oldest first within an urgency."""
@@ -280,7 +284,10 @@ class PatientSummaryAdmin(SimpleHistoryAdmin):
             ("Allergies", "\n".join(allergies)),
             ("Past history", _lines(data.get("past_history"))),
             ("Family history", _lines(data.get("family_history"))),
+            ("Insurance", _pairs(data.get("insurance"))),
+            ("Social history", _pairs(data.get("social_history"))),
             ("Red flags", _lines(data.get("red_flags"))),
+            ("Recommended follow-up", _lines(data.get("recommended_follow_up"))),
         ]
         return format_html(
             '<dl class="summary-display">{}</dl>',

@@ -495,6 +495,7 @@ def test_front_desk_staff_see_the_summary_read_only(client):
     assert response.status_code == 200
     assert 'name="chief_complaint"' not in html and 'name="_approve"' not in html
     assert "Cough for a week" in html and "my &lt;i&gt;knee&lt;/i&gt;" in html
+    assert "member id: W123456789" in html and "occupation: teacher" in html and "Check blood pressure" in html
     assert client.post(change_url(summary), form_payload(summary, chief_complaint="Hacked")).status_code == 403
     summary.refresh_from_db()
     assert summary.data["chief_complaint"] == "Cough for a week"
