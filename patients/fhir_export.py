@@ -37,6 +37,7 @@ from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.bundle import Bundle
 
 from patients.models import PatientSummary
+from patients.selectors import summary_topics
 
 AI_DEVICE_NAME = "Gemini intake assistant (AI draft)"
 _NS = uuid.UUID("7b0c1a52-3f0e-4c59-9c1e-0f4f5b8a6d21")  # stable ids: same summary, same export ids
@@ -414,8 +415,9 @@ def _questionnaire_response(
         if question.strip():
             item["text"] = question.strip()
         items.append(item)
+    said = summary_topics(summary)
     for key, label in (("declined", "Declined to answer"), ("none", "Said they have none")):
-        topics = _texts(data.get(key))
+        topics = said[key]
         if topics:
             items.append(
                 {"linkId": key, "text": label, "answer": [{"valueString": t.replace("_", " ")} for t in topics]}
@@ -471,7 +473,7 @@ def summary_fhir_bundle(*, summary: PatientSummary) -> dict[str, Any]:
     ]
     clinical += [_medication(summary, i, m, patient) for i, m in enumerate(_dicts(data.get("medications")))]
     allergies = [_allergy(summary, i, a, patient) for i, a in enumerate(_dicts(data.get("allergies")))]
-    if not allergies and "allergies" in _texts(data.get("none")):
+    if not allergies and "allergies" in summary_topics(summary)["none"]:
         allergies = [_no_known_allergy(summary, patient)]
     clinical += allergies
     clinical += [_family(summary, i, f, patient) for i, f in enumerate(_texts(data.get("family_history")))]

@@ -9,6 +9,7 @@ from django import forms
 from agents.schemas import AllergyStatus, MedicationStatus
 from patients.models import Patient, PatientSummary
 from patients.review import STATUS_LABELS, summary_validate
+from patients.selectors import summary_topics
 from patients.services import PatientDuplicateError, PatientInvalidError, patient_create
 
 
@@ -119,6 +120,9 @@ MEDICATION_STATUSES = [("", "— status —"), *((s, STATUS_LABELS[s]) for s in 
 ALLERGY_STATUSES = [("", "— status —"), *((s, STATUS_LABELS[s]) for s in get_args(AllergyStatus))]
 # Topic keys the intake record may list under `declined` / `none`, per summary section.
 SECTION_TOPICS: dict[str, tuple[str, ...]] = {
+    "patient_name": ("identity", "patient_name"),
+    "chief_complaint": ("reason", "chief_complaint"),
+    "history_of_present_illness": ("hpi", "history_of_present_illness"),
     "contact": ("contact", "phone", "email"),
     "insurance": ("insurance",),
     "medications": ("medications",),
@@ -183,14 +187,13 @@ def _str(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
-def section_state(data: dict[str, Any], section: str, value: Any) -> str:
-    """What the intake says about an empty or refused section: declined, none, or not obtained."""
+def section_state(said: dict[str, list[str]], section: str, value: Any) -> str:
+    """What the intake says about an empty or refused section: declined, none, or not obtained.
+    `said` is `summary_topics`: the topics declined and the topics the patient has none of."""
     topics = SECTION_TOPICS.get(section, (section,))
-    declined = data.get("declined") if isinstance(data.get("declined"), list) else []
-    none = data.get("none") if isinstance(data.get("none"), list) else []
-    if any(t in declined for t in topics):
+    if any(t in said.get("declined", []) for t in topics):
         return "declined"
-    if any(t in none for t in topics):
+    if any(t in said.get("none", []) for t in topics):
         return "none"
     empty = not value or (isinstance(value, dict) and not any(value.values()))
     return "not_obtained" if empty else ""
@@ -253,16 +256,16 @@ class PatientSummaryReviewForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         data = self.instance.data if self.instance.pk and isinstance(self.instance.data, dict) else {}
         self.summary = data
+        self.said = summary_topics(self.instance) if self.instance.pk else {}
         self.fields["urgency_level"].initial = data.get("urgency_level", self.instance.urgency)
         for name in self.SCALARS[:1] + self.SCALARS[2:]:
             self.fields[name].initial = _str(data.get(name))
+            self._show_state(name, section_state(self.said, name, data.get(name)))
         for name, (key, sub) in self.PAIRS.items():
             group = data.get(key) if isinstance(data.get(key), dict) else {}
             self.fields[name].initial = _str(group.get(sub))
-            state = section_state(data, self.STATE_OF[name], group.get(sub) if key == "social_history" else group)
-            if state:
-                self.fields[name].help_text = SECTION_STATE_LABELS[state]
-                self.fields[name].widget.attrs["data-state"] = state
+            state = section_state(self.said, self.STATE_OF[name], group.get(sub) if key == "social_history" else group)
+            self._show_state(name, state)
         self.formsets: dict[str, forms.BaseFormSet] = {}
         for key, (formset, _heading, _row) in SUMMARY_FORMSETS.items():
             items = data.get(key) if isinstance(data.get(key), list) else []
@@ -270,6 +273,11 @@ class PatientSummaryReviewForm(forms.ModelForm):
             # A post without this formset (the history page's revert form) keeps the list as it is.
             posted = self.is_bound and f"{key}-TOTAL_FORMS" in self.data
             self.formsets[key] = formset(self.data if posted else None, prefix=key, initial=initial)
+
+    def _show_state(self, name: str, state: str) -> None:
+        if state:
+            self.fields[name].help_text = SECTION_STATE_LABELS[state]
+            self.fields[name].widget.attrs["data-state"] = state
 
     def formset_sections(self) -> list[dict[str, Any]]:
         """For the template: each list section with its formset, heading and declined/none state."""
@@ -279,7 +287,7 @@ class PatientSummaryReviewForm(forms.ModelForm):
                 "formset": self.formsets[key],
                 "heading": heading,
                 "row": row,
-                "state": SECTION_STATE_LABELS.get(section_state(self.summary, key, self.summary.get(key)), ""),
+                "state": SECTION_STATE_LABELS.get(section_state(self.said, key, self.summary.get(key)), ""),
             }
             for key, (_f, heading, row) in SUMMARY_FORMSETS.items()
         ]

@@ -6,7 +6,7 @@ from datetime import date
 
 from django.db.models import Q, QuerySet
 
-from patients.models import Patient
+from patients.models import Patient, PatientSummary
 
 SEARCH_LIMIT = 50
 
@@ -33,3 +33,16 @@ def patient_search(*, query: str, limit: int = SEARCH_LIMIT) -> QuerySet[Patient
             else Q(given_name__icontains=token) | Q(family_name__icontains=token) | Q(mrn__iexact=token)
         )
     return Patient.objects.filter(condition).order_by("family_name", "given_name", "birth_date")[:limit]
+
+
+def summary_topics(summary: PatientSummary) -> dict[str, list[str]]:
+    """The topics the patient declined or said they have none of: from the summary's own `declined` /
+    `none` lists when it has them, and the intake's record of declined steps (plan step keys)."""
+    data = summary.data if isinstance(summary.data, dict) else {}
+    session = getattr(summary, "intake_session", None)  # reverse one-to-one: absent raises, getattr hides it
+    answers = session.answers if session is not None and isinstance(session.answers, dict) else {}
+    topics: dict[str, list[str]] = {}
+    for key in ("declined", "none"):
+        found = [*(data.get(key) or []), *(answers.get(key) or [])]
+        topics[key] = list(dict.fromkeys(str(t) for t in found if isinstance(t, str) and t))
+    return topics

@@ -322,3 +322,19 @@ def test_past_condition_status_prefers_the_chart():
     assert past_condition_status("Asthma", chart) == "resolved"
     assert past_condition_status("Asthma", []) == "active"
     assert past_condition_status("Tonsillectomy", []) == "resolved"
+
+
+def test_steps_declined_in_the_chat_are_in_the_answers_as_given():
+    summary = make_summary()
+    session = add_transcript(summary, [("model", "What insurance do you have?"), ("patient", "I'd rather not say")])
+    session.answers = {"declined": ["insurance"]}
+    session.save()
+    summary = summary_approve(summary=summary, reviewer=reviewer())
+
+    answers = next(
+        r for r in resources(summary_fhir_bundle(summary=summary)) if r["resourceType"] == "QuestionnaireResponse"
+    )
+
+    items = {i["linkId"]: i for i in answers["item"]}
+    assert items["answer-1"]["answer"][0]["valueString"] == "I'd rather not say"
+    assert [a["valueString"] for a in items["declined"]["answer"]] == ["insurance"]

@@ -568,3 +568,17 @@ def test_list_shows_each_summarys_latest_research_status(client):
     html = client.get(CHANGELIST).content.decode()
     assert '<td class="field-research_status">Running (+1 earlier)</td>' in html
     assert html.count('<td class="field-research_status">—</td>') == 1, "the summary without research"
+
+
+def test_steps_the_patient_declined_in_the_chat_are_shown_as_declined(client):
+    summary = make_summary(history_of_present_illness="")
+    session = add_transcript(summary, [("model", "When did it start?"), ("patient", "skip")])
+    session.answers = {"declined": ["hpi", "social_history"]}  # the intake's record of declined steps
+    session.save()
+    client.force_login(reviewer())
+
+    form = client.get(change_url(summary)).context["adminform"].form
+
+    assert form.fields["history_of_present_illness"].help_text == "The patient declined to answer."
+    assert form.fields["tobacco"].help_text == "The patient declined to answer."
+    assert form.fields["chief_complaint"].help_text == ""  # answered
