@@ -52,6 +52,10 @@
   function scrollDown(node, align) {
     if (!node || node.hidden) return;
     var c = covered(), r = node.getBoundingClientRect(), bottom = window.innerHeight - c.bottom;
+    if (align === "follow") { // a reply streaming in: follow it, unless the patient scrolled up to read
+      if (r.top > bottom) return;
+      align = "";
+    }
     if (!align && r.top >= c.top && r.bottom <= bottom) return; // already in view
     // Taller than the free space: show its start, where reading begins.
     var block = align || (r.height > bottom - c.top ? "start" : "end");
@@ -271,7 +275,7 @@
       await readEvents(res, function (event) {
         if (event.type === "delta") {
           textNode.textContent += event.text;
-          scrollDown(reply);
+          scrollDown(reply, "follow");
         } else if (event.type === "done") {
           finished = event;
         } else if (event.type === "error") {
