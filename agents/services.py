@@ -149,12 +149,17 @@ def research_context_build(
         for p in snapshot.get("problems") or []
         if isinstance(p, dict) and p.get("name")
     ]
+    # The reviewed summary's current medications when there is a summary (the chart may still list one
+    # the patient stopped), else the chart's; each drug once, keyed on its first word.
     medications: list[str] = []
-    for med in list(data.get("medications") or []) + list(snapshot.get("medications") or []):
-        if not isinstance(med, dict) or not med.get("name"):
+    seen: set[str] = set()
+    for med in (data.get("medications") if summary else None) or snapshot.get("medications") or []:
+        if not isinstance(med, dict) or not str(med.get("name") or "").split():
             continue
-        if med.get("status") in {"stopped", "not_taking"}:
+        key = str(med["name"]).split()[0].casefold()
+        if med.get("status") in {"stopped", "not_taking"} or key in seen:
             continue
+        seen.add(key)
         dose = " ".join(str(med.get(k) or "") for k in ("dose", "frequency")).strip()
         medications.append(f"{med['name'].strip()} {dose}".strip())
 

@@ -201,9 +201,21 @@ _DASHBOARD_FIELDS = (
     "step_index",
     "urgency",
     "emergency_flagged",
+    "answers",
     "created_at",
     "finished_at",
 )
+# An intake the patient may still be answering: starting another for the same patient needs a confirmation.
+OPEN_INTAKE_STATUSES = (IntakeSession.Status.ACTIVE, IntakeSession.Status.REVIEW, IntakeSession.Status.SUMMARIZING)
+
+
+def intake_open_for_patient(*, patient_id: int) -> IntakeSession | None:
+    """The patient's most recent intake that is still open, if any."""
+    return (
+        IntakeSession.objects.filter(patient_id=patient_id, status__in=OPEN_INTAKE_STATUSES)
+        .order_by("-created_at")
+        .first()
+    )
 
 
 def intake_dashboard_rows(*, since: Any) -> list[dict[str, Any]]:
@@ -230,6 +242,8 @@ def intake_dashboard_rows(*, since: Any) -> list[dict[str, Any]]:
                 "percent": _percent(s.step_index),
                 "urgency": urgency,
                 "urgency_label": IntakeSession.Urgency(urgency).label,
+                # Which sign raised it (the red-flag rules' labels), so "Emergent" says why.
+                "red_flags": [str(f) for f in (s.answers or {}).get("red_flags") or [] if f],
                 "created_at": s.created_at,
                 "finished_at": s.finished_at,
             }

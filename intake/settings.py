@@ -245,7 +245,9 @@ CONTENT_SECURITY_POLICY = {
 # With a key the SDK talks to Google; without one it talks to the local emulator. The app never
 # branches on which: only the base URL and the key differ.
 GEMINI_API_KEY = env_str("GEMINI_API_KEY", "")
-GEMINI_BASE_URL = env_str("GEMINI_BASE_URL", "" if GEMINI_API_KEY else "http://127.0.0.1:8765")
+# The emulator's port under `make run` (Procfile); moving it moves the app's default address too.
+EMULATOR_PORT = env_int("EMULATOR_PORT", 8765)
+GEMINI_BASE_URL = env_str("GEMINI_BASE_URL", "" if GEMINI_API_KEY else f"http://127.0.0.1:{EMULATOR_PORT}")
 GEMINI_EMULATOR_KEY = "emulator-local-key"
 GEMINI_MODEL = env_str("GEMINI_MODEL", "gemini-3-flash-preview")
 GEMINI_RESEARCH_AGENT = env_str("GEMINI_RESEARCH_AGENT", "deep-research-preview-04-2026")

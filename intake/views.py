@@ -37,6 +37,19 @@ _RTL = {"ar", "fa", "he", "ur", "ps", "yi", "dv", "ckb"}
 
 
 @require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    """`/`: each kind of user to their start page; anyone without a session gets a short explanation."""
+    user = request.user
+    if user.is_authenticated and user.is_active and user.is_staff:
+        if user.is_superuser:
+            return redirect("admin:index")
+        if user.has_perm("patients.approve_patientsummary"):
+            return redirect("admin:patients_patientsummary_changelist")
+        return redirect("staff:dashboard")
+    return render(request, "home.html")
+
+
+@require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
     report = health.health_check()
     return JsonResponse(report, status=200 if report["ok"] else 503)
@@ -119,6 +132,7 @@ def patient_chat(request: HttpRequest) -> HttpResponse:
             MAX_ATTACHMENT_BYTES * MAX_ATTACHMENTS_PER_TURN, settings.DATA_UPLOAD_MAX_MEMORY_SIZE * 3 // 4 - 65536
         ),
         "accept": ",".join(ALLOWED_TYPES),
+        "max_chars": services.MAX_TEXT_CHARS,
     }
     response = render(request, "intake/intake_chat.html", context)
     # The page carries the patient's token: never_cache keeps it out of caches, and this out of Referer.
@@ -200,6 +214,7 @@ def staff_patient(request: HttpRequest, patient_id: int) -> HttpResponse:
         "staff/staff_patient.html",
         {
             **page,
+            "open_intake": selectors.intake_open_for_patient(patient_id=patient.pk),
             "chart": chart,
             "chart_source": chart_source,
             "chart_error": chart_error,
@@ -216,6 +231,11 @@ def staff_intake_start(request: HttpRequest, patient_id: int) -> HttpResponse:
 
     Rendered in the POST response (not redirected) because only the token's hash is stored."""
     patient = selectors.patient_get(patient_id)
+    open_intake = selectors.intake_open_for_patient(patient_id=patient.pk)
+    if open_intake is not None and request.POST.get("confirm_second") != "1":
+        # A second link for the same patient is usually a mistake: say so, link the open one, ask first.
+        context = {"patient": patient, "open_intake": open_intake}
+        return render(request, "staff/staff_intake_confirm.html", context, status=409)
     session, token = services.intake_start(patient=patient, actor=request.user)
     link = request.build_absolute_uri(reverse("patient-chat", args=[token]))
     # The token is in the page body, never in this page's URL (so the default Referer policy is

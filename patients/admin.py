@@ -23,8 +23,9 @@ from simple_history.admin import SimpleHistoryAdmin
 from patients import services
 from patients.adminsearch import PostSearchMixin
 from patients.fhir_export import FhirExportError
+from patients.forms import PatientSummaryReviewForm
 from patients.models import AuditEvent, FhirResource, FhirSource, Patient, PatientSummary
-from patients.review import reconciliation_rows, summary_validate
+from patients.review import reconciliation_rows, section_changes
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -40,15 +41,26 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+def staff_page_url(patient_id: int) -> str:
+    return reverse("staff:patient", args=[patient_id])
+
+
 @admin.register(Patient)
 class PatientAdmin(PostSearchMixin, admin.ModelAdmin):
-    list_display = ("__str__", "birth_date", "sex", "mrn", "fhir_patient_id", "created_at")
+    list_display = ("__str__", "birth_date", "sex", "mrn", "fhir_patient_id", "created_at", "staff_page")
     list_filter = ("sex",)
     search_fields = ("given_name", "family_name", "mrn", "fhir_patient_id")
     readonly_fields = ("created_at",)
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # clinical records leave only through `manage.py retention_purge`
+
+    def view_on_site(self, obj: Patient) -> str:  # the "View on site" button: the staff patient page
+        return staff_page_url(obj.pk)
+
+    @admin.display(description="Staff page")
+    def staff_page(self, obj: Patient) -> SafeString:
+        return format_html('<a href="{}">Open</a>', staff_page_url(obj.pk))
 
 
 @admin.register(FhirResource)
@@ -97,124 +109,12 @@ TRANSCRIPT_PERMISSION = "intake.view_transcript"
 EXPORT_PERMISSION = "patients.export_fhir"
 
 
-def _json_text(value: Any) -> str:
-    return json.dumps(value, indent=2, ensure_ascii=False)
-
-
-def _has_nul(value: Any) -> bool:
-    """Whether a parsed JSON value holds a NUL anywhere (PostgreSQL's jsonb refuses \\u0000)."""
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    return False
-
-
 def _lines(value: Any) -> str:
     return "\n".join(str(v) for v in value) if isinstance(value, list) else ""
 
 
-class PatientSummaryReviewForm(forms.ModelForm):
-    """The summary's JSON as reviewable fields. Every save is validated against PatientSummarySchema."""
-
-    urgency_level = forms.ChoiceField(label="Urgency", choices=PatientSummary.Urgency.choices)
-    chief_complaint = forms.CharField(
-        label="Chief complaint", required=False, widget=forms.Textarea(attrs={"rows": 2, "cols": 80})
-    )
-    history_of_present_illness = forms.CharField(
-        label="History of present illness",
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 5, "cols": 80}),
-    )
-    medications = forms.CharField(
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 8, "cols": 80, "class": "vLargeTextField json-field"}),
-        help_text=(
-            'JSON list, one object per medication: {"name", "dose", "frequency", "status"}; status is one of '
-            "confirmed, new, changed, stopped, not_taking."
-        ),
-    )
-    allergies = forms.CharField(
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 6, "cols": 80, "class": "vLargeTextField json-field"}),
-        help_text=(
-            'JSON list, one object per allergy: {"substance", "reaction", "status"}; status is one of '
-            "confirmed, new, resolved, denied."
-        ),
-    )
-    past_history = forms.CharField(
-        label="Past history",
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
-        help_text="One condition or surgery per line.",
-    )
-    family_history = forms.CharField(
-        label="Family history",
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
-        help_text="One item per line, e.g. “Mother: type 2 diabetes”.",
-    )
-
-    TEXT_FIELDS = ("chief_complaint", "history_of_present_illness")
-    JSON_FIELDS = ("medications", "allergies")
-    LINE_FIELDS = ("past_history", "family_history")
-
-    class Meta:
-        model = PatientSummary
-        fields = ["review_note"]
-        widgets = {"review_note": forms.Textarea(attrs={"rows": 3, "cols": 80})}
-        help_texts = {"review_note": "Required when rejecting or requesting changes; saved in the history."}
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        data = (self.instance.data if self.instance and self.instance.pk else None) or {}
-        self.fields["urgency_level"].initial = data.get("urgency_level", self.instance.urgency)
-        for name in self.TEXT_FIELDS:
-            self.fields[name].initial = data.get(name, "")
-        for name in self.JSON_FIELDS:
-            text = _json_text(data.get(name, []))
-            self.fields[name].initial = text
-            # Show the whole list without scrolling, within reason.
-            self.fields[name].widget.attrs["rows"] = min(max(4, text.count("\n") + 2), 30)
-        for name in self.LINE_FIELDS:
-            self.fields[name].initial = _lines(data.get(name, []))
-
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
-        merged = dict(self.instance.data or {})
-        if "urgency_level" in cleaned:
-            merged["urgency_level"] = cleaned["urgency_level"]
-        for name in self.TEXT_FIELDS:
-            merged[name] = cleaned.get(name, "").strip()
-        for name in self.JSON_FIELDS:
-            raw = cleaned.get(name, "").strip() or "[]"
-            try:
-                merged[name] = json.loads(raw)
-            except json.JSONDecodeError as exc:
-                self.add_error(
-                    name,
-                    f"This is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}). "
-                    'Use a list like [{"name": "...", ...}].',
-                )
-            except (ValueError, RecursionError):  # a number too long to convert, or nesting too deep
-                self.add_error(name, 'This JSON cannot be read. Use a list like [{"name": "...", ...}].')
-            else:
-                if _has_nul(merged[name]):
-                    self.add_error(name, "Remove the null character (\\u0000); it cannot be stored.")
-        for name in self.LINE_FIELDS:
-            merged[name] = [line.strip() for line in cleaned.get(name, "").splitlines() if line.strip()]
-        decision = next((d for d in DECISIONS if d in self.data), None)
-        if decision and DECISIONS[decision][2] and not cleaned.get("review_note", "").strip():
-            self.add_error("review_note", "Please write a note saying what is wrong or what needs to change.")
-        if self.errors:
-            return cleaned
-        clean_data, errors = summary_validate(merged)
-        for field, message in errors:
-            self.add_error(field if field in self.fields else None, message)
-        cleaned["summary_data"] = clean_data
-        return cleaned
+def _pairs(value: Any) -> str:
+    return "\n".join(f"{k.replace('_', ' ')}: {v}" for k, v in value.items() if v) if isinstance(value, dict) else ""
 
 
 @admin.register(PatientSummary)
@@ -246,10 +146,10 @@ class PatientSummaryAdmin(PostSearchMixin, SimpleHistoryAdmin):
         "urgency_level",
         "chief_complaint",
         "history_of_present_illness",
-        "medications",
-        "allergies",
-        "past_history",
-        "family_history",
+        "patient_name",
+        ("contact_phone", "contact_email"),
+        ("insurance_payer", "insurance_member_id"),
+        ("tobacco", "alcohol", "occupation"),
     )
     display_fields = ("summary_display",)
     always_readonly = (
@@ -263,6 +163,7 @@ class PatientSummaryAdmin(PostSearchMixin, SimpleHistoryAdmin):
 
     class Media:
         css = {"all": ("patients/review_admin.css",)}
+        js = ("patients/review_admin.js",)
 
     # --- Permissions ---------------------------------------------------------------------------
 
@@ -342,10 +243,19 @@ class PatientSummaryAdmin(PostSearchMixin, SimpleHistoryAdmin):
             kwargs["fields"] = []
         return super().get_form(request, obj, change, **kwargs)
 
+    def view_on_site(self, obj: PatientSummary) -> str:  # the "View on site" button: the staff patient page
+        return staff_page_url(obj.patient_id)
+
     @admin.display(description="Patient")
     def patient_link(self, obj: PatientSummary) -> SafeString:
         p = obj.patient
-        return format_html("{} · born {} · MRN {}", p.full_name, p.birth_date.isoformat(), p.mrn or "not recorded")
+        return format_html(
+            '{} · born {} · MRN {} · <a href="{}">staff page</a>',
+            p.full_name,
+            p.birth_date.isoformat(),
+            p.mrn or "not recorded",
+            staff_page_url(p.pk),
+        )
 
     @admin.display(description="Review status")
     def review_state(self, obj: PatientSummary) -> SafeString:
@@ -382,7 +292,10 @@ class PatientSummaryAdmin(PostSearchMixin, SimpleHistoryAdmin):
             ("Allergies", "\n".join(allergies)),
             ("Past history", _lines(data.get("past_history"))),
             ("Family history", _lines(data.get("family_history"))),
+            ("Insurance", _pairs(data.get("insurance"))),
+            ("Social history", _pairs(data.get("social_history"))),
             ("Red flags", _lines(data.get("red_flags"))),
+            ("Recommended follow-up", _lines(data.get("recommended_follow_up"))),
         ]
         return format_html(
             '<dl class="summary-display">{}</dl>',
@@ -489,6 +402,20 @@ class PatientSummaryAdmin(PostSearchMixin, SimpleHistoryAdmin):
         else:
             self.message_user(request, f"Summary #{obj.pk} {done}.", messages.SUCCESS)
         return HttpResponseRedirect(request.path)
+
+    def set_history_delta_changes(self, request: HttpRequest, historical_records: Any, **kwargs: Any) -> None:
+        """The history page's "Changes" column per summary section, in words (not one JSON blob)."""
+        previous = None
+        for current in historical_records:  # newest first: each record is compared with the one before it
+            if previous is not None:
+                changes = section_changes(current.data or {}, previous.data or {})
+                for field in ("review_status", "review_note"):
+                    old, new = getattr(current, field), getattr(previous, field)
+                    if old != new:
+                        label = PatientSummary._meta.get_field(field).verbose_name.capitalize()
+                        changes.append({"field": label, "old": old or "—", "new": new or "—"})
+                previous.history_delta_changes = changes
+            previous = current
 
     def history_view(self, request: HttpRequest, object_id: str, extra_context: Any = None) -> HttpResponse:
         response = super().history_view(request, object_id, extra_context)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 from django import forms
 
-from patients.models import Patient
+from agents.schemas import AllergyStatus, MedicationStatus
+from patients.models import Patient, PatientSummary
+from patients.review import STATUS_LABELS, summary_validate
+from patients.selectors import summary_topics
 from patients.services import PatientDuplicateError, PatientInvalidError, patient_create
 
 
@@ -104,3 +107,234 @@ class PatientRegisterForm(forms.Form):
             self.add_error(exc.field if exc.field in self.fields else None, str(exc) + advice)
         self._mark_invalid()
         return None
+
+
+# --- The reviewer's summary form: one field per scalar, one formset per list --------------------------
+
+# Buttons of the review form that need a note saying what is wrong (see PatientSummaryAdmin.DECISIONS).
+NOTE_REQUIRED_BUTTONS = ("_request_changes", "_reject")
+_TEXT = {"rows": 2, "cols": 60}
+# Status labels are shared with the reconciliation table.
+# A blank first choice, so the blank row for adding one stays unchanged (and is skipped) until filled in.
+MEDICATION_STATUSES = [("", "— status —"), *((s, STATUS_LABELS[s]) for s in get_args(MedicationStatus))]
+ALLERGY_STATUSES = [("", "— status —"), *((s, STATUS_LABELS[s]) for s in get_args(AllergyStatus))]
+# Topic keys the intake record may list under `declined` / `none`, per summary section.
+SECTION_TOPICS: dict[str, tuple[str, ...]] = {
+    "patient_name": ("identity", "patient_name"),
+    "chief_complaint": ("reason", "chief_complaint"),
+    "history_of_present_illness": ("hpi", "history_of_present_illness"),
+    "contact": ("contact", "phone", "email"),
+    "insurance": ("insurance",),
+    "medications": ("medications",),
+    "allergies": ("allergies",),
+    "past_history": ("past_history",),
+    "family_history": ("family_history",),
+    "tobacco": ("tobacco", "social_history"),
+    "alcohol": ("alcohol", "social_history"),
+    "occupation": ("occupation", "social_history"),
+}
+
+
+def _req(label: str) -> dict[str, str]:
+    return {"required": f"Enter the {label}, or tick Delete to remove the row."}
+
+
+class MedicationForm(forms.Form):
+    name = forms.CharField(max_length=200, error_messages=_req("medicine's name"))
+    dose = forms.CharField(max_length=100, required=False)
+    frequency = forms.CharField(max_length=100, required=False)
+    status = forms.ChoiceField(
+        choices=MEDICATION_STATUSES,
+        error_messages={
+            "invalid_choice": "Choose the status against the chart from the list.",
+            "required": "Choose the status against the chart.",
+        },
+    )
+
+
+class AllergyForm(forms.Form):
+    substance = forms.CharField(max_length=200, error_messages=_req("substance"))
+    reaction = forms.CharField(max_length=200, required=False)
+    status = forms.ChoiceField(
+        choices=ALLERGY_STATUSES,
+        error_messages={
+            "invalid_choice": "Choose the status against the chart from the list.",
+            "required": "Choose the status against the chart.",
+        },
+    )
+
+
+class ItemForm(forms.Form):
+    text = forms.CharField(label="Item", max_length=500, error_messages=_req("text"))
+
+
+def _formset(form: type[forms.Form]) -> type[forms.BaseFormSet]:
+    return forms.formset_factory(form, extra=1, can_delete=True, max_num=50, validate_max=True)
+
+
+# Summary list key -> (formset class, heading, what one row is)
+SUMMARY_FORMSETS: dict[str, tuple[type[forms.BaseFormSet], str, str]] = {
+    "medications": (_formset(MedicationForm), "Medications", "medication"),
+    "allergies": (_formset(AllergyForm), "Allergies", "allergy"),
+    "past_history": (_formset(ItemForm), "Past history (conditions and surgeries)", "condition"),
+    "family_history": (_formset(ItemForm), "Family history", "item, e.g. “Mother: type 2 diabetes”"),
+    "red_flags": (_formset(ItemForm), "Red flags", "emergency sign"),
+    "recommended_follow_up": (_formset(ItemForm), "Recommended follow-up", "follow-up"),
+}
+
+
+def _str(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def section_state(said: dict[str, list[str]], section: str, value: Any) -> str:
+    """What the intake says about an empty or refused section: declined, none, or not obtained.
+    `said` is `summary_topics`: the topics declined and the topics the patient has none of."""
+    topics = SECTION_TOPICS.get(section, (section,))
+    if any(t in said.get("declined", []) for t in topics):
+        return "declined"
+    if any(t in said.get("none", []) for t in topics):
+        return "none"
+    empty = not value or (isinstance(value, dict) and not any(value.values()))
+    return "not_obtained" if empty else ""
+
+
+SECTION_STATE_LABELS = {
+    "declined": "The patient declined to answer.",
+    "none": "The patient said they have none.",
+    "not_obtained": "Not obtained in the intake.",
+}
+
+
+class PatientSummaryReviewForm(forms.ModelForm):
+    """Every field of the summary as a form field or an inline formset; saved only if PatientSummarySchema
+    accepts the result. `summary_data` in cleaned_data is the validated summary."""
+
+    patient_name = forms.CharField(label="Name as given", max_length=200, required=False)
+    urgency_level = forms.ChoiceField(label="Urgency", choices=PatientSummary.Urgency.choices)
+    chief_complaint = forms.CharField(label="Chief complaint", required=False, widget=forms.Textarea(attrs=_TEXT))
+    history_of_present_illness = forms.CharField(
+        label="History of present illness", required=False, widget=forms.Textarea(attrs={"rows": 4, "cols": 60})
+    )
+    contact_phone = forms.CharField(label="Phone (as given)", max_length=32, required=False)
+    contact_email = forms.EmailField(
+        label="Email (as given)", required=False, error_messages={"invalid": "Enter an email like name@example.org."}
+    )
+    insurance_payer = forms.CharField(label="Insurance payer", max_length=200, required=False)
+    insurance_member_id = forms.CharField(label="Member ID", max_length=100, required=False)
+    tobacco = forms.CharField(label="Tobacco", max_length=300, required=False)
+    alcohol = forms.CharField(label="Alcohol", max_length=300, required=False)
+    occupation = forms.CharField(label="Occupation", max_length=300, required=False)
+
+    SCALARS = ("patient_name", "urgency_level", "chief_complaint", "history_of_present_illness")
+    PAIRS = {  # form field -> (summary key, sub-key)
+        "contact_phone": ("contact", "phone"),
+        "contact_email": ("contact", "email"),
+        "insurance_payer": ("insurance", "payer"),
+        "insurance_member_id": ("insurance", "member_id"),
+        "tobacco": ("social_history", "tobacco"),
+        "alcohol": ("social_history", "alcohol"),
+        "occupation": ("social_history", "occupation"),
+    }
+    STATE_OF = {  # form field -> section whose declined/none/not-obtained state it shows
+        "contact_phone": "contact",
+        "contact_email": "contact",
+        "insurance_payer": "insurance",
+        "insurance_member_id": "insurance",
+        "tobacco": "tobacco",
+        "alcohol": "alcohol",
+        "occupation": "occupation",
+    }
+
+    class Meta:
+        model = PatientSummary
+        fields = ["review_note"]
+        widgets = {"review_note": forms.Textarea(attrs={"rows": 3, "cols": 60})}
+        help_texts = {"review_note": "Required when rejecting or requesting changes; saved in the history."}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        data = self.instance.data if self.instance.pk and isinstance(self.instance.data, dict) else {}
+        self.summary = data
+        self.said = summary_topics(self.instance) if self.instance.pk else {}
+        self.fields["urgency_level"].initial = data.get("urgency_level", self.instance.urgency)
+        for name in self.SCALARS[:1] + self.SCALARS[2:]:
+            self.fields[name].initial = _str(data.get(name))
+            self._show_state(name, section_state(self.said, name, data.get(name)))
+        for name, (key, sub) in self.PAIRS.items():
+            group = data.get(key) if isinstance(data.get(key), dict) else {}
+            self.fields[name].initial = _str(group.get(sub))
+            state = section_state(self.said, self.STATE_OF[name], group.get(sub) if key == "social_history" else group)
+            self._show_state(name, state)
+        self.formsets: dict[str, forms.BaseFormSet] = {}
+        for key, (formset, _heading, _row) in SUMMARY_FORMSETS.items():
+            items = data.get(key) if isinstance(data.get(key), list) else []
+            initial = [i if isinstance(i, dict) else {"text": str(i)} for i in items]
+            # A post without this formset (the history page's revert form) keeps the list as it is.
+            posted = self.is_bound and f"{key}-TOTAL_FORMS" in self.data
+            self.formsets[key] = formset(self.data if posted else None, prefix=key, initial=initial)
+
+    def _show_state(self, name: str, state: str) -> None:
+        if state:
+            self.fields[name].help_text = SECTION_STATE_LABELS[state]
+            self.fields[name].widget.attrs["data-state"] = state
+
+    def formset_sections(self) -> list[dict[str, Any]]:
+        """For the template: each list section with its formset, heading and declined/none state."""
+        return [
+            {
+                "key": key,
+                "formset": self.formsets[key],
+                "heading": heading,
+                "row": row,
+                "state": SECTION_STATE_LABELS.get(section_state(self.said, key, self.summary.get(key)), ""),
+            }
+            for key, (_f, heading, row) in SUMMARY_FORMSETS.items()
+        ]
+
+    def _rows(self, key: str) -> list[Any]:
+        rows = []
+        for form in self.formsets[key].forms:
+            if (not form.has_changed() and not form.initial) or form.cleaned_data.get("DELETE"):
+                continue  # the blank extra row, or a row ticked for deletion
+            cleaned = {k: v.strip() if isinstance(v, str) else v for k, v in form.cleaned_data.items() if k != "DELETE"}
+            rows.append(cleaned["text"] if set(cleaned) == {"text"} else cleaned)
+        return rows
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        posted = {k: fs for k, fs in self.formsets.items() if fs.is_bound}
+        if not all(fs.is_valid() for fs in posted.values()):
+            raise forms.ValidationError("Some rows below need fixing; each says what is wrong.")
+        merged = dict(self.summary)
+        for name in self.SCALARS:
+            if name in cleaned:
+                merged[name] = cleaned[name].strip()
+        for name, (key, sub) in self.PAIRS.items():
+            group = dict(merged.get(key) if isinstance(merged.get(key), dict) else {})
+            group[sub] = cleaned.get(name, "").strip()
+            merged[key] = group
+        for key in posted:
+            merged[key] = self._rows(key)
+        if any(b in self.data for b in NOTE_REQUIRED_BUTTONS) and not cleaned.get("review_note", "").strip():
+            self.add_error("review_note", "Please write a note saying what is wrong or what needs to change.")
+        if self.errors:
+            return cleaned
+        clean_data, errors = summary_validate(merged)
+        for field, message in errors:
+            self.add_error(field if field in self.fields else None, message)
+        cleaned["summary_data"] = clean_data
+        return cleaned
+
+
+class PatientSearchForm(forms.Form):
+    """Staff patient search. Posted, never in a query string, so names stay out of URLs and logs."""
+
+    q = forms.CharField(
+        label="Name, MRN or birth date",
+        max_length=100,
+        required=False,
+        help_text="For example “Garcia”, “Maria Garcia”, an MRN, or a birth date as 1980-05-04.",
+        widget=forms.TextInput(attrs={"type": "search", "autocomplete": "off", "aria-describedby": "id_q-help"}),
+        error_messages={"max_length": "Shorten the search to at most 100 characters."},
+    )

@@ -175,3 +175,26 @@ def changed_fields(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[
     """Top-level summary keys whose value differs (names only: safe for audit and history)."""
     keys: Iterable[str] = sorted(set(before) | set(after))
     return [k for k in keys if before.get(k) != after.get(k)]
+
+
+def _readable(value: Any) -> str:
+    if isinstance(value, list):
+        return "; ".join(_readable(v) for v in value) or "—"
+    if isinstance(value, Mapping):
+        if "name" in value or "substance" in value:  # a medication or allergy row
+            main = _join(*(str(value.get(k) or "") for k in ("name", "substance", "dose", "frequency", "reaction")))
+            return f"{main} [{STATUS_LABELS.get(str(value.get('status')), value.get('status'))}]"
+        return ", ".join(f"{str(k).replace('_', ' ')}: {v}" for k, v in value.items() if v) or "—"
+    return str(value) if value not in (None, "") else "—"
+
+
+def section_changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[dict[str, str]]:
+    """Each changed summary section as {"field", "old", "new"} in words, for the history page."""
+    return [
+        {
+            "field": _FIELD_LABELS.get(k, k.replace("_", " ").capitalize()),
+            "old": _readable(before.get(k)),
+            "new": _readable(after.get(k)),
+        }
+        for k in changed_fields(before, after)
+    ]

@@ -5,5 +5,6 @@ from django.urls import path
 from patients import views
 
 urlpatterns = [
+    path("", views.patient_list, name="patient-list"),
     path("new/", views.patient_register, name="patient-register"),
 ]

@@ -1,4 +1,5 @@
-"""Staff pages about patients: registration. Thin: parse with a form, call one service, render."""
+"""Staff pages about patients: the patient list and search, and registration. Thin: parse with a form,
+call one service or selector, render."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ from collections.abc import Callable
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from patients.access import staff_perms_required
-from patients.forms import PatientRegisterForm
+from patients.forms import PatientRegisterForm, PatientSearchForm
+from patients.selectors import SEARCH_LIMIT, patient_search
 
 
 def staff_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -34,4 +37,21 @@ def patient_register(request: HttpRequest) -> HttpResponse:
         "patients/patient_register.html",
         {"form": form, "duplicate_id": form.duplicate_id, "nav": "register"},
         status=status,
+    )
+
+
+@never_cache
+@staff_required
+@require_http_methods(["GET", "POST"])
+def patient_list(request: HttpRequest) -> HttpResponse:
+    """The patient list; a search is POSTed and answered on this same URL, so no name is ever in a URL."""
+    form = PatientSearchForm(request.POST or None)
+    query = form.cleaned_data["q"].strip() if request.method == "POST" and form.is_valid() else ""
+    invalid = request.method == "POST" and not form.is_valid()
+    patients = [] if invalid else list(patient_search(query=query))
+    return render(
+        request,
+        "patients/patient_list.html",
+        {"form": form, "patients": patients, "query": query, "limit": SEARCH_LIMIT, "nav": "patients"},
+        status=400 if invalid else 200,
     )

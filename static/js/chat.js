@@ -15,7 +15,9 @@
   var $ = function (id) { return document.getElementById(id); };
   var form = $("composer"), box = $("msg"), send = $("send"), retry = $("retry");
   var fileInput = $("file"), preview = $("preview"), errorBox = $("chat-error");
-  var transcript = $("transcript"), announcer = $("announcer");
+  var transcript = $("transcript"), announcer = $("announcer"), counter = $("msg-count");
+  var topBar = document.querySelector(".top"), root = document.documentElement;
+  var maxChars = Number(box.dataset.maxChars) || 4000;
   var files = [];
   var busy = false;
   var failed = null; // {text, files, nodes, key}: the last message that did not get an answer
@@ -37,9 +39,52 @@
     return n < 1048576 ? Math.max(1, Math.round(n / 1024)) + " KB" : (n / 1048576).toFixed(1) + " MB";
   }
 
-  function scrollDown(node) {
-    node.scrollIntoView({ block: "end", behavior: "smooth" });
+  /* --- Layout: the newest message always shows above the composer ----------------------------- */
+
+  // The sticky header and composer cover the top and bottom of the screen; html's scroll-padding
+  // (chat.css) keeps scrollIntoView clear of them. When together they would take half the screen
+  // (a small phone, large text), they join the page flow instead ("cramped") so the conversation
+  // keeps the screen.
+  function layout() {
+    var composerHeight = form.hidden ? 0 : form.offsetHeight;
+    var cramped = topBar.offsetHeight + composerHeight > window.innerHeight * 0.5;
+    body.classList.toggle("cramped", cramped);
+    root.style.setProperty("--top-h", cramped ? "0px" : topBar.offsetHeight + "px");
+    root.style.setProperty("--composer-h", cramped ? "0px" : composerHeight + "px");
   }
+
+  function covered() {
+    var styles = getComputedStyle(root);
+    return { top: parseFloat(styles.getPropertyValue("--top-h")) || 0,
+             bottom: parseFloat(styles.getPropertyValue("--composer-h")) || 0 };
+  }
+
+  function scrollDown(node, align) {
+    if (!node || node.hidden) return;
+    var c = covered(), r = node.getBoundingClientRect(), bottom = window.innerHeight - c.bottom;
+    if (align === "follow") { // a reply streaming in: follow it, unless the patient scrolled up to read
+      if (r.top > bottom) return;
+      align = "";
+    }
+    if (!align && r.top >= c.top && r.bottom <= bottom) return; // already in view
+    // Taller than the free space: show its start, where reading begins.
+    var block = align || (r.height > bottom - c.top ? "start" : "end");
+    node.scrollIntoView({ block: block, behavior: "auto" });
+  }
+
+  var pendingLayout = false;
+  function relayout() {
+    if (pendingLayout) return;
+    pendingLayout = true;
+    requestAnimationFrame(function () { pendingLayout = false; layout(); });
+  }
+  if (window.ResizeObserver) {
+    var ro = new ResizeObserver(relayout);
+    ro.observe(form);
+    ro.observe(topBar);
+  }
+  window.addEventListener("resize", relayout);
+  layout();
 
   function bubble(role, text) {
     var li = document.createElement("li");
@@ -159,6 +204,12 @@
     renderPreview();
   });
 
+  function clearFiles() {
+    files.forEach(function (f) { if (f.url) URL.revokeObjectURL(f.url); });
+    files = [];
+    renderPreview();
+  }
+
   function total() {
     return files.reduce(function (n, f) { return n + f.file.size; }, 0);
   }
@@ -236,6 +287,7 @@
       await readEvents(res, function (event) {
         if (event.type === "delta") {
           textNode.textContent += event.text;
+          scrollDown(reply, "follow");
         } else if (event.type === "done") {
           finished = event;
         } else if (event.type === "error") {
@@ -255,24 +307,29 @@
     reply.querySelector(".text").textContent = finished.reply;
     announcer.textContent = finished.reply;
     box.value = "";
-    files.forEach(function (f) { if (f.url) URL.revokeObjectURL(f.url); });
-    files = [];
-    renderPreview();
+    countChars();
+    clearFiles();
     failed = null;
     progress(finished);
     body.dataset.status = finished.status;
     setBusy(false);
+    scrollDown(reply);
     if (finished.status === "review") await showReview();
     // A typed "yes, that's right" at the review finishes the intake like the button does.
     if (finished.status === "completed" || finished.status === "manual") finish("");
-    scrollDown(reply);
   }
 
   function fail(err, text, chosen, mine, reply, key) {
     var status = err instanceof HttpProblem ? err.status : 0;
     var detail = err instanceof HttpProblem && err.detail ? err.detail : "";
     if (reply) reply.remove();
-    if (status >= 400 && status < 500 && status !== 409) {
+    if ((status === 413 || status === 415) && chosen.length) {
+      // A file the server refused: take it off the message (so it is not sent again) and say so.
+      mine.remove();
+      clearFiles();
+      showError((detail || "That file could not be accepted.") +
+        " The file was removed from your message; your text is still in the box. You can attach a different file.");
+    } else if (status >= 400 && status < 500 && status !== 409) {
       // Refused before anything was stored: take the message back so it can be fixed.
       mine.remove();
       showError(detail || "The message could not be sent. Please check it and try again.");
@@ -297,6 +354,11 @@
       box.focus();
       return;
     }
+    if (text.length > maxChars) {
+      showError(tooLong(text.length));
+      box.focus();
+      return;
+    }
     // Sending the same text again is a retry of the unanswered message: same key.
     var key = failed && failed.text === text ? failed.key : newKey();
     if (failed) failed.nodes.forEach(function (n) { n.remove(); });
@@ -312,6 +374,23 @@
     var text = box.value.trim() || again.text;
     submit(text, again.files, text === again.text ? again.key : newKey());
   });
+
+  /* --- Length: never cut the patient's text silently ------------------------------------------- */
+
+  function tooLong(n) {
+    return "Your message is " + n.toLocaleString("en") + " characters; the limit is " + maxChars.toLocaleString("en") +
+      ". Please shorten it by " + (n - maxChars).toLocaleString("en") + " characters, or send it in two parts.";
+  }
+
+  function countChars() {
+    var n = box.value.length;
+    counter.hidden = n < maxChars * 0.9;
+    counter.textContent = n.toLocaleString("en") + " of " + maxChars.toLocaleString("en") + " characters";
+    counter.classList.toggle("over", n > maxChars);
+    if (n > maxChars) showError(tooLong(n));
+    else if (errorBox.textContent.indexOf("Your message is ") === 0) showError("");
+  }
+  box.addEventListener("input", countChars);
 
   box.addEventListener("keydown", function (e) {
     if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); form.requestSubmit(); }
@@ -331,6 +410,7 @@
     }
     section.hidden = false;
     bindConfirm();
+    scrollDown(section, "start");
   }
 
   function bindConfirm() {
@@ -362,6 +442,7 @@
     if (message) $("done-text").textContent = message;
     var done = $("done");
     done.hidden = false;
+    layout();
     progress({ status: "completed", total_steps: Number($("progress").max) });
     body.dataset.status = "completed";
     done.focus();
@@ -383,6 +464,8 @@
     go.focus();
   }
 
-  var last = transcript.lastElementChild;
-  if (last) last.scrollIntoView({ block: "end" });
+  // On load: the newest thing on the page (the review or done panel, else the last message) in view.
+  var newest = [$("done"), $("review")].filter(function (n) { return !n.hidden; })[0];
+  if (newest) scrollDown(newest, "start");
+  else scrollDown(transcript.lastElementChild);
 })();

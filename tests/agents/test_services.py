@@ -172,6 +172,20 @@ def test_prefilled_question_comes_from_coded_problems_and_medications_never_the_
     assert "lisinopril" in question and "ibuprofen" in question
 
 
+def test_research_context_has_only_the_summarys_current_medications_each_once(summary, staff):
+    # The chart still lists atenolol (stopped per the summary) and lisinopril under its chart name.
+    summary.chart_snapshot["medications"] = [
+        {"name": "atenolol 50 MG Oral Tablet", "dose": "", "frequency": "", "status": "active"},
+        {"name": "lisinopril 10 MG Oral Tablet", "dose": "", "frequency": "1 time(s) per 1 d", "status": "active"},
+    ]
+    summary.data["medications"].append({"name": "Lisinopril", "dose": "", "frequency": "", "status": "confirmed"})
+    summary.save()
+
+    ctx = services.research_context_build(patient=summary.patient, summary=summary, actor=staff)
+
+    assert ctx.medications == ["lisinopril 10 mg daily", "ibuprofen 400 mg as needed"]
+
+
 def test_start_claims_once_stores_remote_id_and_schedules_poll(summary, staff, fake, enqueued):
     job = _request(summary, staff)
     assert services.research_job_start(job_id=job.pk) is None

@@ -31,19 +31,40 @@ def change_url(summary: PatientSummary) -> str:
     return reverse("admin:patients_patientsummary_change", args=[summary.pk])
 
 
+LISTS = ("medications", "allergies", "past_history", "family_history", "red_flags", "recommended_follow_up")
+
+
+def formset_payload(key: str, rows: list[Any], before: list[Any]) -> dict[str, Any]:
+    """A formset's POST as the browser sends it: one form per row shown (the `before` rows, edited into
+    `rows`; rows of `before` beyond `rows` ticked Delete), then a blank extra row."""
+    shown = [*rows, *({"DELETE": "on", **(r if isinstance(r, dict) else {"text": r})} for r in before[len(rows) :])]
+    payload: dict[str, Any] = {
+        f"{key}-TOTAL_FORMS": str(len(shown) + 1),
+        f"{key}-INITIAL_FORMS": str(len(before)),
+        f"{key}-MIN_NUM_FORMS": "0",
+        f"{key}-MAX_NUM_FORMS": "50",
+    }
+    for i, row in enumerate(shown):
+        for field, value in (row if isinstance(row, dict) else {"text": row}).items():
+            payload[f"{key}-{i}-{field}"] = value
+    return payload
+
+
 def form_payload(summary: PatientSummary, **overrides: Any) -> dict[str, Any]:
-    """What the change form posts, built from the summary's current data."""
+    """What the change form posts, built from the summary's current data; lists may be overridden too."""
     data = summary.data
     payload = {
         "urgency_level": data["urgency_level"],
+        "patient_name": data["patient_name"],
         "chief_complaint": data["chief_complaint"],
         "history_of_present_illness": data["history_of_present_illness"],
-        "medications": json.dumps(data["medications"]),
-        "allergies": json.dumps(data["allergies"]),
-        "past_history": "\n".join(data["past_history"]),
-        "family_history": "\n".join(data["family_history"]),
+        "insurance_payer": data["insurance"]["payer"],
+        "insurance_member_id": data["insurance"]["member_id"],
+        **{k: data["social_history"][k] for k in ("tobacco", "alcohol", "occupation")},
         "review_note": summary.review_note,
     }
+    for key in LISTS:
+        payload |= formset_payload(key, overrides.pop(key, data[key]), data[key])
     return payload | overrides
 
 
@@ -204,29 +225,90 @@ def test_viewing_is_audited_without_phi(client):
 def test_invalid_edit_shows_what_to_fix_and_saves_nothing(client):
     summary = make_summary()
     before = summary.data
-    bad_meds = json.dumps([{"name": "aspirin", "dose": "81 mg", "frequency": "daily", "status": "maybe"}])
+    bad_meds = [{"name": "aspirin", "dose": "81 mg", "frequency": "daily", "status": "maybe"}]
     client.force_login(reviewer())
 
     response = client.post(change_url(summary), form_payload(summary, medications=bad_meds, chief_complaint="X"))
 
     assert response.status_code == 200  # the form again, with errors
-    errors = response.context["adminform"].form.errors
-    assert "Medications, row 1, status: must be one of 'confirmed', 'new'" in errors["medications"][0]
-    assert "Please correct the error" in response.content.decode()
+    form = response.context["adminform"].form
+    assert form.formsets["medications"].errors[0]["status"] == ["Choose the status against the chart from the list."]
+    assert "Some rows below need fixing" in form.non_field_errors()[0]
+    html = response.content.decode()
+    assert "Please correct the error" in html and "Choose the status against the chart" in html
     summary.refresh_from_db()
     assert summary.data == before
     assert summary.history.count() == 1  # only the creation
     assert not AuditEvent.objects.filter(action="summary.change").exists()
 
 
-def test_malformed_json_is_explained(client):
+def test_a_row_without_its_name_says_so(client):
     summary = make_summary()
     client.force_login(reviewer())
+    rows = [{"name": "", "dose": "5 mg", "frequency": "", "status": "new"}]
 
-    response = client.post(change_url(summary), form_payload(summary, allergies='[{"substance": "nuts",]'))
+    response = client.post(change_url(summary), form_payload(summary, medications=rows, allergies=[]))
 
-    assert response.status_code == 200
-    assert "This is not valid JSON (line 1" in response.context["adminform"].form.errors["allergies"][0]
+    errors = response.context["adminform"].form.formsets["medications"].errors
+    assert errors[0]["name"] == ["Enter the medicine's name, or tick Delete to remove the row."]
+
+
+def test_every_section_is_edited_through_its_form_or_formset(client):
+    summary = make_summary()
+    user = reviewer()
+    client.force_login(user)
+    meds = [dict(m) for m in summary.data["medications"]]
+    meds[0]["DELETE"] = "on"  # lisinopril removed
+    meds.append({"name": "metformin", "dose": "500 mg", "frequency": "twice daily", "status": "stopped"})
+    payload = form_payload(
+        summary,
+        medications=meds,
+        allergies=[{"substance": "latex", "reaction": "rash", "status": "new"}],
+        past_history=["Asthma", "Appendectomy"],
+        family_history=["Brother: asthma"],
+        red_flags=["fainting"],
+        recommended_follow_up=["Spirometry"],
+        insurance_payer="Blue Shield",
+        insurance_member_id="BS-1",
+        tobacco="quit 2015",
+        alcohol="none",
+        occupation="welder",
+    )
+    payload |= {"family_history-2-text": "  Sister: lupus  "}  # the blank extra row, filled in
+
+    response = client.post(change_url(summary), payload)
+
+    assert response.status_code == 302
+    summary.refresh_from_db()
+    data = summary.data
+    assert [m["name"] for m in data["medications"]] == ["ibuprofen", "metformin"]
+    assert data["medications"][1]["status"] == "stopped"
+    assert data["allergies"] == [{"substance": "latex", "reaction": "rash", "status": "new"}]
+    assert data["past_history"] == ["Asthma", "Appendectomy"]
+    assert data["family_history"] == ["Brother: asthma", "Sister: lupus"]  # the father's row was deleted
+    assert (data["red_flags"], data["recommended_follow_up"]) == (["fainting"], ["Spirometry"])
+    assert data["insurance"] == {"payer": "Blue Shield", "member_id": "BS-1"}
+    assert data["social_history"] == {"tobacco": "quit 2015", "alcohol": "none", "occupation": "welder"}
+    history = client.get(reverse("admin:patients_patientsummary_history", args=[summary.pk])).content.decode()
+    # Each section's change in words on the history page, not a JSON blob.
+    assert "Social history" in history and "occupation: teacher" in history and "occupation: welder" in history
+    assert "metformin 500 mg twice daily [Stopped]" in history
+
+
+def test_declined_and_not_obtained_sections_are_shown_as_such(client):
+    summary = make_summary(allergies=[], family_history=[], insurance={"payer": "", "member_id": ""})
+    # `declined` / `none`: the topics the intake record says the patient refused or has none of.
+    data = {**summary.data, "declined": ["insurance"], "none": ["allergies"]}
+    PatientSummary.objects.filter(pk=summary.pk).update(data=data)
+    client.force_login(reviewer())
+
+    form = client.get(change_url(summary)).context["adminform"].form
+
+    assert form.fields["insurance_payer"].help_text == "The patient declined to answer."
+    states = {s["key"]: s["state"] for s in form.formset_sections()}
+    assert states["allergies"] == "The patient said they have none."
+    assert states["family_history"] == "Not obtained in the intake."
+    assert states["medications"] == ""
 
 
 def test_valid_edit_is_saved_with_history_of_the_editor(client):
@@ -416,6 +498,7 @@ def test_front_desk_staff_see_the_summary_read_only(client):
     assert 'name="chief_complaint"' not in html and 'name="_approve"' not in html
     # The front desk sees the summary, but the conversation (the patient's own words) is for clinicians.
     assert "Cough for a week" in html and "knee" not in html
+    assert "member id: W123456789" in html and "occupation: teacher" in html and "Check blood pressure" in html
     assert client.post(change_url(summary), form_payload(summary, chief_complaint="Hacked")).status_code == 403
     summary.refresh_from_db()
     assert summary.data["chief_complaint"] == "Cough for a week"
@@ -488,3 +571,17 @@ def test_list_shows_each_summarys_latest_research_status(client):
     html = client.get(CHANGELIST).content.decode()
     assert '<td class="field-research_status">Running (+1 earlier)</td>' in html
     assert html.count('<td class="field-research_status">—</td>') == 1, "the summary without research"
+
+
+def test_steps_the_patient_declined_in_the_chat_are_shown_as_declined(client):
+    summary = make_summary(history_of_present_illness="")
+    session = add_transcript(summary, [("model", "When did it start?"), ("patient", "skip")])
+    session.answers = {"declined": ["hpi", "social_history"]}  # the intake's record of declined steps
+    session.save()
+    client.force_login(reviewer())
+
+    form = client.get(change_url(summary)).context["adminform"].form
+
+    assert form.fields["history_of_present_illness"].help_text == "The patient declined to answer."
+    assert form.fields["tobacco"].help_text == "The patient declined to answer."
+    assert form.fields["chief_complaint"].help_text == ""  # answered

@@ -202,3 +202,45 @@ def desk(browser: Any, live_app: LiveApp) -> Iterator[tuple[Any, Watch]]:
     context = browser.new_context(viewport={"width": 1280, "height": 860}, device_scale_factor=1)
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_app.base_url)
     yield from _watched_page(context)
+
+
+# --- axe-core (test-only: installed from package.json by `npm ci`, never served by the app) --------
+
+AXE_JS = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+# WCAG 2.x A/AA rules plus axe's best practices; a test fails on serious or critical findings.
+AXE_RUN = """async () => {
+  const result = await axe.run(document, {
+    runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice']},
+    resultTypes: ['violations'],
+  });
+  return result.violations
+    .filter(v => v.impact === 'serious' || v.impact === 'critical')
+    .map(v => `${v.impact} ${v.id}: ${v.help} @ ${v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(', ')}`);
+}"""
+
+
+@pytest.fixture(scope="session")
+def axe_source() -> str:
+    """axe-core's source, installed with `npm ci` from package-lock.json on first use."""
+    if not AXE_JS.exists():
+        npm = shutil.which("npm")
+        if npm is None:
+            pytest.skip("needs npm to install axe-core (package.json) for the accessibility checks")
+        subprocess.run(
+            [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund"], cwd=ROOT, check=True, timeout=300
+        )
+    return AXE_JS.read_text()
+
+
+def axe_problems(page: Any, source: str, watch: Watch | None = None) -> list[str]:
+    """Serious and critical axe-core violations on the page as it is now. The script is evaluated
+    through the DevTools protocol, so the page's CSP stays as strict as in production. axe sets
+    inline styles while it measures (the strict CSP reports them): with `watch`, those reports,
+    which are the test tool's and not the page's, are dropped."""
+    seen = len(watch.csp_violations) if watch else 0
+    if page.evaluate("typeof window.axe") != "object":
+        page.evaluate(source)
+    problems = page.evaluate(AXE_RUN)
+    if watch:
+        del watch.csp_violations[seen:]
+    return problems

@@ -239,8 +239,15 @@ def test_the_servers_refusal_of_a_file_is_shown(phone, live_app):
     page.fill("#msg", "My card")
     page.click("#send")
     expect(page.locator("#chat-error")).to_contain_text("Only photos (PNG, JPEG, GIF, WebP, HEIC) and PDF files")
+    # The refused file is taken off the message, and the message says so; the text stays.
+    expect(page.locator("#chat-error")).to_contain_text("The file was removed from your message")
+    expect(page.locator("#preview li")).to_have_count(0)
     assert page.input_value("#msg") == "My card"
     expect(page.locator("#transcript li.msg-patient")).to_have_count(0)
+    page.click("#send")  # sending again sends the text alone, and it is answered
+    expect(page.locator("#transcript li.msg-patient")).to_have_count(1)
+    expect(page.locator("#transcript li.msg-model").last).not_to_have_class("pending", timeout=30_000)
+    assert page.locator("#transcript li.msg-patient .att").count() == 0
 
 
 def test_chat_page_is_small_and_same_origin_only(phone, live_app):

@@ -40,7 +40,9 @@ def _sample_day() -> None:
     done, active, red = sessions
     IntakeSession.objects.filter(pk=done.pk).update(status="completed", step_index=11, finished_at=done.created_at)
     IntakeSession.objects.filter(pk=active.pk).update(step_index=4)
-    IntakeSession.objects.filter(pk=red.pk).update(step_index=3, urgency="emergent", emergency_flagged=True)
+    IntakeSession.objects.filter(pk=red.pk).update(
+        step_index=3, urgency="emergent", emergency_flagged=True, answers={"red_flags": ["chest pain"]}
+    )
     IntakeTurn.objects.create(session=red, index=1, role="patient", step=3, text="Crushing chest pain")
 
 
@@ -54,6 +56,7 @@ def test_staff_register_a_patient_and_start_an_intake(desk, live_app):
     expect(rows).to_have_count(3)
     expect(rows.first).to_contain_text("Yusuf Demir")  # the emergency is on top
     expect(rows.first.locator(".badge")).to_have_text("Emergent")
+    expect(rows.first.locator(".redflag-sign")).to_have_text("Sign: chest pain")  # which sign, not just "Emergent"
     # The table refreshes itself: a new intake appears without a reload.
     page.evaluate("document.getElementById('intake-rows').dataset.refreshed = ''")
     late = Patient.objects.create(given_name="Lina", family_name="Haddad", birth_date=date(2001, 7, 9))
