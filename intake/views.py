@@ -265,7 +265,7 @@ def staff_kiosk_enter(request: HttpRequest) -> HttpResponse:
     return redirect(reverse("patient-chat-current") + "?kiosk=1")
 
 
-@staff_required
+@staff_perms_required("intake.start_intake")
 @require_POST
 def staff_intake_revoke(request: HttpRequest, intake_id: int) -> HttpResponse:
     """Stop an intake's chat link at once (audited); every browser that opened it loses it too."""

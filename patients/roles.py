@@ -1,6 +1,6 @@
 """The clinic's roles: two groups and exactly the permissions each one grants.
 
-One definition, applied by the data migration `intake.0004_h11a_roles` (so every database has
+One definition, applied by the data migration `intake.0005_roles` (so every database has
 the groups) and again by `seed_demo`. Least privilege: the front desk registers patients and
 starts intakes; only clinicians read what the patient said, decide on summaries, export them or
 ask research questions about them.

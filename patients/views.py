@@ -41,7 +41,7 @@ def patient_register(request: HttpRequest) -> HttpResponse:
 
 
 @never_cache
-@staff_required
+@staff_perms_required("patients.view_patient")
 @require_http_methods(["GET", "POST"])
 def patient_list(request: HttpRequest) -> HttpResponse:
     """The patient list; a search is POSTed and answered on this same URL, so no name is ever in a URL."""

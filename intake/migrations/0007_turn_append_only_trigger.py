@@ -8,7 +8,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('intake', '0003_turn_idempotency_key'),
+        ('intake', '0006_turn_idempotency_key'),
     ]
 
     operations = [

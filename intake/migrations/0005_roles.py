@@ -27,9 +27,9 @@ class Migration(migrations.Migration):
     dependencies = [
         ("auth", "0012_alter_user_first_name_max_length"),
         ("contenttypes", "0002_remove_content_type_name"),
-        ("intake", "0003_h11a_permissions_api_token_expiry"),
-        ("patients", "0003_h11a_export_fhir_permission"),
-        ("agents", "0003_h11a_request_research_permission"),
+        ("intake", "0004_permissions_api_token_expiry"),
+        ("patients", "0004_export_fhir_permission"),
+        ("agents", "0003_request_research_permission"),
     ]
 
     operations = [

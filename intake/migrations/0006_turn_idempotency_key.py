@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('intake', '0002_api_token'),
+        ('intake', '0005_roles'),
     ]
 
     operations = [

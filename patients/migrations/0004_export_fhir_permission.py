@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('patients', '0002_fhirsource'),
+        ('patients', '0003_audit_chain'),
     ]
 
     operations = [

@@ -8,7 +8,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('agents', '0002_researchjob_next_poll_at'),
+        ('agents', '0003_request_research_permission'),
     ]
 
     operations = [
