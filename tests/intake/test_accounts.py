@@ -239,7 +239,8 @@ def test_chat_page_loads_are_rate_limited_per_link(intake: tuple[int, str], sett
     settings.RATE_LIMIT_CHAT_PAGE_PER_MINUTE = 2
     _, token = intake
     client = Client()
-    assert [client.get(f"/i/{token}/").status_code for _ in range(2)] == [200, 200]
+    # The link's first visit moves the token out of the URL (a redirect to /i/); each load counts.
+    assert [client.get(f"/i/{token}/").status_code for _ in range(2)] == [302, 302]
     limited = client.get(f"/i/{token}/")
     assert limited.status_code == 429 and b"Please wait a minute" in limited.content
 
@@ -273,16 +274,23 @@ def test_one_chat_link_gets_a_few_model_turns_a_minute_then_a_friendly_429(
 def test_a_post_turned_away_before_the_model_costs_no_budget(intake: tuple[int, str], settings: Any) -> None:
     settings.RATE_LIMIT_CHAT_MESSAGES_PER_MINUTE = 2
     intake_id, token = intake
+    from datetime import timedelta
+
+    from django.utils import timezone
+
     from intake.models import IntakeSession
 
-    IntakeSession.objects.filter(pk=intake_id).update(status=IntakeSession.Status.COMPLETED)
+    # Another message is being answered: every post is refused with 409 before the model.
+    IntakeSession.objects.filter(pk=intake_id).update(
+        lease_token="someone-else", lease_expires_at=timezone.now() + timedelta(minutes=5)
+    )
     url = f"/api/v1/intakes/{intake_id}/messages"
     headers = {"Authorization": f"Bearer {token}"}
     statuses = [
         Client().post(url, json.dumps({"text": "hi"}), content_type="application/json", headers=headers).status_code
         for _ in range(4)
     ]
-    assert statuses == [409, 409, 409, 409]  # closed intake: refused by the service, never counted
+    assert statuses == [409, 409, 409, 409]  # refused by the service, never counted
 
 
 # --- Deployment --------------------------------------------------------------------------------
