@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Group, User
 from django.db import connection
 from django.test import Client
 from django.test.utils import override_settings
@@ -45,6 +45,7 @@ from intake.tokens import api_token_issue
 from patients.ehr import clean_name, mrn_of, parse_identity
 from patients.fhir_load import fhir_bundle_load
 from patients.models import FhirResource, Patient
+from patients.roles import REVIEWERS_GROUP, STAFF_GROUP, roles_ensure
 
 ROOT = Path(settings.BASE_DIR)
 DEFAULT_CARDS = ROOT / "evals" / "cards"
@@ -295,6 +296,10 @@ def eval_cards_drive(
 ) -> EvalReport:
     """Play the cards against the current database and model settings."""
     user, _ = User.objects.get_or_create(username=_STAFF_USERNAME, defaults={"is_staff": True})
+    # The evaluator registers patients, runs intakes and reads transcripts and summaries: the front
+    # desk's and the clinicians' permissions (roles are permissions, patients/roles.py).
+    roles_ensure()
+    user.groups.add(*Group.objects.filter(name__in=(STAFF_GROUP, REVIEWERS_GROUP)))
     api = _Api(api_token_issue(username=user.username, label="eval_intake"))
     registry = _Registry(api, _chart_patients(charts_dir))
     report = EvalReport(backend=_backend_label())

@@ -538,7 +538,7 @@ def test_the_summary_reads_the_chart_not_the_record_echoed_in_form_results(emula
         tools=intake.tools,
         previous_interaction_id=done.id,
         input="Summarise the intake.",
-        response_format=SUMMARY,
+        response_format={"type": "text", "mime_type": "application/json", "schema": SUMMARY},
     )
     value = json.loads(summary.output_text)
     jsonschema.validate(value, SUMMARY)
