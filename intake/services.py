@@ -51,6 +51,10 @@ MAX_TEXT_CHARS = 4000
 # A heartbeat never keeps a lease alive longer than this, even if its turn is abandoned unclosed.
 LEASE_HEARTBEAT_MAX_SECONDS = 300
 
+STOPPED_REPLY = (
+    "You don't need to answer any more questions today. Our clinic staff have been told and will reach out "
+    "to you. If you might act on these thoughts, call or text 988 now, or call 911."
+)
 EMERGENT_FOLLOW_UP = "Emergency signs were reported during intake: contact the patient urgently."
 SUMMARY_INSTRUCTION = (
     "You are a clinic intake assistant. Summarize this intake as JSON that matches the schema. "
@@ -152,6 +156,8 @@ class _TurnContext:
     patient_turn_stored: bool = False  # a retry whose message was stored by an earlier (failed) post
     replay: TurnOutcome | None = None  # the retried message was already answered: this is the answer
     last_role: str = ""  # role of the newest stored turn when the lease was taken
+    # Suicidal thoughts or self-harm were raised in this intake: no more intake questions, ever.
+    stopped: bool = False
 
 
 # ---------------------------------------------------------------------------------------------
@@ -253,6 +259,7 @@ def _lease_acquire(session_id: int, *, allowed: tuple[str, ...]) -> _TurnContext
         asked_index=plan.current_index(record),
         last_model_index=counts["last_model"] or 0,
         last_role=IntakeTurn.Role.PATIENT if last_is_patient else "",
+        stopped=bool((session.answers or {}).get("stop_intake")),
     )
 
 
@@ -425,6 +432,25 @@ def _retry_resolve(ctx: _TurnContext, text: str) -> None:
             return
 
 
+def _earlier_patient_texts(ctx: _TurnContext) -> list[str]:
+    """The patient's earlier messages of this intake: signs can be spread over two messages."""
+    if ctx.patient_turn <= 1:
+        return []
+    rows = IntakeTurn.objects.filter(session_id=ctx.session_id, role=IntakeTurn.Role.PATIENT).order_by("index")
+    return [t for t in rows.values_list("text", flat=True) if t]
+
+
+def _red_flag_entries(flags: Any) -> list[str]:
+    """What staff see for each emergency: the kind, the sign and the patient's own words."""
+    entries = []
+    for finding in flags.findings:
+        if finding.urgency != "emergent":
+            continue
+        words = "; ".join(w[:160] for w in finding.evidence)
+        entries.append(f"{finding.label}: {finding.sign}" + (f' ("{words}")' if words else ""))
+    return entries or [category.label for category in flags.matched]
+
+
 def _emergency_record(ctx: _TurnContext, text: str, attachments: list[Attachment], flags: Any) -> None:
     """A red flag: store the message and the fixed emergency answer and raise urgency at once; the
     message then goes to the model like any other, so its facts reach the record and the summary."""
@@ -435,7 +461,9 @@ def _emergency_record(ctx: _TurnContext, text: str, attachments: list[Attachment
         session.urgency = IntakeSession.Urgency.EMERGENT
         session.emergency_flagged = True
         answers = dict(session.answers)
-        answers["red_flags"] = sorted({*answers.get("red_flags", []), *(rule.label for rule in flags.matched)})
+        answers["red_flags"] = list(dict.fromkeys([*answers.get("red_flags", []), *_red_flag_entries(flags)]))
+        if flags.stop_intake:
+            answers["stop_intake"] = True
         session.answers = answers
         session.save(update_fields=["urgency", "emergency_flagged", "answers"])
         AuditEvent.objects.create(
@@ -447,6 +475,7 @@ def _emergency_record(ctx: _TurnContext, text: str, attachments: list[Attachment
             detail={"rules": [rule.key for rule in flags.matched]},
         )
     ctx.urgency = IntakeSession.Urgency.EMERGENT
+    ctx.stopped = ctx.stopped or flags.stop_intake
     ctx.working.urgency = "emergent"
     logger.warning("red flag on intake %s: %s", ctx.session_id, ",".join(r.key for r in flags.matched))
 
@@ -502,7 +531,9 @@ def _prepare_turn(
             ctx.pending = _pending_texts(ctx)
             if ctx.patient_turn_stored and ctx.pending and ctx.pending[-1] == text:
                 ctx.pending.pop()  # the retried message itself goes as this turn's input
-        flags = redflags.evaluate(text)
+        flags = redflags.evaluate(text, history=_earlier_patient_texts(ctx))
+        # Any layer raises, none lowers: an urgent sign raises the session without the emergency path.
+        ctx.urgency = redflags.max_urgency(ctx.urgency, flags.urgency)
         if flags.matched:
             ctx.flags = flags
             _emergency_record(ctx, text, attachments, flags)
@@ -706,6 +737,8 @@ def _finish_turn(ctx: _TurnContext, result: client.InteractionResult) -> TurnOut
         record.told = ctx.record.told
     step_index = min(index, plan.REVIEW_INDEX)  # done is reached by saving the summary
     reply = result.text.strip() or plan.fallback_question(index)
+    if ctx.stopped:
+        reply = STOPPED_REPLY  # the model's words (maybe a next question) are not shown
     if ctx.flags is not None:
         reply = f"{ctx.flags.emergency_message}\n\n{reply}"
     with transaction.atomic():
@@ -794,13 +827,17 @@ async def aintake_turn_stream(
 async def _stream_events(ctx: _TurnContext, user_input: Any) -> AsyncIterator[dict[str, Any]]:
     if ctx.flags is not None:
         yield {"type": "delta", "text": ctx.flags.emergency_message + "\n\n"}
+    if ctx.stopped:
+        # No unrelated questions after suicidal thoughts or self-harm: the model still records what
+        # was said (nothing is lost), but its text is not shown.
+        yield {"type": "delta", "text": STOPPED_REPLY}
     try:
         result: client.InteractionResult | None = None
         async with _lease_heartbeat(ctx):
             async for item in _run_turn(ctx, user_input, stream=True):
                 if isinstance(item, client.InteractionResult):
                     result = item
-                elif item.text:
+                elif item.text and not ctx.stopped:
                     yield {"type": "delta", "text": item.text}
             assert result is not None
             outcome = await sync_to_async(_finish_turn)(ctx, result)

@@ -165,6 +165,22 @@ def _negated(clause: str, start: int) -> bool:
     return bool(NEGATION_RE.search(" ".join(before.lower().split()[-4:])))
 
 
+# A sign told as the past, someone else's, or a "what if" is not an emergency now (ConText's
+# historical, experiencer and hypothetical modifiers, as general rules).
+NOT_CURRENT_RE = re.compile(
+    r"\b(?:when i was (?:a )?(?:\d+|kid|child|teen|young|little|baby)|years? ago|as a (?:kid|child|teen)"
+    r"|last (?:year|summer|winter|spring|fall|autumn)|back in (?:19|20)\d\d|in (?:19|20)\d\d|used to"
+    r"|(?:my|his|her|our) (?:dad|father|mum|mom|mother|brother|sister|grand(?:ma|pa|mother|father)|uncle|aunt"
+    r"|husband|wife|son|daughter|cousin|friend)\b(?! (?:says|thinks|noticed|found|saw))"
+    r"|what if|if i ever|in case|worried (?:that|about)|afraid (?:that|of)|history of|years back)",
+    re.IGNORECASE,
+)
+
+
+def not_current(clause: str) -> bool:
+    return bool(NOT_CURRENT_RE.search(clause))
+
+
 def split_sentences(text: str) -> list[str]:
     parts = re.split(r"(?<=[.!?])\s+|\n+|;\s*", text)
     return [p.strip() for p in parts if p and p.strip()]
@@ -1143,10 +1159,11 @@ def read_message(
         facts.no_history = True
         facts.mark("history", turn)
     for flag, rx in RED_FLAG_RE.items():
-        m = rx.search(text)
-        if m and not _negated(text, m.start()) and flag not in facts.red_flags:
-            facts.red_flags.append(flag)
-            facts.mark("red_flags", turn)
+        for sentence in split_sentences(text):
+            m = rx.search(sentence)
+            if m and not _negated(sentence, m.start()) and not not_current(sentence) and flag not in facts.red_flags:
+                facts.red_flags.append(flag)
+                facts.mark("red_flags", turn)
     for sentence in split_sentences(text):
         if sentence.rstrip().endswith("?"):
             continue  # a question ("What causes migraines?") states no facts about the patient

@@ -133,7 +133,12 @@ def _warning_clauses(text: str) -> list[str]:
         for clause in extract.split_clauses(sentence):
             for rx in extract.RED_FLAG_RE.values():
                 m = rx.search(clause)
-                if m and not extract._negated(clause, m.start()) and clause.strip(" .!") not in out:
+                if (
+                    m
+                    and not extract._negated(clause, m.start())
+                    and not extract.not_current(sentence)
+                    and clause.strip(" .!") not in out
+                ):
                     out.append(clause.strip(" .!"))
     return out
 
