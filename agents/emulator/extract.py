@@ -170,8 +170,9 @@ def _negated(clause: str, start: int) -> bool:
 NOT_CURRENT_RE = re.compile(
     r"\b(?:when i was (?:a )?(?:\d+|kid|child|teen|young|little|baby)|years? ago|as a (?:kid|child|teen)"
     r"|last (?:year|summer|winter|spring|fall|autumn)|back in (?:19|20)\d\d|in (?:19|20)\d\d|used to"
+    # someone else's history ("my dad had a stroke"), not a relative describing what happens now
     r"|(?:my|his|her|our) (?:dad|father|mum|mom|mother|brother|sister|grand(?:ma|pa|mother|father)|uncle|aunt"
-    r"|husband|wife|son|daughter|cousin|friend)\b(?! (?:says|thinks|noticed|found|saw))"
+    r"|husband|wife|son|daughter|cousin|friend)\b[^.,;]{0,30}?\b(?:had|died|passed away|suffered|was diagnosed)\b"
     r"|what if|if i ever|in case|worried (?:that|about)|afraid (?:that|of)|history of|years back)",
     re.IGNORECASE,
 )
@@ -451,6 +452,8 @@ def _name(text: str, asked_name: bool) -> str:
         rf"\bname(?:'s|:)\s*([{_LO}][{_LO}\-]+(?:\s+[{_LO}][{_LO}\-]+){{0,2}}?){stop}",
         rf"\b(?:call me|this is|it's|it is)\s+({NAME_WORD}(?:\s+{NAME_WORD}){{0,2}}?){cased_stop}",
         rf"\b(?:i am|i'm|im)\s+({NAME_WORD}(?:\s+{NAME_WORD}){{0,2}}?){cased_stop}",
+        # A note written about someone: "Patient Sarah Johnson, persistent headaches ..."
+        rf"\b(?:[Pp]atient|[Pp]t\.?|[Cc]lient)(?: name)?:?\s+({NAME_WORD}(?:\s+{NAME_WORD}){{1,2}}?){cased_stop}",
     ]
     for i, pat in enumerate(pats):
         flags = re.I if i < 2 else 0
@@ -461,6 +464,8 @@ def _name(text: str, asked_name: bool) -> str:
             src = re.sub(r"\b(?:It's|IT'S)\b", "it's", src)
         if i == 3:
             pat = pat.replace("(?:i am|i'm|im)", "(?:I'm)")
+        if i == 4:
+            src = text
         for m in re.finditer(pat, src, flags):
             cand = m.group(1).strip()
             words = cand.split()

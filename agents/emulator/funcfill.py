@@ -123,6 +123,8 @@ def concept_of(name: str, schema: dict[str, Any]) -> str:
     person = re.search(r"\b(?:patient|person|your|caller|full name|legal name)\b", str(schema.get("description", "")))
     if best == "person_name" and any(t not in CONCEPTS["person_name"] for t in name_toks) and not person:
         return ""
+    if best == "person_name" and set(name_toks) & ID_WORDS:
+        return ""  # "patient_id" is the patient's identifier, not their name
     return best if score >= 2 else ""
 
 
@@ -371,6 +373,20 @@ def _number_near(keys: set[str], text: str) -> float | None:
     return None
 
 
+ID_WORDS = {"id", "identifier", "mrn", "number", "code", "reference", "ref", "no"}
+# A record or order identifier as people type one: letters and digits, often with dashes ("SJ-2026-4412").
+_IDENT = re.compile(r"(?<![\w-])(?=[\w.-]*\d)(?:(?=[\w.-]*[A-Za-z-])[A-Za-z0-9][\w.-]{2,}|\d{4,})[A-Za-z0-9](?![\w-])")
+
+
+def _identifier_in(text: str) -> str | None:
+    for m in _IDENT.finditer(text):
+        token = m.group(0)
+        if extract._dates(token) or re.fullmatch(r"[\d().+ -]{7,}", token):
+            continue  # a date or a phone number is not an identifier
+        return token
+    return None
+
+
 def _generic(name: str, s: dict[str, Any], root: dict[str, Any], said: Said) -> Any:
     text = said.text
     kind = _kind(s)
@@ -414,6 +430,9 @@ def _generic(name: str, s: dict[str, Any], root: dict[str, Any], said: Said) -> 
     if re.search(r"\b(?:city|location|place|town|address|where)\b", where):
         m = re.search(rf"\b(?:in|at|near|from)\s+{PLACE}", text)
         return m.group(1) if m else None
+    words = set(low_name.split())
+    if words & ID_WORDS and not words & {"phone", "telephone", "mobile"}:
+        return _identifier_in(text)
     if "name" in low_name.split() or re.search(r"\bname\b", desc):
         m = re.search(r"\b(?:named|called|name is|name's)\s+([A-Z][a-zA-Z'-]+)", text) or re.search(
             r"\bmy\s+[a-z]+\s+([A-Z][a-zA-Z'-]+)\b", text

@@ -86,6 +86,23 @@ def _human_size(n: int) -> str:
     return f"{n / (1024 * 1024):.1f} MB"
 
 
+# "HbA1c: 7.8 %", "Fasting glucose 142 mg/dL": a labelled value, as lab reports and letters print them.
+_MEASUREMENT = re.compile(
+    r"^\s*([A-Za-z][A-Za-z0-9 ()/+-]{1,40}?)\s*[:=]?\s+([<>]?\d+(?:[.,]\d+)?)"
+    r"\s*((?:%|[A-Za-z][\w/.^]*)(?:/[\w.^]+)*)?\s*$"
+)
+
+
+def _measurement_note(text: str) -> list[str]:
+    """Every labelled value a document lists, read back in one sentence (nothing left out)."""
+    found = []
+    for line in text.splitlines():
+        m = _MEASUREMENT.match(line)
+        if m:
+            found.append(" ".join(p for p in (m[1].strip(), m[2], (m[3] or "").strip()) if p))
+    return [f"It lists: {'; '.join(found)}."] if found else []
+
+
 def describe_attachments(step: dict[str, Any]) -> tuple[list[str], str]:
     """Sentences acknowledging non-text blocks, and any text read out of documents."""
     notes: list[str] = []
@@ -104,11 +121,13 @@ def describe_attachments(step: dict[str, Any]) -> tuple[list[str], str]:
                 if text:
                     texts.append(text)
                     notes.append(f"I read your PDF ({pages} page{'s' if pages != 1 else ''}, {size}).")
+                    notes.extend(_measurement_note(text))
                 else:
                     notes.append(f"I received your PDF ({size}) but could not read any text in it.")
             elif kind == "document" and mime.startswith("text/"):
                 texts.append(raw.decode("utf-8", "replace"))
                 notes.append(f"I read your {sub} document ({size}).")
+                notes.extend(_measurement_note(texts[-1]))
             elif kind == "image":
                 notes.append(f"I received your {sub} image ({size}); I can't examine images offline.")
             else:
