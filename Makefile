@@ -45,11 +45,11 @@ eval-redflags: venv
 	$(BIN)/python manage.py eval_redflags --check
 
 bench-emulator: venv
-	$(BIN)/python -m agents.emulator.bench
+	$(BIN)/python -m gemini_emulator.bench
 
 # Offline: starts its own emulator on port 8799 for the run.
 bench-payload: venv migrate
-	@$(BIN)/python -m agents.emulator --port 8799 & pid=$$!; sleep 1; \
+	@$(BIN)/python -m gemini_emulator --port 8799 & pid=$$!; sleep 1; \
 	GEMINI_API_KEY= GEMINI_BASE_URL=http://127.0.0.1:8799 $(BIN)/python manage.py bench_payload; \
 	status=$$?; kill $$pid; exit $$status
 

@@ -341,7 +341,7 @@ def _model_backend(base_url: str | None) -> Iterator[None]:
             yield
         return
     port = _free_port()
-    cmd = [sys.executable, "-m", "agents.emulator", "--port", str(port), "--quiet"]
+    cmd = [sys.executable, "-m", "gemini_emulator", "--port", str(port), "--quiet"]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # noqa: S603
     url = f"http://127.0.0.1:{port}"
     try:

@@ -37,7 +37,7 @@ def free_port() -> int:
 
 
 class EmulatorHandle:
-    """A running `python -m agents.emulator` subprocess."""
+    """A running `python -m gemini_emulator` subprocess."""
 
     def __init__(self, *, research_seconds: float = 2, seed: int = 7, extra_args: tuple[str, ...] = ()) -> None:
         self.port = free_port()
@@ -45,7 +45,7 @@ class EmulatorHandle:
         cmd = [
             sys.executable,
             "-m",
-            "agents.emulator",
+            "gemini_emulator",
             "--port",
             str(self.port),
             "--research-seconds",

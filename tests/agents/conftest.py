@@ -106,7 +106,7 @@ def research_emulator() -> Iterator[ResearchEmulator]:
         [
             sys.executable,
             "-m",
-            os.environ.get("RESEARCH_TEST_EMULATOR_MODULE", "agents.emulator"),
+            os.environ.get("RESEARCH_TEST_EMULATOR_MODULE", "gemini_emulator"),
             "--host",
             "127.0.0.1",
             "--port",

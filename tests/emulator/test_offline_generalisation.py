@@ -9,8 +9,8 @@ import re
 import jsonschema
 import pytest
 
-from agents.emulator import model
-from agents.emulator.extract import Facts, read_message
+from gemini_emulator import model
+from gemini_emulator.extract import Facts, read_message
 
 EHR = {
     "type": "function",
@@ -297,7 +297,7 @@ def test_summary_keeps_chart_items_the_patient_answered_about():
 
 
 def test_tool_choice_and_research_share_one_stop_list():
-    from agents.emulator import research, toolcall, vocab
+    from gemini_emulator import research, toolcall, vocab
 
     assert vocab.STOP_WORDS <= toolcall.STOP and vocab.STOP_WORDS <= research.STOP
     assert toolcall.words("Which allergies do you have?") == {"allergy"}  # only the topic word survives

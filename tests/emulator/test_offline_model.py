@@ -8,9 +8,9 @@ import re
 import jsonschema
 import pytest
 
-from agents.emulator import instruct, model, research, usage
-from agents.emulator.extract import Facts, read_conversation, read_message
-from agents.emulator.schema_fill import Ctx, fill
+from gemini_emulator import instruct, model, research, usage
+from gemini_emulator.extract import Facts, read_conversation, read_message
+from gemini_emulator.schema_fill import Ctx, fill
 from tests.emulator.helpers import CHART_TOOL, b64, make_pdf
 
 

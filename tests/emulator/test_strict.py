@@ -1,4 +1,4 @@
-"""Strict where Google is strict: each test names the rule's source (see agents/emulator/catalog.py).
+"""Strict where Google is strict: each test names the rule's source (see gemini_emulator/catalog.py).
 
 Everything goes through the real SDK where the SDK can send it; raw HTTP only for what the SDK
 refuses client-side or no longer has a keyword for.

@@ -194,7 +194,7 @@ class Command(BaseCommand):
             [
                 sys.executable,
                 "-m",
-                "agents.emulator",
+                "gemini_emulator",
                 "--port",
                 str(emulator_port),
                 "--latency-ms",
@@ -341,7 +341,7 @@ def _queries_per_turn() -> int:
     [(intake_id, token)] = _intakes_create(1)
     port = _free_port()
     emulator = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "agents.emulator", "--port", str(port), "--quiet"], cwd=settings.BASE_DIR
+        [sys.executable, "-m", "gemini_emulator", "--port", str(port), "--quiet"], cwd=settings.BASE_DIR
     )
     try:
         _wait_http(f"http://127.0.0.1:{port}/_emulator/stats")

@@ -6,7 +6,7 @@ import json
 import re
 from typing import Any
 
-from agents.emulator.store import Record
+from gemini_emulator.store import Record
 
 
 def frame(event: dict[str, Any]) -> bytes:

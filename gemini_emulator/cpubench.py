@@ -1,6 +1,6 @@
 """CPU per offline-model call on a ten-message intake (process time, so machine load matters less).
 
-    python -m agents.emulator.cpubench [--reps 5]
+    python -m gemini_emulator.cpubench [--reps 5]
 
 Two runs: with a chart lookup tool only (the older contract), and with a form-like record
 function plus the lookup (the turn contract: calls, function results, second hop).
@@ -75,7 +75,7 @@ def _user(text: str) -> dict[str, Any]:
 
 
 def run(tools: list[dict[str, Any]], reps: int) -> tuple[float, int]:
-    from agents.emulator import model
+    from gemini_emulator import model
 
     system = "You are an intake assistant."
     calls = 0
@@ -113,7 +113,7 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=5)
     args = parser.parse_args()
     start = time.process_time()
-    from agents.emulator import model  # noqa: F401 (the import cost is part of what is measured)
+    from gemini_emulator import model  # noqa: F401 (the import cost is part of what is measured)
 
     print(f"import: {time.process_time() - start:.2f} s cpu")
     for label, tools in (("lookup only", [LOOKUP]), ("record form + lookup", [FORM, LOOKUP])):

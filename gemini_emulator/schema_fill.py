@@ -17,8 +17,8 @@ from typing import Any
 
 import jsonschema
 
-from agents.emulator import vocab
-from agents.emulator.extract import Facts
+from gemini_emulator import vocab
+from gemini_emulator.extract import Facts
 
 # --- schema helpers ----------------------------------------------------------------------------
 

@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from agents.emulator.extract import step_text
+from gemini_emulator.extract import step_text
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ import json
 import secrets
 from typing import Any
 
-from agents.emulator import model, sse
-from agents.emulator.wire import bad, check_schema
+from gemini_emulator import model, sse
+from gemini_emulator.wire import bad, check_schema
 
 
 def _get(d: Any, *keys: str) -> Any:

@@ -22,7 +22,7 @@ from typing import Any
 
 from rapidfuzz import fuzz, process
 
-from agents.emulator import vocab
+from gemini_emulator import vocab
 
 MAX_WORDS = 4  # longest name tried, in words ("abacavir dolutegravir and lamivudine" is longer, and rare)
 FUZZY_MIN_LEN = 6  # shorter words are too easy to confuse ("bees" ~ a drug)

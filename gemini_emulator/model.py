@@ -17,8 +17,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from agents.emulator import extract, funcfill, instruct, schema_fill, toolcall
-from agents.emulator.extract import Facts, read_message, step_text
+from gemini_emulator import extract, funcfill, instruct, schema_fill, toolcall
+from gemini_emulator.extract import Facts, read_message, step_text
 
 OFFLINE_SUFFIX = " (offline emulator)"
 REPORT_MIN_CHARS = 400  # a model_output this long in the history is treated as a report to summarise

@@ -1,6 +1,6 @@
 """Benchmark: N concurrent streaming creates against one emulator process.
 
-    python -m agents.emulator.bench [--n 1000] [--chunk-ms 50] [--url http://127.0.0.1:8765]
+    python -m gemini_emulator.bench [--n 1000] [--chunk-ms 50] [--url http://127.0.0.1:8765]
 
 Without --url it starts its own emulator (`--quiet --chunk-ms ...`) on a free port. Every client
 opens its stream at the same moment (a start barrier), reads SSE until `interaction.completed`,
@@ -22,7 +22,7 @@ from typing import Any
 
 import aiohttp
 
-from agents.emulator.server import raise_fd_limit
+from gemini_emulator.server import raise_fd_limit
 
 PATIENT_LINES = [
     "I have had a cough for {n} days and some fever.",
@@ -152,7 +152,7 @@ def report(res: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m agents.emulator.bench", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python -m gemini_emulator.bench", description=__doc__.split("\n")[0])
     p.add_argument("--n", type=int, default=1000, help="concurrent streaming creates")
     p.add_argument("--url", default="", help="an emulator that is already running (default: start one)")
     p.add_argument("--chunk-ms", type=int, default=50, help="delta pacing for the emulator this command starts")
@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     if not url:
         port = _free_port()
         url = f"http://127.0.0.1:{port}"
-        cmd = [sys.executable, "-m", "agents.emulator", "--port", str(port), "--quiet", "--chunk-ms", str(a.chunk_ms)]
+        cmd = [sys.executable, "-m", "gemini_emulator", "--port", str(port), "--quiet", "--chunk-ms", str(a.chunk_ms)]
         proc = subprocess.Popen(cmd)  # noqa: S603 (our own interpreter and module)
         _wait(url)
     try:

@@ -18,8 +18,8 @@ import hmac
 import json
 from typing import Any
 
-from agents.emulator import catalog
-from agents.emulator.wire import bad
+from gemini_emulator import catalog
+from gemini_emulator.wire import bad
 
 MODEL_STEP_TYPES = {"thought", "function_call", "model_output"}
 

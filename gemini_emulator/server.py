@@ -20,12 +20,12 @@ from typing import Any
 
 from aiohttp import web
 
-from agents.emulator import builtins, catalog, gencontent, model, research, signatures, sse
-from agents.emulator.caching import PrefixCache
-from agents.emulator.modes import MODES, ModelHost
-from agents.emulator.store import Record, Store, new_id
-from agents.emulator.usage import compute_usage, step_tokens
-from agents.emulator.wire import (
+from gemini_emulator import builtins, catalog, gencontent, model, research, signatures, sse
+from gemini_emulator.caching import PrefixCache
+from gemini_emulator.modes import MODES, ModelHost
+from gemini_emulator.store import Record, Store, new_id
+from gemini_emulator.usage import compute_usage, step_tokens
+from gemini_emulator.wire import (
     ApiError,
     CreateRequest,
     bad,
@@ -35,7 +35,7 @@ from agents.emulator.wire import (
     tool_choice,
 )
 
-log = logging.getLogger("agents.emulator")
+log = logging.getLogger("gemini_emulator")
 
 VERSION = r"{version:v\d+[a-z0-9]*}"
 BACKGROUND_MODEL_SECONDS = 0.3  # how long a background *model* interaction stays in_progress

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from agents.emulator import drugs, vocab
+from gemini_emulator import drugs, vocab
 
 # --- small helpers -----------------------------------------------------------------------------
 

@@ -1,15 +1,15 @@
-"""Command line entry point: `python -m agents.emulator [--host] [--port] ...`."""
+"""Command line entry point: `python -m gemini_emulator [--host] [--port] ...`."""
 
 from __future__ import annotations
 
 import argparse
 import logging
 
-from agents.emulator.server import EmulatorConfig, run
+from gemini_emulator.server import EmulatorConfig, run
 
 
 def parse_args(argv: list[str] | None = None) -> EmulatorConfig:
-    p = argparse.ArgumentParser(prog="python -m agents.emulator", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m gemini_emulator", description=__doc__)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8765)
     p.add_argument("--latency-ms", type=int, default=0, help="delay before the first byte of a reply")

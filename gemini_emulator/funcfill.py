@@ -15,10 +15,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from agents.emulator import extract, vocab
-from agents.emulator.extract import Facts
-from agents.emulator.schema_fill import URGENCY_HIGH, URGENCY_MID, _kind, _valid, _variants, best_enum, resolve
-from agents.emulator.toolcall import words as topic_words
+from gemini_emulator import extract, vocab
+from gemini_emulator.extract import Facts
+from gemini_emulator.schema_fill import URGENCY_HIGH, URGENCY_MID, _kind, _valid, _variants, best_enum, resolve
+from gemini_emulator.toolcall import words as topic_words
 
 # What a property may be about: the words of its name and description that say so.
 CONCEPTS: dict[str, frozenset[str]] = {

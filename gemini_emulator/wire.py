@@ -13,7 +13,7 @@ from typing import Any
 
 import jsonschema
 
-from agents.emulator import catalog
+from gemini_emulator import catalog
 
 CONTENT_TYPES = {"text", "image", "audio", "video", "document"}
 STEP_TYPES = {"user_input", "model_output", "function_call", "function_result", "thought"}

@@ -7,8 +7,8 @@ import re
 from typing import Any
 from urllib.parse import quote_plus
 
-from agents.emulator import extract, vocab
-from agents.emulator.extract import step_text
+from gemini_emulator import extract, vocab
+from gemini_emulator.extract import step_text
 
 TOOL_USE_TOKENS = 1200  # what the simulated searches "cost", reported as tool-use tokens
 

@@ -17,7 +17,7 @@ import json
 from collections import OrderedDict
 from typing import Any
 
-from agents.emulator.usage import step_tokens, text_tokens
+from gemini_emulator.usage import step_tokens, text_tokens
 
 
 class PrefixCache:

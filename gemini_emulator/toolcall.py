@@ -14,9 +14,9 @@ from typing import Any
 
 import jsonschema
 
-from agents.emulator import vocab
-from agents.emulator.extract import Facts
-from agents.emulator.schema_fill import resolve
+from gemini_emulator import vocab
+from gemini_emulator.extract import Facts
+from gemini_emulator.schema_fill import resolve
 
 # Besides the shared function words: words of requests and tool plumbing that say nothing of the topic.
 STOP = vocab.STOP_WORDS | vocab.word_set(
@@ -261,7 +261,7 @@ def build_arguments(params: dict[str, Any], topic: set[str], text: str, facts: F
         try:
             jsonschema.validate(args, params)
         except (jsonschema.ValidationError, jsonschema.SchemaError):
-            from agents.emulator.schema_fill import empty_instance
+            from gemini_emulator.schema_fill import empty_instance
 
             args = empty_instance(params, params)
     return args

@@ -22,8 +22,8 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-from agents.emulator import model
-from agents.emulator.model import ModelInput, ModelResult
+from gemini_emulator import model
+from gemini_emulator.model import ModelInput, ModelResult
 
 MODES = ("general", "realistic", "scripted")
 
