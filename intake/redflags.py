@@ -106,8 +106,26 @@ BASE_EMERGENCY_MESSAGE, CATEGORIES = _categories()
 CONCEPT_SIGNS: dict[str, str] = {k: v["sign"] for k, v in _load("concepts.toml")["concept"].items()}
 
 
+# Word classes (`[class]` in concepts.toml), written once and used in many patterns as `@name`: a body
+# part or a symptom verb is added to every pattern that uses its class, not sentence by sentence.
+WORD_CLASSES: dict[str, list[str]] = _load("concepts.toml").get("class", {})
+
+
+def _classes(pattern: str) -> list[str]:
+    """One pattern per entry of each phrase class; a class of single words stays one token (`a|b|c`)."""
+    m = re.search(r"@(\w+)", pattern)
+    if not m:
+        return [pattern]
+    entries = WORD_CLASSES[m.group(1)]
+    if all(re.fullmatch(r"[^\s()|]+", e) for e in entries):
+        return _classes(pattern[: m.start()] + "|".join(entries) + pattern[m.end() :])
+    return [p for e in entries for p in _classes(pattern[: m.start()] + f"({e})" + pattern[m.end() :])]
+
+
 def _expand(pattern: str) -> list[str]:
-    """Expand phrase alternatives `(a b|c|)` into plain token strings."""
+    """Expand word classes `@name` and phrase alternatives `(a b|c|)` into plain token strings."""
+    if "@" in pattern:
+        return [plain for p in _classes(pattern) for plain in _expand(p)]
     m = re.search(r"\(([^()]*)\)", pattern)
     if not m:
         return [" ".join(pattern.split())]
@@ -188,6 +206,110 @@ def _skip_validation(component: Any, attr: str) -> None:
         inner.validate = False
 
 
+class _Vocabulary:
+    """Every word the patterns know, and a reading of words they do not: an inflection or a misspelling.
+
+    A word no pattern names is read as a vocabulary word when it is another inflection of one ("bleeds",
+    "swelled", "puffing": lemminflect's English tables, no model) or, if it is not an English word at all,
+    one typing slip (a letter missing, extra, wrong or swapped) from one ("brething", "concsious").
+    English words are never "corrected" ("paint" stays paint, not faint). The rules are general: no
+    list of typos to keep up.
+    """
+
+    MIN_FUZZY = 5  # shorter words are too close to too many others to guess
+
+    def __init__(self, patterns: Iterable[list[dict[str, Any]]]) -> None:
+        from lemminflect import Lemmatizer, getAllInflections
+
+        getAllInflections("be")  # load its tables now, not on a patient's message
+        exact: set[str] = set()
+        prefixes: set[str] = set()
+        for pattern in patterns:
+            for tok in pattern:
+                norm = tok.get("NORM")
+                if isinstance(norm, str):
+                    exact.add(norm)
+                elif isinstance(norm, dict) and "IN" in norm:
+                    exact.update(norm["IN"])
+                elif isinstance(norm, dict) and "REGEX" in norm:
+                    for alt in norm["REGEX"].removeprefix("^(?:").removesuffix(")$").split("|"):
+                        if alt.endswith(r"\S*"):
+                            prefixes.add(re.sub(r"\\(.)", r"\1", alt.removesuffix(r"\S*")))
+        self.exact = frozenset(exact)
+        alternatives = "|".join(re.escape(p) for p in sorted(prefixes, key=len, reverse=True))
+        self._prefix = re.compile(f"^(?:{alternatives})")
+        self.english = Lemmatizer()._getLemmaDict()  # ~70,000 English word forms (lemminflect 0.2.3)
+        targets = {w for w in exact if w.isalpha() and len(w) >= self.MIN_FUZZY - 1}
+        targets |= {w for w in self.english if w.isalpha() and len(w) >= self.MIN_FUZZY - 1 and self.known(w)}
+        self._deletes: dict[str, set[str]] = {}
+        for w in targets:
+            for d in _deletions(w):
+                self._deletes.setdefault(d, set()).add(w)
+        self.read = functools.lru_cache(maxsize=8192)(self._read)
+
+    def known(self, word: str) -> bool:
+        return word in self.exact or self._prefix.match(word) is not None
+
+    def _read(self, word: str) -> str | None:
+        """The vocabulary word `word` stands for, or None (already known, or no good guess)."""
+        if len(word) < 3 or not word.isalpha() or self.known(word):
+            return None
+        from lemminflect import getAllInflections, getAllLemmas
+
+        for lemma in sorted({lem for lems in getAllLemmas(word).values() for lem in lems}):
+            inflections = getAllInflections(lemma)
+            if word in inflections.get("NNS", ()):
+                continue  # a plural noun speaks of a kind ("I see a lot of overdoses"), not an event
+            forms = [lemma, *sorted({f for fs in inflections.values() for f in fs})]
+            for form in forms:
+                if self.known(form):
+                    return form
+        if word in self.english or len(word) < self.MIN_FUZZY:
+            return None
+        close = {w for d in _deletions(word) for w in self._deletes.get(d, ())}
+        close = sorted(w for w in close if _slips(word, w) <= 1)
+        return close[0] if len(close) == 1 else None
+
+
+def _deletions(word: str) -> set[str]:
+    return {word, *(word[:i] + word[i + 1 :] for i in range(len(word)))}
+
+
+def _slips(a: str, b: str) -> int:
+    """Typing slips between two words: insertions, deletions, substitutions, adjacent swaps (OSA distance)."""
+    prev2: list[int] = []
+    prev = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        cur = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = a[i - 1] != b[j - 1]
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                cur[j] = min(cur[j], prev2[j - 2] + 1)
+        prev2, prev = prev, cur
+    return prev[-1]
+
+
+class _Norms:
+    """Pipeline component: each token's NORM becomes the vocabulary word it stands for (see _Vocabulary)."""
+
+    vocabulary: _Vocabulary | None = None
+
+    def __call__(self, doc: Any) -> Any:
+        if self.vocabulary is not None:
+            for token in doc:
+                if (word := self.vocabulary.read(token.norm_)) is not None:
+                    token.norm_ = word
+        return doc
+
+
+def _register_norms() -> None:
+    from spacy.language import Language
+
+    if not Language.has_factory("redflag_norms"):
+        Language.factory("redflag_norms", func=lambda nlp, name: _Norms())
+
+
 _NLP_LOCK = threading.RLock()
 
 
@@ -198,22 +320,33 @@ def _nlp() -> Any:
     from medspacy.context import ConText, ConTextRule  # noqa: F401 (registers the factory)
     from medspacy.target_matcher import TargetMatcher, TargetRule  # noqa: F401
 
+    _register_norms()
     nlp = spacy.blank("en")
     for typed, word in _load("concepts.toml")["spelling"].items():
         nlp.vocab[typed].norm_ = word  # patterns match the NORM; the text keeps what was typed
     nlp.add_pipe("sentencizer")
-    matcher = nlp.add_pipe("medspacy_target_matcher", config={"result_type": "group", "prune": False})
-    _skip_validation(matcher, "_TargetMatcher__matcher")
     rules = []
     for name, concept in _load("concepts.toml")["concept"].items():
         for line in concept["patterns"]:
             rules.extend(TargetRule(line, name, pattern=p) for p in compile_pattern(line, nlp.tokenizer))
+    ctx_rules = _context_rules(nlp.tokenizer)
+    words = _Vocabulary([r.pattern for r in rules] + [r.pattern for r in ctx_rules])
+    nlp.add_pipe("redflag_norms").vocabulary = words
+    matcher = nlp.add_pipe("medspacy_target_matcher", config={"result_type": "group", "prune": False})
+    _skip_validation(matcher, "_TargetMatcher__matcher")
     matcher.add(rules)
     context = nlp.add_pipe(
         "medspacy_context",
         config={"rules": None, "input_span_type": "group", "span_attrs": None, "prune_on_target_overlap": True},
     )
     _skip_validation(context, "_ConText__matcher")
+    context.add(ctx_rules)
+    return nlp
+
+
+def _context_rules(tokenizer: Any) -> list[Any]:
+    from medspacy.context import ConTextRule
+
     ctx_rules = []
     for r in _load("context.toml")["rule"]:
         kwargs: dict[str, Any] = {"direction": r["direction"]}
@@ -225,14 +358,17 @@ def _nlp() -> Any:
                 kwargs[key] = set(r[key])
         for line in r["patterns"]:
             ctx_rules.extend(
-                ConTextRule(line, r["category"], pattern=p, **kwargs) for p in compile_pattern(line, nlp.tokenizer)
+                ConTextRule(line, r["category"], pattern=p, **kwargs) for p in compile_pattern(line, tokenizer)
             )
-    context.add(ctx_rules)
-    return nlp
+    return ctx_rules
 
 
 def clear_cache() -> None:
+    """Forget every message and word seen (the benchmark times first sight)."""
     _message_hits.cache_clear()
+    norms = _nlp().get_pipe("redflag_norms")
+    if norms.vocabulary is not None:
+        norms.vocabulary.read.cache_clear()
 
 
 def warm_up() -> None:
@@ -268,9 +404,36 @@ def _message_hits(text: str) -> tuple[tuple[str, str, int, int, frozenset[str]],
     with _NLP_LOCK:  # spaCy adds new words to a shared vocabulary: one message at a time per process
         doc = nlp(_normalise(text))
     return tuple(
-        (span.label_, span.text, span.start, span.end, frozenset(m.category.upper() for m in span._.modifiers))
+        (span.label_, span.text, span.start, span.end, _modifiers(span))
         for span in doc.spans.get("medspacy_spans", [])
     )
+
+
+_EXPERIENCER = _load("context.toml")["experiencer"]
+_NOW_CUES = frozenset(_EXPERIENCER["now"])
+_FAMILY_HISTORY_CUES = frozenset(_EXPERIENCER["family_history"])
+
+
+def _modifiers(span: Any) -> frozenset[str]:
+    """The ConText categories of a sign; a relative's sign told as happening now is the relative's emergency.
+
+    "My mum is confused and has a fever" is a caregiver writing for the patient; "my mum had a stroke"
+    and "my dad died of a heart attack" are family history. The relative counts as the patient when
+    the sentence says it is happening now and nothing between the relative and the sign says history.
+    """
+    mods = set()
+    for m in span._.modifiers:
+        cat = m.category.upper()
+        if cat == "FAMILY":
+            m_start, m_end = m.modifier_span  # token offsets of the relative's word
+            between = span.doc[min(m_start, span.start) : max(m_end, span.end)]
+            sentence = span.sent
+            if not any(t.norm_ in _FAMILY_HISTORY_CUES for t in between) and any(
+                t.norm_ in _NOW_CUES for t in sentence
+            ):
+                continue
+        mods.add(cat)
+    return frozenset(mods)
 
 
 def _hits(texts: Sequence[str]) -> list[_Hit]:
