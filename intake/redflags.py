@@ -140,6 +140,11 @@ def _expand(pattern: str) -> list[str]:
     return out
 
 
+# A caregiver writes in the third person ("she wants to kill herself", "his face is drooping"): signs
+# are matched as if the patient wrote them. Which person it is, ConText's experiencer rules decide.
+_PERSON: dict[str, str] = _load("concepts.toml")["person"]
+
+
 def _regex_word(word: str) -> str:
     if word == "#":
         return r"[0-9]+(?:\.[0-9]+)?"
@@ -154,7 +159,7 @@ def _token(spec: str) -> dict[str, Any]:
     if spec == "#":
         tok: dict[str, Any] = {"LIKE_NUM": True}
     else:
-        words = spec.split("|")
+        words = [_PERSON.get(w, w) for w in spec.split("|")]
         if any(w.endswith("*") or w == "#" for w in words):
             alts = "|".join(_regex_word(w) for w in words)
             tok = {"NORM": {"REGEX": rf"^(?:{alts})$"}}
@@ -252,6 +257,8 @@ class _Vocabulary:
 
     def _read(self, word: str) -> str | None:
         """The vocabulary word `word` stands for, or None (already known, or no good guess)."""
+        if word in _PERSON:  # also inside contractions ("she's"), whose tokens carry their own NORM
+            return _PERSON[word]
         if len(word) < 3 or not word.isalpha() or self.known(word):
             return None
         from lemminflect import getAllInflections, getAllLemmas
@@ -322,7 +329,7 @@ def _nlp() -> Any:
 
     _register_norms()
     nlp = spacy.blank("en")
-    for typed, word in _load("concepts.toml")["spelling"].items():
+    for typed, word in (_load("concepts.toml")["spelling"] | _PERSON).items():
         nlp.vocab[typed].norm_ = word  # patterns match the NORM; the text keeps what was typed
     nlp.add_pipe("sentencizer")
     rules = []
@@ -357,9 +364,10 @@ def _context_rules(tokenizer: Any) -> list[Any]:
             if key in r:
                 kwargs[key] = set(r[key])
         for line in r["patterns"]:
-            ctx_rules.extend(
-                ConTextRule(line, r["category"], pattern=p, **kwargs) for p in compile_pattern(line, tokenizer)
-            )
+            for p in compile_pattern(line, tokenizer):
+                if r.get("attr") == "LOWER":  # the words as typed, before any NORM mapping
+                    p = [{("LOWER" if k == "NORM" else k): v for k, v in tok.items()} for tok in p]
+                ctx_rules.append(ConTextRule(line, r["category"], pattern=p, **kwargs))
     return ctx_rules
 
 
