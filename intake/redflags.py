@@ -172,8 +172,12 @@ def _token(spec: str) -> dict[str, Any]:
     return tok
 
 
-def compile_pattern(pattern: str, tokenizer: Any) -> list[list[dict[str, Any]]]:
-    """One vocabulary line to spaCy token patterns. Words are split the way the tokenizer splits text."""
+def compile_pattern(pattern: str, tokenizer: Any, *, hedges: bool = False) -> list[list[dict[str, Any]]]:
+    """One vocabulary line to spaCy token patterns. Words are split the way the tokenizer splits text.
+
+    With `hedges`, any words of the `hedge` class may sit between two words of the pattern ("bleeding
+    really heavy", "face is kind of drooping"): people soften or stress in every pattern, not in some.
+    """
     out = []
     for plain in _expand(pattern):
         tokens: list[dict[str, Any]] = []
@@ -182,7 +186,21 @@ def compile_pattern(pattern: str, tokenizer: Any) -> list[list[dict[str, Any]]]:
                 tokens.append(_token(spec))
             else:  # a plain word may be several tokens ("c-section", "od'd")
                 tokens.extend({"NORM": t.norm_} for t in tokenizer(spec))
+        if hedges:
+            tokens = _with_hedges(tokens)
         out.extend(_plain_first(tokens))
+    return out
+
+
+_HEDGE = {"NORM": {"IN": WORD_CLASSES.get("hedge", [])}, "OP": "*"}
+
+
+def _with_hedges(tokens: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = tokens[:1]
+    for tok in tokens[1:]:
+        if "OP" not in tok and "OP" not in out[-1]:  # next to an optional or filler token it adds nothing
+            out.append(_HEDGE)
+        out.append(tok)
     return out
 
 
@@ -335,7 +353,9 @@ def _nlp() -> Any:
     rules = []
     for name, concept in _load("concepts.toml")["concept"].items():
         for line in concept["patterns"]:
-            rules.extend(TargetRule(line, name, pattern=p) for p in compile_pattern(line, nlp.tokenizer))
+            rules.extend(
+                TargetRule(line, name, pattern=p) for p in compile_pattern(line, nlp.tokenizer, hedges=True)
+            )
     ctx_rules = _context_rules(nlp.tokenizer)
     words = _Vocabulary([r.pattern for r in rules] + [r.pattern for r in ctx_rules])
     nlp.add_pipe("redflag_norms").vocabulary = words
