@@ -192,7 +192,9 @@ def compile_pattern(pattern: str, tokenizer: Any, *, hedges: bool = False) -> li
     return out
 
 
-_HEDGE = {"NORM": {"IN": WORD_CLASSES.get("hedge", [])}, "OP": "*"}
+# The norms component tags hedge words, so the matcher compares one hash, not a set, at every gap.
+_HEDGE_WORDS = frozenset(WORD_CLASSES.get("hedge", []))
+_HEDGE = {"TAG": "HEDGE", "OP": "*"}
 
 
 def _with_hedges(tokens: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -325,6 +327,8 @@ class _Norms:
             for token in doc:
                 if (word := self.vocabulary.read(token.norm_)) is not None:
                     token.norm_ = word
+                # A blank pipeline has no tagger: the tag is ours (every token gets one, or spaCy refuses TAG).
+                token.tag_ = "HEDGE" if token.norm_ in _HEDGE_WORDS else "W"
         return doc
 
 
@@ -394,6 +398,7 @@ def _context_rules(tokenizer: Any) -> list[Any]:
 def clear_cache() -> None:
     """Forget every message and word seen (the benchmark times first sight)."""
     _message_hits.cache_clear()
+    _present_verb.cache_clear()
     norms = _nlp().get_pipe("redflag_norms")
     if norms.vocabulary is not None:
         norms.vocabulary.read.cache_clear()
@@ -442,6 +447,16 @@ _NOW_CUES = frozenset(_EXPERIENCER["now"])
 _FAMILY_HISTORY_CUES = frozenset(_EXPERIENCER["family_history"])
 
 
+@functools.lru_cache(maxsize=4096)
+def _present_verb(word: str) -> bool:
+    """A verb in the present third person ("takes", "looks"), not "has" (a relative "has asthma" is history)."""
+    if not word.endswith("s") or word in _FAMILY_HISTORY_CUES or word in ("has", "does", "was", "is"):
+        return False
+    from lemminflect import getAllInflections, getAllLemmas
+
+    return any(word in getAllInflections(lemma).get("VBZ", ()) for lemma in getAllLemmas(word).get("VERB", ()))
+
+
 def _modifiers(span: Any) -> frozenset[str]:
     """The ConText categories of a sign; a relative's sign told as happening now is the relative's emergency.
 
@@ -457,7 +472,7 @@ def _modifiers(span: Any) -> frozenset[str]:
             between = span.doc[min(m_start, span.start) : max(m_end, span.end)]
             sentence = span.sent
             if not any(t.norm_ in _FAMILY_HISTORY_CUES for t in between) and any(
-                t.norm_ in _NOW_CUES for t in sentence
+                t.norm_ in _NOW_CUES or _present_verb(t.norm_) for t in sentence
             ):
                 continue
         mods.add(cat)
