@@ -20,6 +20,7 @@ millisecond of CPU (`manage.py eval_redflags --bench` prints p50/p95).
 
 from __future__ import annotations
 
+import difflib
 import functools
 import itertools
 import re
@@ -119,7 +120,8 @@ def _classes(pattern: str) -> list[str]:
     entries = WORD_CLASSES[m.group(1)]
     if all(re.fullmatch(r"[^\s()|]+", e) for e in entries):
         return _classes(pattern[: m.start()] + "|".join(entries) + pattern[m.end() :])
-    return [p for e in entries for p in _classes(pattern[: m.start()] + f"({e})" + pattern[m.end() :])]
+    # One pattern per entry, the entry spliced in as written (its own groups are expanded later).
+    return [p for e in entries for p in _classes(pattern[: m.start()] + e + pattern[m.end() :])]
 
 
 def _expand(pattern: str) -> list[str]:
@@ -294,12 +296,19 @@ class _Vocabulary:
         if word in self.english or len(word) < self.MIN_FUZZY:
             return None
         close = {w for d in _deletions(word) for w in self._deletes.get(d, ())}
-        close = sorted(w for w in close if _slips(word, w) <= 1)
-        return close[0] if len(close) == 1 else None
+        ranked = sorted((-_likeness(word, w), w) for w in close if _slips(word, w) <= 1)
+        if not ranked or (len(ranked) > 1 and ranked[0][0] == ranked[1][0]):
+            return None  # no guess, or two equally good ones
+        return ranked[0][1]
 
 
 def _deletions(word: str) -> set[str]:
     return {word, *(word[:i] + word[i + 1 :] for i in range(len(word)))}
+
+
+def _likeness(a: str, b: str) -> float:
+    """Breaks ties between one-slip candidates: "brethe" is more like breathe than breath."""
+    return difflib.SequenceMatcher(None, a, b).ratio()
 
 
 def _slips(a: str, b: str) -> int:
