@@ -46,10 +46,12 @@ def test_false_alarms_on_look_alikes_stay_under_3_percent(report: redflag_eval.R
 
 def test_held_out_batches_do_not_regress(report: redflag_eval.Report) -> None:
     # Never tuned against; their failures are not inspected. The floors are what they measured
-    # (docs/benchmarks/redflags.md: A 75/78, N 35/40), so a change that loses held-out emergencies shows here.
+    # (docs/benchmarks/redflags.md: A 75/78, N 35/40, Q 33/40), so a change that loses held-out
+    # emergencies shows here.
     assert report.recall_by_batch["A"].hit >= 75
     assert report.recall_by_batch["N"].hit >= 35
-    assert report.recall["held-out"].total == 118
+    assert report.recall_by_batch["Q"].hit >= 33
+    assert report.recall["held-out"].total == 158
 
 
 def test_every_batch_is_scored_on_its_own(report: redflag_eval.Report) -> None:
