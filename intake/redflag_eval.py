@@ -23,7 +23,7 @@ from pathlib import Path
 from intake import redflags
 
 SUITE_DIR = Path(__file__).resolve().parent.parent / "evals" / "redflags"
-HELD_OUT = frozenset({"A"})  # drawn at random before any tuning; see evals/redflags/README.md
+HELD_OUT = frozenset({"A", "N", "Q"})  # never tuned against; see evals/redflags/README.md
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +114,9 @@ class Report:
     false_alarms: dict[str, Rate] = field(default_factory=lambda: defaultdict(Rate))
     false_alarms_by_kind: dict[str, Rate] = field(default_factory=lambda: defaultdict(Rate))
     vignettes: dict[str, Rate] = field(default_factory=lambda: defaultdict(Rate))
+    # Per batch: each fresh batch is scored once before tuning on it, so its first run is on record.
+    recall_by_batch: dict[str, Rate] = field(default_factory=lambda: defaultdict(Rate))
+    false_alarms_by_batch: dict[str, Rate] = field(default_factory=lambda: defaultdict(Rate))
     failures: list[Outcome] = field(default_factory=list)
 
 
@@ -132,9 +135,11 @@ def score(outcomes: Iterable[Outcome]) -> Report:
             report.recall[split].add(o.passed)
             report.recall_any[split].add(bool(o.keys))
             report.recall_by_category[c.category].add(o.passed)
+            report.recall_by_batch[c.batch].add(o.passed)
         else:
             report.false_alarms[split].add(not o.passed)
             report.false_alarms_by_kind[c.kind].add(not o.passed)
+            report.false_alarms_by_batch[c.batch].add(not o.passed)
         if not o.passed and not (c.vignette and c.expect == "emergent"):
             report.failures.append(o)
     return report
@@ -183,6 +188,9 @@ def format_report(
     lines.append("False alarms by kind of look-alike (all batches)")
     for kind, rate in sorted(report.false_alarms_by_kind.items()):
         lines.append(f"  {kind:<22} {rate}")
+    lines.append("By batch: emergent recall, false alarms (held out: " + ", ".join(sorted(HELD_OUT)) + ")")
+    for batch in sorted(report.recall_by_batch):
+        lines.append(f"  {batch}  {report.recall_by_batch[batch]!s:<16} {report.false_alarms_by_batch[batch]}")
     lines.append("")
     lines.append("Semigran et al. 2015 vignettes, retold as patients type them")
     for name, rate in report.vignettes.items():

@@ -20,6 +20,7 @@ millisecond of CPU (`manage.py eval_redflags --bench` prints p50/p95).
 
 from __future__ import annotations
 
+import difflib
 import functools
 import itertools
 import re
@@ -106,8 +107,27 @@ BASE_EMERGENCY_MESSAGE, CATEGORIES = _categories()
 CONCEPT_SIGNS: dict[str, str] = {k: v["sign"] for k, v in _load("concepts.toml")["concept"].items()}
 
 
+# Word classes (`[class]` in concepts.toml), written once and used in many patterns as `@name`: a body
+# part or a symptom verb is added to every pattern that uses its class, not sentence by sentence.
+WORD_CLASSES: dict[str, list[str]] = _load("concepts.toml").get("class", {})
+
+
+def _classes(pattern: str) -> list[str]:
+    """One pattern per entry of each phrase class; a class of single words stays one token (`a|b|c`)."""
+    m = re.search(r"@(\w+)", pattern)
+    if not m:
+        return [pattern]
+    entries = WORD_CLASSES[m.group(1)]
+    if all(re.fullmatch(r"[^\s()|]+", e) for e in entries):
+        return _classes(pattern[: m.start()] + "|".join(entries) + pattern[m.end() :])
+    # One pattern per entry, the entry spliced in as written (its own groups are expanded later).
+    return [p for e in entries for p in _classes(pattern[: m.start()] + e + pattern[m.end() :])]
+
+
 def _expand(pattern: str) -> list[str]:
-    """Expand phrase alternatives `(a b|c|)` into plain token strings."""
+    """Expand word classes `@name` and phrase alternatives `(a b|c|)` into plain token strings."""
+    if "@" in pattern:
+        return [plain for p in _classes(pattern) for plain in _expand(p)]
     m = re.search(r"\(([^()]*)\)", pattern)
     if not m:
         return [" ".join(pattern.split())]
@@ -120,6 +140,11 @@ def _expand(pattern: str) -> list[str]:
     for branch in branches:
         out.extend(_expand(pattern[: m.start()] + branch + pattern[m.end() :]))
     return out
+
+
+# A caregiver writes in the third person ("she wants to kill herself", "his face is drooping"): signs
+# are matched as if the patient wrote them. Which person it is, ConText's experiencer rules decide.
+_PERSON: dict[str, str] = _load("concepts.toml")["person"]
 
 
 def _regex_word(word: str) -> str:
@@ -136,7 +161,7 @@ def _token(spec: str) -> dict[str, Any]:
     if spec == "#":
         tok: dict[str, Any] = {"LIKE_NUM": True}
     else:
-        words = spec.split("|")
+        words = [_PERSON.get(w, w) for w in spec.split("|")]
         if any(w.endswith("*") or w == "#" for w in words):
             alts = "|".join(_regex_word(w) for w in words)
             tok = {"NORM": {"REGEX": rf"^(?:{alts})$"}}
@@ -149,8 +174,12 @@ def _token(spec: str) -> dict[str, Any]:
     return tok
 
 
-def compile_pattern(pattern: str, tokenizer: Any) -> list[list[dict[str, Any]]]:
-    """One vocabulary line to spaCy token patterns. Words are split the way the tokenizer splits text."""
+def compile_pattern(pattern: str, tokenizer: Any, *, hedges: bool = False) -> list[list[dict[str, Any]]]:
+    """One vocabulary line to spaCy token patterns. Words are split the way the tokenizer splits text.
+
+    With `hedges`, any words of the `hedge` class may sit between two words of the pattern ("bleeding
+    really heavy", "face is kind of drooping"): people soften or stress in every pattern, not in some.
+    """
     out = []
     for plain in _expand(pattern):
         tokens: list[dict[str, Any]] = []
@@ -159,7 +188,23 @@ def compile_pattern(pattern: str, tokenizer: Any) -> list[list[dict[str, Any]]]:
                 tokens.append(_token(spec))
             else:  # a plain word may be several tokens ("c-section", "od'd")
                 tokens.extend({"NORM": t.norm_} for t in tokenizer(spec))
+        if hedges:
+            tokens = _with_hedges(tokens)
         out.extend(_plain_first(tokens))
+    return out
+
+
+# The norms component tags hedge words, so the matcher compares one hash, not a set, at every gap.
+_HEDGE_WORDS = frozenset(WORD_CLASSES.get("hedge", []))
+_HEDGE = {"TAG": "HEDGE", "OP": "*"}
+
+
+def _with_hedges(tokens: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = tokens[:1]
+    for tok in tokens[1:]:
+        if "OP" not in tok and "OP" not in out[-1]:  # next to an optional or filler token it adds nothing
+            out.append(_HEDGE)
+        out.append(tok)
     return out
 
 
@@ -188,6 +233,121 @@ def _skip_validation(component: Any, attr: str) -> None:
         inner.validate = False
 
 
+class _Vocabulary:
+    """Every word the patterns know, and a reading of words they do not: an inflection or a misspelling.
+
+    A word no pattern names is read as a vocabulary word when it is another inflection of one ("bleeds",
+    "swelled", "puffing": lemminflect's English tables, no model) or, if it is not an English word at all,
+    one typing slip (a letter missing, extra, wrong or swapped) from one ("brething", "concsious").
+    English words are never "corrected" ("paint" stays paint, not faint). The rules are general: no
+    list of typos to keep up.
+    """
+
+    MIN_FUZZY = 5  # shorter words are too close to too many others to guess
+
+    def __init__(self, patterns: Iterable[list[dict[str, Any]]]) -> None:
+        from lemminflect import Lemmatizer, getAllInflections
+
+        getAllInflections("be")  # load its tables now, not on a patient's message
+        exact: set[str] = set()
+        prefixes: set[str] = set()
+        for pattern in patterns:
+            for tok in pattern:
+                norm = tok.get("NORM")
+                if isinstance(norm, str):
+                    exact.add(norm)
+                elif isinstance(norm, dict) and "IN" in norm:
+                    exact.update(norm["IN"])
+                elif isinstance(norm, dict) and "REGEX" in norm:
+                    for alt in norm["REGEX"].removeprefix("^(?:").removesuffix(")$").split("|"):
+                        if alt.endswith(r"\S*"):
+                            prefixes.add(re.sub(r"\\(.)", r"\1", alt.removesuffix(r"\S*")))
+        self.exact = frozenset(exact)
+        alternatives = "|".join(re.escape(p) for p in sorted(prefixes, key=len, reverse=True))
+        self._prefix = re.compile(f"^(?:{alternatives})")
+        self.english = Lemmatizer()._getLemmaDict()  # ~70,000 English word forms (lemminflect 0.2.3)
+        targets = {w for w in exact if w.isalpha() and len(w) >= self.MIN_FUZZY - 1}
+        targets |= {w for w in self.english if w.isalpha() and len(w) >= self.MIN_FUZZY - 1 and self.known(w)}
+        self._deletes: dict[str, set[str]] = {}
+        for w in targets:
+            for d in _deletions(w):
+                self._deletes.setdefault(d, set()).add(w)
+        self.read = functools.lru_cache(maxsize=8192)(self._read)
+
+    def known(self, word: str) -> bool:
+        return word in self.exact or self._prefix.match(word) is not None
+
+    def _read(self, word: str) -> str | None:
+        """The vocabulary word `word` stands for, or None (already known, or no good guess)."""
+        if word in _PERSON:  # also inside contractions ("she's"), whose tokens carry their own NORM
+            return _PERSON[word]
+        if len(word) < 3 or not word.isalpha() or self.known(word):
+            return None
+        from lemminflect import getAllInflections, getAllLemmas
+
+        for lemma in sorted({lem for lems in getAllLemmas(word).values() for lem in lems}):
+            inflections = getAllInflections(lemma)
+            if word in inflections.get("NNS", ()):
+                continue  # a plural noun speaks of a kind ("I see a lot of overdoses"), not an event
+            forms = [lemma, *sorted({f for fs in inflections.values() for f in fs})]
+            for form in forms:
+                if self.known(form):
+                    return form
+        if word in self.english or len(word) < self.MIN_FUZZY:
+            return None
+        close = {w for d in _deletions(word) for w in self._deletes.get(d, ())}
+        ranked = sorted((-_likeness(word, w), w) for w in close if _slips(word, w) <= 1)
+        if not ranked or (len(ranked) > 1 and ranked[0][0] == ranked[1][0]):
+            return None  # no guess, or two equally good ones
+        return ranked[0][1]
+
+
+def _deletions(word: str) -> set[str]:
+    return {word, *(word[:i] + word[i + 1 :] for i in range(len(word)))}
+
+
+def _likeness(a: str, b: str) -> float:
+    """Breaks ties between one-slip candidates: "brethe" is more like breathe than breath."""
+    return difflib.SequenceMatcher(None, a, b).ratio()
+
+
+def _slips(a: str, b: str) -> int:
+    """Typing slips between two words: insertions, deletions, substitutions, adjacent swaps (OSA distance)."""
+    prev2: list[int] = []
+    prev = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        cur = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = a[i - 1] != b[j - 1]
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                cur[j] = min(cur[j], prev2[j - 2] + 1)
+        prev2, prev = prev, cur
+    return prev[-1]
+
+
+class _Norms:
+    """Pipeline component: each token's NORM becomes the vocabulary word it stands for (see _Vocabulary)."""
+
+    vocabulary: _Vocabulary | None = None
+
+    def __call__(self, doc: Any) -> Any:
+        if self.vocabulary is not None:
+            for token in doc:
+                if (word := self.vocabulary.read(token.norm_)) is not None:
+                    token.norm_ = word
+                # A blank pipeline has no tagger: the tag is ours (every token gets one, or spaCy refuses TAG).
+                token.tag_ = "HEDGE" if token.norm_ in _HEDGE_WORDS else "W"
+        return doc
+
+
+def _register_norms() -> None:
+    from spacy.language import Language
+
+    if not Language.has_factory("redflag_norms"):
+        Language.factory("redflag_norms", func=lambda nlp, name: _Norms())
+
+
 _NLP_LOCK = threading.RLock()
 
 
@@ -198,22 +358,35 @@ def _nlp() -> Any:
     from medspacy.context import ConText, ConTextRule  # noqa: F401 (registers the factory)
     from medspacy.target_matcher import TargetMatcher, TargetRule  # noqa: F401
 
+    _register_norms()
     nlp = spacy.blank("en")
-    for typed, word in _load("concepts.toml")["spelling"].items():
+    for typed, word in (_load("concepts.toml")["spelling"] | _PERSON).items():
         nlp.vocab[typed].norm_ = word  # patterns match the NORM; the text keeps what was typed
     nlp.add_pipe("sentencizer")
-    matcher = nlp.add_pipe("medspacy_target_matcher", config={"result_type": "group", "prune": False})
-    _skip_validation(matcher, "_TargetMatcher__matcher")
     rules = []
     for name, concept in _load("concepts.toml")["concept"].items():
         for line in concept["patterns"]:
-            rules.extend(TargetRule(line, name, pattern=p) for p in compile_pattern(line, nlp.tokenizer))
+            rules.extend(
+                TargetRule(line, name, pattern=p) for p in compile_pattern(line, nlp.tokenizer, hedges=True)
+            )
+    ctx_rules = _context_rules(nlp.tokenizer)
+    words = _Vocabulary([r.pattern for r in rules] + [r.pattern for r in ctx_rules])
+    nlp.add_pipe("redflag_norms").vocabulary = words
+    matcher = nlp.add_pipe("medspacy_target_matcher", config={"result_type": "group", "prune": False})
+    _skip_validation(matcher, "_TargetMatcher__matcher")
     matcher.add(rules)
     context = nlp.add_pipe(
         "medspacy_context",
         config={"rules": None, "input_span_type": "group", "span_attrs": None, "prune_on_target_overlap": True},
     )
     _skip_validation(context, "_ConText__matcher")
+    context.add(ctx_rules)
+    return nlp
+
+
+def _context_rules(tokenizer: Any) -> list[Any]:
+    from medspacy.context import ConTextRule
+
     ctx_rules = []
     for r in _load("context.toml")["rule"]:
         kwargs: dict[str, Any] = {"direction": r["direction"]}
@@ -224,15 +397,20 @@ def _nlp() -> Any:
             if key in r:
                 kwargs[key] = set(r[key])
         for line in r["patterns"]:
-            ctx_rules.extend(
-                ConTextRule(line, r["category"], pattern=p, **kwargs) for p in compile_pattern(line, nlp.tokenizer)
-            )
-    context.add(ctx_rules)
-    return nlp
+            for p in compile_pattern(line, tokenizer):
+                if r.get("attr") == "LOWER":  # the words as typed, before any NORM mapping
+                    p = [{("LOWER" if k == "NORM" else k): v for k, v in tok.items()} for tok in p]
+                ctx_rules.append(ConTextRule(line, r["category"], pattern=p, **kwargs))
+    return ctx_rules
 
 
 def clear_cache() -> None:
+    """Forget every message and word seen (the benchmark times first sight)."""
     _message_hits.cache_clear()
+    _present_verb.cache_clear()
+    norms = _nlp().get_pipe("redflag_norms")
+    if norms.vocabulary is not None:
+        norms.vocabulary.read.cache_clear()
 
 
 def warm_up() -> None:
@@ -268,9 +446,46 @@ def _message_hits(text: str) -> tuple[tuple[str, str, int, int, frozenset[str]],
     with _NLP_LOCK:  # spaCy adds new words to a shared vocabulary: one message at a time per process
         doc = nlp(_normalise(text))
     return tuple(
-        (span.label_, span.text, span.start, span.end, frozenset(m.category.upper() for m in span._.modifiers))
+        (span.label_, span.text, span.start, span.end, _modifiers(span))
         for span in doc.spans.get("medspacy_spans", [])
     )
+
+
+_EXPERIENCER = _load("context.toml")["experiencer"]
+_NOW_CUES = frozenset(_EXPERIENCER["now"])
+_FAMILY_HISTORY_CUES = frozenset(_EXPERIENCER["family_history"])
+
+
+@functools.lru_cache(maxsize=4096)
+def _present_verb(word: str) -> bool:
+    """A verb in the present third person ("takes", "looks"), not "has" (a relative "has asthma" is history)."""
+    if not word.endswith("s") or word in _FAMILY_HISTORY_CUES or word in ("has", "does", "was", "is"):
+        return False
+    from lemminflect import getAllInflections, getAllLemmas
+
+    return any(word in getAllInflections(lemma).get("VBZ", ()) for lemma in getAllLemmas(word).get("VERB", ()))
+
+
+def _modifiers(span: Any) -> frozenset[str]:
+    """The ConText categories of a sign; a relative's sign told as happening now is the relative's emergency.
+
+    "My mum is confused and has a fever" is a caregiver writing for the patient; "my mum had a stroke"
+    and "my dad died of a heart attack" are family history. The relative counts as the patient when
+    the sentence says it is happening now and nothing between the relative and the sign says history.
+    """
+    mods = set()
+    for m in span._.modifiers:
+        cat = m.category.upper()
+        if cat == "FAMILY":
+            m_start, m_end = m.modifier_span  # token offsets of the relative's word
+            between = span.doc[min(m_start, span.start) : max(m_end, span.end)]
+            sentence = span.sent
+            if not any(t.norm_ in _FAMILY_HISTORY_CUES for t in between) and any(
+                t.norm_ in _NOW_CUES or _present_verb(t.norm_) for t in sentence
+            ):
+                continue
+        mods.add(cat)
+    return frozenset(mods)
 
 
 def _hits(texts: Sequence[str]) -> list[_Hit]:

@@ -44,10 +44,22 @@ def test_false_alarms_on_look_alikes_stay_under_3_percent(report: redflag_eval.R
         assert report.false_alarms[split].pct <= 3.0, split
 
 
-def test_held_out_batch_does_not_regress(report: redflag_eval.Report) -> None:
-    # Never tuned against; its failures are not inspected. The floor is what it measured when written
-    # (docs/benchmarks/redflags.md), so a change that loses held-out emergencies shows here.
-    assert report.recall["held-out"].pct >= 96.0
+def test_held_out_batches_do_not_regress(report: redflag_eval.Report) -> None:
+    # Never tuned against; their failures are not inspected. The floors are what they measured
+    # (docs/benchmarks/redflags.md: A 75/78, N 35/40, Q 33/40), so a change that loses held-out
+    # emergencies shows here.
+    assert report.recall_by_batch["A"].hit >= 75
+    assert report.recall_by_batch["N"].hit >= 35
+    assert report.recall_by_batch["Q"].hit >= 33
+    assert report.recall["held-out"].total == 158
+
+
+def test_every_batch_is_scored_on_its_own(report: redflag_eval.Report) -> None:
+    # Each fresh batch's first run is recorded per batch, so the per-batch figures must exist.
+    batches = {c.batch for c in redflag_eval.load_suite() if not c.vignette}
+    assert set(report.recall_by_batch) == batches
+    assert set(report.false_alarms_by_batch) == batches
+    assert sum(r.total for r in report.recall_by_batch.values()) == sum(r.total for r in report.recall.values())
 
 
 def test_semigran_vignettes_never_wave_off_an_emergency(report: redflag_eval.Report) -> None:
@@ -153,6 +165,85 @@ def test_misspellings_read_as_the_word_and_the_evidence_keeps_what_was_typed() -
     result = redflags.evaluate("chst pain bad")
     assert result.keys == ("chest_pain",)
     assert result.findings[0].evidence == ("chst pain",)
+
+
+# --- unseen wording: general readings, not sentences ----------------------------------------------------
+
+
+def _words() -> redflags._Vocabulary:
+    return redflags._nlp().get_pipe("redflag_norms").vocabulary
+
+
+def test_an_unseen_inflection_reads_as_the_vocabulary_form() -> None:
+    words = _words()
+    for word in ("choked", "stung", "clotting", "brething", "unconscous", "hedache", "dizzzy"):
+        reading = words.read(word)
+        assert reading is not None and words.known(reading), word
+        assert not words.known(word), f"{word} is in the vocabulary already: the test proves nothing"
+
+
+def test_english_words_are_never_corrected_and_plurals_speak_of_a_kind() -> None:
+    words = _words()
+    for word in ("paint", "chess", "breast", "overdoses", "strokes"):
+        assert words.read(word) is None, word
+    assert redflags.evaluate("I'm a nurse and I see a lot of overdoses at work").keys == ()
+
+
+def test_two_equally_close_guesses_are_no_guess() -> None:
+    assert redflags._slips("brethe", "breathe") == 1 and redflags._slips("ab", "ba") == 1
+    assert _words().read("brethe") == "breathe"  # likeness breaks the tie with "breath"
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        # a caregiver: a relative's sign told as happening now is the relative's emergency
+        ("my mum is confused and has a high fever today", "sepsis_meningitis"),
+        ("my grandad hit his head and he is very drowsy now", "head_injury"),
+        ("my father banged his head, he takes warfarin", "head_injury"),
+        # the third person reads like the first
+        ("my son says he wants to kill himself", "self_harm"),
+        ("her lips are swelling and she is wheezing", "anaphylaxis"),
+        # softening and stressing words anywhere in a sign
+        ("my face is kind of drooping on one side", "stroke"),
+        ("my throat is kinda closing up", "anaphylaxis"),
+        # a typing slip in a word of five letters or more
+        ("i cant brethe", "breathing"),
+    ],
+)
+def test_general_readings_raise(text: str, key: str) -> None:
+    assert key in redflags.evaluate(text).keys
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my dad had a stroke and he takes aspirin",
+        "my sister has epilepsy",
+        "my brother had a seizure when he was young",
+        "my grandad hit his head years ago",
+        "my cousin tried to kill herself",
+    ],
+)
+def test_family_history_stays_history(text: str) -> None:
+    assert redflags.evaluate(text).keys == ()
+
+
+def test_severe_and_sudden_without_a_listed_sign_is_urgent_never_emergent() -> None:
+    result = redflags.evaluate("sudden unbearable pain in my knee")
+    assert result.urgency == "urgent" and not result.is_emergency
+    assert [f.category for f in result.findings] == ["severe_sudden"]
+    assert redflags.evaluate("unbearable pain in my knee since I fell last week").urgency != "emergent"
+
+
+def test_word_classes_expand_once_per_entry() -> None:
+    redflags.WORD_CLASSES["_t_words"] = ["a", "b"]
+    redflags.WORD_CLASSES["_t_phrases"] = ["x (y|z)", "w"]
+    try:
+        assert redflags._expand("go @_t_words") == ["go a|b"]
+        assert redflags._expand("@_t_phrases now") == ["x y|z now", "w now"]
+    finally:
+        del redflags.WORD_CLASSES["_t_words"], redflags.WORD_CLASSES["_t_phrases"]
 
 
 def test_two_signs_across_two_messages_raise_together() -> None:
