@@ -19,6 +19,7 @@ from intake import services as intake_services
 from intake.models import IntakeTurn
 from patients.models import Patient, PatientSummary
 from tests.intake.conftest import DEMO_FILE, patient_from_bundle
+from tests.roles import grant_roles
 
 pytestmark = pytest.mark.django_db
 
@@ -56,7 +57,7 @@ def context(db: Any) -> tuple[Patient, Any, services.ResearchContext]:
             "social_history": {"occupation": "electrician at Harbor Freight Logistics"},
         },
     )
-    staff = get_user_model().objects.create_user("desk", password="x-not-used-9", is_staff=True)
+    staff = grant_roles(get_user_model().objects.create_user("desk", password="x-not-used-9", is_staff=True))
     ctx = services.research_context_build(patient=patient, summary=patient.summaries.first(), actor=staff)
     return patient, staff, ctx
 
