@@ -45,6 +45,8 @@ PAGE_PERMS: dict[str, tuple[str, ...]] = {
     "staff:dashboard-rows": ("intake.view_intakesession",),
     "staff:patient-register": ("patients.add_patient",),
     "staff:patient": ("patients.view_patient",),
+    "staff:patient-list": ("patients.view_patient",),
+    "staff:intake-revoke": ("intake.start_intake",),
     "staff:intake-start": ("patients.view_patient", "intake.start_intake"),
     "staff:kiosk": ("intake.start_intake",),
     "research:request-summary": ("agents.request_research",),
@@ -66,6 +68,7 @@ API_PERMS: dict[str, tuple[str, ...]] = {
 # Open to anyone (no object data behind them), or only to a signed-in account for its own settings.
 PUBLIC = {
     "healthz",
+    "home",  # sends each kind of user to their start page; nothing of a patient on it
     "api-v1:openapi-json",
     "api-v1:openapi-view",
     "api-v1:api-root",
@@ -79,10 +82,10 @@ PUBLIC = {
     "password_reset_confirm",
     "password_reset_complete",
 }
-PATIENT_LINK = {"patient-chat", "patient-chat-review"}  # the link's token is the credential, not a role
+PATIENT_LINK = {"patient-chat", "patient-chat-current", "patient-chat-review"}  # the link's token is the credential, not a role
 # Admin pages with no object data: the site itself, its assets, and redirects.
 ADMIN_NO_DATA = {"admin:index", "admin:login", "admin:logout", "admin:jsi18n", "admin:autocomplete"}
-POST_ONLY = {"staff:intake-start", "staff:kiosk", "research:cancel"}
+POST_ONLY = {"staff:intake-start", "staff:kiosk", "research:cancel", "staff:intake-revoke"}
 
 
 @dataclass

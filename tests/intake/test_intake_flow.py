@@ -76,8 +76,9 @@ def test_full_intake_ends_in_a_reconciled_summary_with_flat_chained_requests(sta
     confirm = patient_api.post(f"/api/v1/intakes/{intake_id}/messages", {"text": "Yes, that is all correct."})
     assert confirm.status_code == 200
     assert confirm.json()["status"] == "completed", "a plain confirmation finishes the intake"
-    # The button after a typed confirmation returns the same summary.
-    done = patient_api.post(f"/api/v1/intakes/{intake_id}/complete")
+    # The patient's link ends with the intake; staff finishing again get the same summary.
+    assert patient_api.post(f"/api/v1/intakes/{intake_id}/complete").status_code == 401
+    done = staff_api.post(f"/api/v1/intakes/{intake_id}/complete")
     assert done.status_code == 200, done.content
     summary = PatientSummarySchema.model_validate(done.json()["data"])
     saved = PatientSummary.objects.get(pk=done.json()["id"])

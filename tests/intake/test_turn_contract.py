@@ -174,8 +174,10 @@ def test_ordinary_confirmations_finish_the_review(staff_api, demo_patient, text)
     assert done["status"] == "completed"
     session = IntakeSession.objects.get(pk=intake_id)
     assert session.status == "completed" and session.summary_id
-    # The button after that changes nothing: the same summary comes back.
-    again = api.post(f"/api/v1/intakes/{intake_id}/complete")
+    # The patient's link has ended with the intake (issue 11); for staff, finishing again changes
+    # nothing: the same summary comes back.
+    assert api.post(f"/api/v1/intakes/{intake_id}/complete").status_code == 401
+    again = staff_api.post(f"/api/v1/intakes/{intake_id}/complete")
     assert again.status_code == 200 and again.json()["id"] == session.summary_id
 
 

@@ -15,6 +15,8 @@ from django.utils import timezone
 from intake import services
 from intake.models import IntakeSession, IntakeTurn
 from patients.models import AuditEvent, Patient
+from patients.roles import STAFF_GROUP
+from tests.roles import grant_roles
 
 SECRET_TEXT = "My neighbour Zelda Quimby drives me"
 
@@ -61,7 +63,7 @@ def test_a_link_expires_after_the_configured_time(client: Client, patient: Patie
 def test_staff_revoke_a_link_at_once_and_it_is_audited(client: Client, patient: Patient) -> None:
     session, token = _intake_with_text(patient)
     assert client.get(f"/i/{token}/", follow=True).status_code == 200
-    staff = User.objects.create_user("desk", password="desk-pass-123", is_staff=True)
+    staff = grant_roles(User.objects.create_user("desk", password="desk-pass-123", is_staff=True), STAFF_GROUP)
     desk = Client()
     desk.force_login(staff)
     page = desk.get(f"/staff/patients/{patient.pk}/").content.decode()

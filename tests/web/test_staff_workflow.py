@@ -141,7 +141,9 @@ def test_no_warning_once_the_earlier_intake_is_finished(desk: Client, ada: Patie
     assert desk.post(f"/staff/patients/{ada.pk}/intakes/").status_code == 200
 
 
-def test_research_form_is_styled_like_the_staff_pages(desk: Client, ada: Patient) -> None:
-    html = desk.get(f"/staff/research/patients/{ada.pk}/").content.decode()
+def test_research_form_is_styled_like_the_staff_pages(ada: Patient) -> None:
+    clinician = Client()
+    clinician.force_login(reviewer("clin"))  # research is the clinicians' permission
+    html = clinician.get(f"/staff/research/patients/{ada.pk}/").content.decode()
     assert 'class="stack research-form"' in html and "css/staff.css" in html
     assert 'class="button primary"' in html
