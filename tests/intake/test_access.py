@@ -82,7 +82,8 @@ PUBLIC = {
     "password_reset_confirm",
     "password_reset_complete",
 }
-PATIENT_LINK = {"patient-chat", "patient-chat-current", "patient-chat-review"}  # the link's token is the credential, not a role
+# The link (then the browser session it opened) is the credential, not a role.
+PATIENT_LINK = {"patient-chat", "patient-chat-current", "patient-chat-review"}
 # Admin pages with no object data: the site itself, its assets, and redirects.
 ADMIN_NO_DATA = {"admin:index", "admin:login", "admin:logout", "admin:jsi18n", "admin:autocomplete"}
 POST_ONLY = {"staff:intake-start", "staff:kiosk", "research:cancel", "staff:intake-revoke"}
