@@ -258,6 +258,13 @@ def generate(inp: ModelInput) -> ModelResult:
                 steps.append({"type": "function_call", "id": f"call_{cid}", "name": name, "arguments": arguments})
             return ModelResult(steps, status="requires_action")
 
+    follow = _asked_to_check(inp, results, conv) if results else None
+    if follow is not None:
+        # A result that asks for a check ("check_chart": ["identity"]) gets the lookup that can do it.
+        name, arguments = follow
+        digest = hashlib.sha256(json.dumps([inp.seed, name, arguments, len(conv)], sort_keys=True).encode()).hexdigest()
+        call = {"type": "function_call", "id": f"call_{digest[:16]}", "name": name, "arguments": arguments}
+        return ModelResult([call], status="requires_action")
     if results:
         forms = {t.get("name") for t in inp.tools if funcfill.is_form(t)}
         text = _result_reply(results, conv, facts, instruction, inp.seed, forms, before)
@@ -270,6 +277,34 @@ def generate(inp: ModelInput) -> ModelResult:
     return ModelResult(
         [_text_step(text + ("\n" + OFFLINE_SUFFIX.strip() if "\n" in text else OFFLINE_SUFFIX))], status=status
     )
+
+
+def _asked_to_check(
+    inp: ModelInput, results: list[dict[str, Any]], conv: list[dict[str, Any]]
+) -> tuple[str, dict[str, Any]] | None:
+    """A function result that names things to check or verify, and a declared function whose
+    parameter lists exactly such things (an enum): that call, unless this turn already made it."""
+    wanted: list[str] = []
+    for step in results:
+        payload = _payload(step)
+        if isinstance(payload, dict):
+            for key, value in payload.items():
+                if re.search(r"check|verif|confirm", key) and isinstance(value, list):
+                    wanted.extend(str(v) for v in value)
+    if not wanted:
+        return None
+    made = [s for s in _calls_made(conv, "") if s.get("type") == "function_call"]
+    for tool in inp.tools:
+        props = (tool.get("parameters") or {}).get("properties") or {}
+        for pname, prop in props.items():
+            enum = (prop.get("items") or {}).get("enum") if prop.get("type") == "array" else None
+            picked = [v for v in wanted if enum and v in enum]
+            if not picked:
+                continue
+            arguments = {pname: picked}
+            if not any(c.get("name") == tool.get("name") and c.get("arguments") == arguments for c in made):
+                return tool["name"], arguments
+    return None
 
 
 def _limit(text: str, gen: dict[str, Any]) -> str:

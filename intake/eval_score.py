@@ -28,26 +28,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from agents.schemas import RecordTopic
 from patients.reconcile import parse_dose, same_allergen, same_drug
 
-# The record's topic keys (the `record_answers` contract), plus "review" for the confirmation.
-Topic = Literal[
-    "name",
-    "date_of_birth",
-    "phone",
-    "email",
-    "insurance",
-    "chief_complaint",
-    "history_of_present_illness",
-    "medications",
-    "allergies",
-    "past_history",
-    "family_history",
-    "tobacco",
-    "alcohol",
-    "occupation",
-    "review",
-]
+# The record's topic keys (one definition: the `record_answers` contract), plus "review".
+Topic = RecordTopic | Literal["review"]
 Terms = list[str]  # every term must appear; "a|b" is a choice
 _NOT_TAKING = {"stopped", "not_taking"}
 

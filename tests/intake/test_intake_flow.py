@@ -300,7 +300,6 @@ def test_expired_chain_is_rebuilt_without_asking_the_server(staff_api, demo_pati
     assert "previous_interaction_id" not in last["body"]
 
 
-@pytest.mark.xfail(reason="needs the offline model to call ehr_lookup alongside record_answers (H9emu)", strict=False)
 def test_failing_chart_source_is_reported_to_the_model_and_the_intake_goes_on(
     staff_api, demo_patient, emulator, settings
 ):
@@ -332,9 +331,6 @@ def test_failing_chart_source_is_reported_to_the_model_and_the_intake_goes_on(
     assert IntakeRecord.objects.get(session_id=intake_id).version == len(texts)
 
 
-@pytest.mark.xfail(
-    reason="needs the offline model to call ehr_lookup(identity) alongside record_answers (H9emu)", strict=False
-)
 def test_identity_is_confirmed_against_the_chart(staff_api, demo_patient, emulator):
     intake_id, patient_api = _start(staff_api, demo_patient)
     dob = demo_patient.birth_date.strftime("%d %B %Y")

@@ -208,7 +208,6 @@ def _asked(emulator: Any) -> list[str]:
 
 
 # These two run on the offline model's general form filling (issue 9 item 7, branch h9emu).
-@pytest.mark.xfail(reason="needs the offline model to fill record_answers (h9emu); passes with it merged", strict=False)
 def test_patient_who_answers_early_corrects_declines_and_trips_a_red_flag(staff_api, demo_patient, emulator):
     intake_id, api = _start(staff_api, demo_patient)
     _say(
@@ -246,7 +245,6 @@ def test_patient_who_answers_early_corrects_declines_and_trips_a_red_flag(staff_
     assert not any("routine" in f.lower() for f in summary.recommended_follow_up)
 
 
-@pytest.mark.xfail(reason="needs the offline model to fill record_answers (h9emu); passes with it merged", strict=False)
 def test_patient_whose_red_flag_is_their_reason_for_coming(staff_api, other_patient, emulator):
     intake_id, api = _start(staff_api, other_patient)
     born = other_patient.birth_date.strftime("%B %d, %Y")
