@@ -289,7 +289,9 @@ def summary_update(
             fresh.review_status = PatientSummary.ReviewStatus.PENDING
         fresh._history_user = editor  # type: ignore[attr-defined]
         reason = f"Edited: {', '.join(fields)}" if fields else "Review note edited"
-        fresh._change_reason = reason + (" (approval withdrawn)" if was_approved else "")  # type: ignore[attr-defined]
+        reason += " (approval withdrawn)" if was_approved else ""
+        # simple_history keeps at most 100 characters (PostgreSQL enforces it); the audit row has every field.
+        fresh._change_reason = reason if len(reason) <= 100 else reason[:99] + "\u2026"  # type: ignore[attr-defined]
         fresh.save()
         _summary_audit(
             summary=fresh,
