@@ -149,9 +149,18 @@ def parse_request(body: Any, *, seed: int) -> model.ModelInput:
         system_instruction=sys_inst if isinstance(sys_inst, str) else None,
         tools=tools,
         response_schema=schema,
-        generation_config={"max_output_tokens": max_tokens} if isinstance(max_tokens, int) else {},
+        generation_config=_generation_config(gen, max_tokens),
         seed=seed,
     )
+
+
+def _generation_config(gen: dict[str, Any], max_tokens: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {"max_output_tokens": max_tokens} if isinstance(max_tokens, int) else {}
+    thinking = _get(gen, "thinkingConfig", "thinking_config")
+    level = _get(thinking, "thinkingLevel", "thinking_level") if isinstance(thinking, dict) else None
+    if isinstance(level, str):
+        out["thinking_level"] = level.lower()
+    return out
 
 
 def _parts(result: model.ModelResult) -> list[dict[str, Any]]:
@@ -174,6 +183,8 @@ def _usage_meta(usage: dict[str, Any]) -> dict[str, Any]:
     }
     if usage["total_thought_tokens"]:
         meta["thoughtsTokenCount"] = usage["total_thought_tokens"]
+    if usage.get("total_cached_tokens"):
+        meta["cachedContentTokenCount"] = usage["total_cached_tokens"]
     return meta
 
 

@@ -402,8 +402,21 @@ class Emulator:
         usage = compute_usage(
             history=inp.history, new_input=inp.new_steps, preamble=model.preamble_text(inp), output=result.steps
         )
-        # generateContent is stateless: the whole history is re-sent, so none of it is "cached".
-        usage["total_cached_tokens"] = 0
+        # The same model thinks and caches on either API: thought tokens by level, and implicit caching
+        # of the longest prefix shared with an earlier request (generateContent re-sends the history,
+        # so its prefix is the instruction, the tools and every earlier turn).
+        thinking = [{"type": "thought"}] if signatures.thinks(model_name, inp.generation_config) else []
+        _set_thought_tokens(
+            usage, signatures.thought_tokens(model_name, inp.generation_config, thinking, json.dumps(body)[:512])
+        )
+        cached = self.prefix_cache.hit(
+            model_name,
+            system_instruction=inp.system_instruction,
+            tools=inp.tools,
+            steps=[*inp.history, *inp.new_steps],
+            minimum=catalog.cache_min_tokens(model_name),
+        )
+        _set_cached(usage, cached)
         if method == "generateContent":
             return web.json_response(gencontent.response(result, usage, model_name))
         resp = web.StreamResponse(status=200, headers={"Content-Type": "text/event-stream"})
