@@ -150,6 +150,46 @@ def test_red_flag_intake_summary_is_emergent_and_never_routine(staff_api, demo_p
     assert summary.red_flags
 
 
+# The summary's JSON as it was before the live record (issue 9): clients rely on these names.
+SUMMARY_FIELDS_BEFORE = {
+    "patient_name": None,
+    "urgency_level": None,
+    "chief_complaint": None,
+    "history_of_present_illness": None,
+    "insurance": {"payer", "member_id"},
+    "medications": {"name", "dose", "frequency", "status"},
+    "allergies": {"substance", "reaction", "status"},
+    "past_history": None,
+    "family_history": None,
+    "social_history": {"tobacco", "alcohol", "occupation"},
+    "red_flags": None,
+    "recommended_follow_up": None,
+    "sources": {"field", "turns"},
+}
+
+
+def test_summary_json_keeps_its_field_names_and_adds_contact(staff_api, demo_patient):
+    intake_id, api = _start(staff_api, demo_patient)
+    _say(api, intake_id, "I'm Kermit Trantow, born June 21, 1993.")
+    _say(api, intake_id, "555-201-3344, kermit.t@example.com")
+    _say(api, intake_id, "Aetna, member W123456789")
+    _say(api, intake_id, "A headache that won't go away.")
+    _say(api, intake_id, "I take hydrochlorothiazide 25 mg once a day.")
+    _say(api, intake_id, "I'm allergic to peanuts, they give me hives.")
+    _to_review(api, intake_id)
+    assert _say(api, intake_id, "Yes, that's right.")["status"] == "completed"
+    summary_id = IntakeSession.objects.get(pk=intake_id).summary_id
+    data = staff_api.get(f"/api/v1/summaries/{summary_id}").json()["data"]
+    assert set(data) == set(SUMMARY_FIELDS_BEFORE) | {"contact", "declined"}
+    for field, keys in SUMMARY_FIELDS_BEFORE.items():
+        if keys is None:
+            continue
+        rows = data[field] if isinstance(data[field], list) else [data[field]]
+        assert rows, f"{field} has a row to check"
+        assert all(set(row) == keys for row in rows), (field, rows)
+    assert data["contact"] == {"phone": "555-201-3344", "email": "kermit.t@example.com"}
+
+
 def test_declines_reach_the_summary_as_declined_never_as_none(staff_api, demo_patient):
     intake_id, api = _start(staff_api, demo_patient)
     asked = _say(api, intake_id, "I'm Kermit Trantow, born June 21, 1993.")["step_title"]
