@@ -13,7 +13,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -318,7 +318,10 @@ def _metered() -> Iterator[_WireMeter]:
     try:
         yield meter
     finally:
-        _meter.reset(token)
+        # A stream closed from another task (the browser left mid-reply) ends in another context:
+        # the token cannot be reset there, and that context's meter is not ours.
+        with suppress(ValueError):
+            _meter.reset(token)
 
 
 def _create_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:

@@ -245,48 +245,49 @@ _Text = Annotated[str, _clip(500)]
 class InsuranceArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    payer: _Short | None = Field(default=None, description="Insurance company or plan name")
+    payer: _Short | None = Field(default=None, description="Company or plan")
     member_id: _Short | None = Field(default=None, description="Member or policy ID")
 
 
 class MedicationArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: _Short = Field(description="Medicine name as the patient said it")
-    dose: _Short | None = Field(default=None, description="Dose, e.g. 10 mg")
-    frequency: _Short | None = Field(default=None, description="How often, e.g. twice a day")
-    taking: bool = Field(default=True, description="False if the patient stopped it or does not take it")
+    name: _Short = Field(description="As the patient said it")
+    dose: _Short | None = Field(default=None, description="e.g. 10 mg")
+    frequency: _Short | None = Field(default=None, description="e.g. twice a day")
+    taking: bool = Field(default=True, description="False if stopped or not taken")
 
 
 class AllergyArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    substance: _Short = Field(description="What the patient is allergic to")
-    reaction: _Short | None = Field(default=None, description="What happens to them")
+    substance: _Short
+    reaction: _Short | None = None
 
 
 class RecordAnswersArgs(BaseModel):
-    """Facts from the patient's latest message only. Omit anything they did not say."""
+    """Facts from the patient's latest message only. Omit anything they did not say.
+
+    Re-sent with every request, so a property whose name says it all has no description; the
+    others say only what the name does not (a format, whose words, when true)."""
 
     model_config = ConfigDict(extra="forbid")
 
     name: _Text | None = Field(default=None, description="Patient's full name")
-    date_of_birth: _Text | None = Field(default=None, description="Date of birth, YYYY-MM-DD if clear")
-    phone: _Text | None = Field(default=None, description="Phone number")
-    email: _Text | None = Field(default=None, description="Email address")
-    insurance: InsuranceArgs | None = Field(default=None, description="Health insurance")
-    chief_complaint: _Text | None = Field(default=None, description="Main reason for the visit, patient's words")
-    history_of_present_illness: _Text | None = Field(
-        default=None, description="When it started, how bad, getting better or worse"
-    )
-    medications: list[MedicationArgs] | None = Field(default=None, description="Medicines mentioned")
-    allergies: list[AllergyArgs] | None = Field(default=None, description="Allergies mentioned")
-    past_history: list[_Item] | None = Field(default=None, description="Past illnesses, conditions, surgeries")
-    family_history: list[_Item] | None = Field(default=None, description="Illnesses in the family")
+    date_of_birth: _Text | None = Field(default=None, description="YYYY-MM-DD if clear")
+    phone: _Text | None = None
+    email: _Text | None = None
+    insurance: InsuranceArgs | None = None
+    chief_complaint: _Text | None = Field(default=None, description="Reason for visit, patient's words")
+    history_of_present_illness: _Text | None = Field(default=None, description="Onset, severity, course")
+    medications: list[MedicationArgs] | None = None
+    allergies: list[AllergyArgs] | None = None
+    past_history: list[_Item] | None = Field(default=None, description="Conditions, surgeries")
+    family_history: list[_Item] | None = Field(default=None, description="Relatives' illnesses")
     tobacco: _Text | None = Field(default=None, description="Smoking or tobacco use")
-    alcohol: _Text | None = Field(default=None, description="Alcohol use")
-    occupation: _Text | None = Field(default=None, description="Job or occupation")
-    none: list[NoneTopic] | None = Field(default=None, description="Topics the patient says they have none of")
+    alcohol: _Text | None = None
+    occupation: _Text | None = None
+    none: list[NoneTopic] | None = Field(default=None, description="Topics the patient has none of")
     declined: list[RecordTopic] | None = Field(default=None, description="Topics the patient declined to answer")
     review_confirmed: bool | None = Field(default=None, description="True if the patient says the summary is right")
     urgency: Urgency | None = Field(default=None, description="How urgent the symptoms sound")
@@ -303,8 +304,7 @@ def _record_declaration_json() -> str:
             "type": "function",
             "name": RECORD_TOOL_NAME,
             "description": (
-                "Record the facts the patient gave in their latest message (only those). "
-                "Call it every turn the patient answers; the result says what to ask next."
+                "Record the facts in the patient's latest message (only those). The result says what to ask next."
             ),
             "parameters": parameters,
         }

@@ -7,9 +7,13 @@ from typing import Any
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 
-from intake.models import ApiToken, IntakeSession, IntakeTurn
+from intake import selectors
+from intake.models import ApiToken, IntakeRecord, IntakeRecordVersion, IntakeSession, IntakeTurn
 from intake.tokens import api_token_is_live, api_token_revoke
 from patients.adminsearch import PostSearchMixin
 
@@ -45,6 +49,81 @@ class IntakeTurnInline(admin.TabularInline):
         return False
 
 
+def _may_read_record(request: HttpRequest) -> bool:
+    """The record is what the patient said: whoever may read the conversation (clinicians)."""
+    return request.user.has_perms(("intake.view_intakesession", "intake.view_transcript"))
+
+
+def _record_html(session_id: int) -> str:
+    record = selectors.intake_records_for_staff([session_id]).get(session_id)
+    if record is None:
+        return "No record yet."
+    return render_to_string("staff/_record.html", {"record": record})
+
+
+class _ReadOnlyRecordAdmin(admin.ModelAdmin):
+    """Records change only through the intake's turns; the admin shows them, never edits them."""
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_view_permission(request, obj) or _may_read_record(request)
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class IntakeRecordVersionInline(admin.TabularInline):
+    model = IntakeRecordVersion
+    extra = 0
+    can_delete = False
+    fields = ("version", "turn", "created_at", "link")
+    readonly_fields = fields
+    ordering = ("version",)
+
+    @admin.display(description="Stored version")
+    def link(self, obj: IntakeRecordVersion) -> str:
+        url = reverse("admin:intake_intakerecordversion_change", args=[obj.pk])
+        return format_html('<a href="{}">v{}</a>', url, obj.version)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_view_permission(request, obj) or _may_read_record(request)
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(IntakeRecord)
+class IntakeRecordAdmin(_ReadOnlyRecordAdmin):
+    list_display = ("__str__", "session", "version", "updated_at")
+    list_select_related = ("session",)
+    fields = ("session", "version", "updated_at", "record", "document")
+    readonly_fields = fields
+    inlines = (IntakeRecordVersionInline,)
+
+    @admin.display(description="Record (as clinicians see it)")
+    def record(self, obj: IntakeRecord) -> str:
+        return _record_html(obj.session_id)
+
+
+@admin.register(IntakeRecordVersion)
+class IntakeRecordVersionAdmin(_ReadOnlyRecordAdmin):
+    list_display = ("__str__", "record", "version", "turn", "created_at")
+    list_select_related = ("record",)
+    fields = ("record", "version", "turn", "created_at", "document")
+    readonly_fields = fields
+
+
 @admin.register(IntakeSession)
 class IntakeSessionAdmin(PostSearchMixin, admin.ModelAdmin):
     list_display = (
@@ -66,7 +145,23 @@ class IntakeSessionAdmin(PostSearchMixin, admin.ModelAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         # The conversation's state moves only through intake services (lease + compare-and-set);
         # an admin save in the middle of a turn must not write stale values back.
-        return [f.name for f in IntakeSession._meta.concrete_fields if f.name not in self.exclude]
+        fields = [f.name for f in IntakeSession._meta.concrete_fields if f.name not in self.exclude]
+        return [*fields, "intake_record"] if _may_read_record(request) else fields
+
+    @admin.display(description="Intake record")
+    def intake_record(self, obj: IntakeSession) -> str:
+        if obj.pk is None:
+            return ""
+        record_id = IntakeRecord.objects.filter(session_id=obj.pk).values_list("pk", flat=True).first()
+        link = (
+            format_html(
+                '<p><a href="{}">The record with its stored versions</a></p>',
+                reverse("admin:intake_intakerecord_change", args=[record_id]),
+            )
+            if record_id
+            else ""
+        )
+        return format_html("{}{}", link, _record_html(obj.pk))
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # intakes are started from the staff pages or the API, which issue the token

@@ -48,7 +48,15 @@ ADMIN_PHI_MODELS = {
     "patients.auditevent",
     "intake.intakesession",
     "intake.intaketurn",
+    "intake.intakerecord",
+    "intake.intakerecordversion",
     "agents.researchjob",
+}
+# Rows that reach their patient through their intake: model label -> the lookup of the patient id.
+_PATIENT_PATHS = {
+    "intake.intaketurn": "session__patient_id",
+    "intake.intakerecord": "session__patient_id",
+    "intake.intakerecordversion": "record__session__patient_id",
 }
 _ADMIN_VIEW = re.compile(r"^admin:(?P<app>[a-z_]+?)_(?P<model>[a-z]+)_(?P<view>change|history|fhir|changelist)$")
 
@@ -62,8 +70,8 @@ def _patient_id_of(label: str, object_id: Any) -> int | None:
         return None
     if label == "patients.patient":
         return pk if model.objects.filter(pk=pk).exists() else None
-    if label == "intake.intaketurn":
-        return model.objects.filter(pk=pk).values_list("session__patient_id", flat=True).first()
+    if label in _PATIENT_PATHS:
+        return model.objects.filter(pk=pk).values_list(_PATIENT_PATHS[label], flat=True).first()
     if label == "patients.fhirresource":
         ref = model.objects.filter(pk=pk).values_list("patient_ref", flat=True).first()
         patient_model = apps.get_model("patients.patient")

@@ -325,13 +325,17 @@ def record_args_parse(arguments: dict[str, object]) -> tuple[RecordAnswersArgs, 
 
 # --- Plain-language view, for the review screen ------------------------------------------------
 
+DECLINED_TEXT = "Declined to answer"
+# How a fact's state reads, per audience: the patient is told in the second person; clinicians see
+# a decline and a step left empty after two answers for what they are, never as "none".
 _STATE_WORDS = {"none": "None", "declined": "You chose not to answer", "not_obtained": "Not answered"}
+STAFF_STATE_WORDS = {"none": "None", "declined": DECLINED_TEXT, "not_obtained": "Not obtained", "": "Not asked yet"}
 
 
-def _text(rec: IntakeRecordSchema, topic: str) -> str:
+def _text(rec: IntakeRecordSchema, topic: str, words: dict[str, str] = _STATE_WORDS) -> str:
     fact = rec.fact(topic)
-    if fact.state in _STATE_WORDS:
-        return _STATE_WORDS[fact.state]
+    if fact.state in words:
+        return words[fact.state]
     if isinstance(fact, TextFact):
         return fact.value
     if isinstance(fact, InsuranceFact):
@@ -370,9 +374,89 @@ def record_review_groups(rec: IntakeRecordSchema) -> list[dict[str, object]]:
     return groups
 
 
+def _fact_turns(rec: IntakeRecordSchema, topic: str) -> list[int]:
+    fact = rec.fact(topic)
+    turns = set(fact.turns)
+    for item in getattr(fact, "items", []):
+        turns.update(item.turns)
+    return sorted(turns)
+
+
+def _item_lines(rec: IntakeRecordSchema, topic: str) -> list[dict[str, object]]:
+    """Each medication, allergy or history entry on its own, with the turns it came from."""
+    fact = rec.fact(topic)
+    if fact.state != "value":
+        return []
+    if isinstance(fact, MedicationsFact):
+        return [
+            {
+                "text": " ".join(p for p in (m.name, m.dose, m.frequency) if p)
+                + ("" if m.taking else " (stopped / not taking)"),
+                "turns": m.turns,
+            }
+            for m in fact.items
+        ]
+    if isinstance(fact, AllergiesFact):
+        return [
+            {"text": a.substance + (f" ({a.reaction})" if a.reaction else ""), "turns": a.turns} for a in fact.items
+        ]
+    if isinstance(fact, HistoryFact):
+        return [{"text": i.text, "turns": i.turns} for i in fact.items]
+    return []
+
+
+def record_staff_groups(rec: IntakeRecordSchema) -> list[dict[str, object]]:
+    """The record for clinicians: the review screen's groups and labels, every topic (one not reached
+    yet says so), declines and "not obtained" by name, and the patient turns each fact came from."""
+    return [
+        {
+            "title": title,
+            "lines": [
+                {
+                    "topic": t,
+                    "label": label,
+                    "text": _text(rec, t, STAFF_STATE_WORDS),
+                    "state": rec.state(t) or "open",
+                    "turns": _fact_turns(rec, t),
+                    "items": _item_lines(rec, t),
+                }
+                for t, label in topics
+            ],
+        }
+        for title, topics in REVIEW_GROUPS
+    ]
+
+
+_TOPIC_LABELS: dict[str, str] = {t: label for _, topics in REVIEW_GROUPS for t, label in topics}
+
+
+def record_changes(versions: list[tuple[int, dict[str, object]]]) -> list[dict[str, object]]:
+    """The history of corrections: from consecutive stored versions (patient turn, document), every
+    topic whose settled answer was changed, with what it said before and after. A first answer is
+    not a change."""
+    changes: list[dict[str, object]] = []
+    previous: IntakeRecordSchema | None = None
+    for turn, document in versions:
+        current = IntakeRecordSchema.model_validate(document or {})
+        if previous is not None:
+            for topic in record_changed_topics(previous, current):
+                if previous.state(topic) not in SETTLED:
+                    continue
+                changes.append(
+                    {
+                        "turn": turn,
+                        "topic": topic,
+                        "label": _TOPIC_LABELS.get(topic, topic),
+                        "before": _text(previous, topic, STAFF_STATE_WORDS),
+                        "after": _text(current, topic, STAFF_STATE_WORDS),
+                    }
+                )
+        previous = current
+    return changes
+
+
 # --- The summary agrees with the record ---------------------------------------------------------
 
-DECLINED_TEXT = "Declined to answer"
 # States where the record knows the answer; "not obtained" leaves the model's summary as it is.
 _STATED = frozenset({"value", "none", "declined"})
 

@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from intake import plan
 from intake.links import intake_link_live_q
-from intake.models import ApiToken, IntakeRecord, IntakeSession, IntakeTurn
-from intake.record import IntakeRecordSchema, record_review_groups
+from intake.models import ApiToken, IntakeRecord, IntakeRecordVersion, IntakeSession, IntakeTurn
+from intake.record import IntakeRecordSchema, record_changes, record_review_groups, record_staff_groups
 from intake.tokens import API_TOKEN_PREFIX, api_token_is_live, token_hash
 from patients.models import Patient, PatientSummary
 
@@ -147,6 +147,31 @@ def intake_record(session_id: int) -> IntakeRecordSchema:
     """The intake's live record (empty for an intake that has none yet)."""
     document = IntakeRecord.objects.filter(session_id=session_id).values_list("document", flat=True).first()
     return IntakeRecordSchema.model_validate(document or {})
+
+
+def intake_records_for_staff(session_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """Per intake, the live record as clinicians see it (grouped, with source turns) and the history
+    of its corrections, read in two queries. Intakes without a record are left out."""
+    rows = IntakeRecord.objects.filter(session_id__in=session_ids).values("pk", "session_id", "document", "version")
+    out: dict[int, dict[str, Any]] = {}
+    by_record: dict[int, int] = {}
+    for row in rows:
+        by_record[row["pk"]] = row["session_id"]
+        out[row["session_id"]] = {
+            "groups": record_staff_groups(IntakeRecordSchema.model_validate(row["document"] or {})),
+            "version": row["version"],
+            "versions": [],
+        }
+    versions = (
+        IntakeRecordVersion.objects.filter(record_id__in=by_record)
+        .order_by("record_id", "version")
+        .values_list("record_id", "turn", "document")
+    )
+    for record_id, turn, document in versions:
+        out[by_record[record_id]]["versions"].append((turn, document))
+    for item in out.values():
+        item["changes"] = record_changes(item.pop("versions"))
+    return out
 
 
 def intake_review_answers(session_id: int) -> list[dict[str, Any]]:

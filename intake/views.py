@@ -183,9 +183,14 @@ def staff_dashboard_rows(request: HttpRequest) -> HttpResponse:
 def staff_patient(request: HttpRequest, patient_id: int) -> HttpResponse:
     page = selectors.patient_page(patient_id)
     # Parts of the page behind their own permission are left out of the context, not just hidden.
-    if not request.user.has_perm("intake.view_transcript"):
+    if request.user.has_perm("intake.view_transcript"):
+        # The live record is what the patient said: clinicians only, as the conversation and the API.
+        records = selectors.intake_records_for_staff([item["session"].pk for item in page["intakes"]])
         for item in page["intakes"]:
-            item["messages"] = []
+            item["record"] = records.get(item["session"].pk)
+    else:
+        for item in page["intakes"]:
+            item["messages"], item["record"] = [], None
     if not request.user.has_perm("patients.view_patientsummary"):
         page["summaries"], page["latest_summary"] = [], None
     patient = page["patient"]

@@ -26,7 +26,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from agents.models import ResearchJob
 from intake import services
-from intake.models import ApiToken
+from intake.models import ApiToken, IntakeRecord, IntakeRecordVersion
 from intake.tokens import api_token_issue
 from patients.models import Patient, PatientSummary
 from patients.roles import REVIEWERS_GROUP, STAFF_GROUP
@@ -36,7 +36,15 @@ from tests.roles import grant_roles
 ROLES = ("anonymous", "no_perms", "staff", "reviewer", "superuser")
 
 # Things only this patient's record holds; none may appear in a refused response.
-PHI = ("Quintessa", "Zeppelinova", "MRN-PHI-4242", "555-867-5309", "wrist-phi-complaint", "transcript-phi-words")
+PHI = (
+    "Quintessa",
+    "Zeppelinova",
+    "MRN-PHI-4242",
+    "555-867-5309",
+    "wrist-phi-complaint",
+    "transcript-phi-words",
+    "record-phi-words",
+)
 
 # The app's own pages: the permissions each needs (all of them). Every non-admin URL name must be
 # listed here, in PUBLIC or in PATIENT_LINK.
@@ -117,6 +125,10 @@ def world(db: Any) -> World:
     )
     summary = make_summary(patient=patient, chief_complaint="wrist-phi-complaint")
     done = add_transcript(summary, [("patient", "transcript-phi-words"), ("model", "Thank you.")])
+    # The live record (and a stored version of it) holds the patient's words too.
+    document = {"chief_complaint": {"state": "value", "value": "record-phi-words", "turns": [1]}}
+    record = IntakeRecord.objects.create(session=done, document=document, version=1)
+    IntakeRecordVersion.objects.create(record=record, version=1, turn=1, document=document)
     job = ResearchJob.objects.create(patient=patient, summary=summary, question="Dosing?", prompt="Dosing?")
 
     users: dict[str, User | None] = {"anonymous": None}
@@ -333,6 +345,8 @@ def test_front_desk_sees_the_patient_but_not_the_conversation(world: World) -> N
     assert "Zeppelinova" in desk_html and "transcript-phi-words" not in desk_html
     assert "Only clinicians can read the conversation." in desk_html
     assert "transcript-phi-words" in clinician_html
+    # The live intake record is the patient's words too: shown to clinicians only.
+    assert "record-phi-words" not in desk_html and "record-phi-words" in clinician_html
     detail = f"/api/v1/intakes/{world.done_intake_id}"
     assert Client().get(detail, headers={"Authorization": f"Bearer {world.api_tokens['staff']}"}).status_code == 403
     answer = Client().get(detail, headers={"Authorization": f"Bearer {world.api_tokens['reviewer']}"})
@@ -358,3 +372,32 @@ def test_roles_are_exactly_the_documented_permissions(world: World) -> None:
         user = world.users[role]
         assert user is not None
         assert user.get_all_permissions() == set(ROLE_PERMISSIONS[group])
+
+
+def test_the_intake_record_in_the_admin_is_read_only_clinicians_only_and_audited(world: World) -> None:
+    from patients.models import AuditEvent
+
+    record = IntakeRecord.objects.get(session_id=world.done_intake_id)
+    version = record.versions.get()
+    desk, clinician = Client(), Client()
+    desk.force_login(world.users["staff"])
+    clinician.force_login(world.users["reviewer"])
+    urls = [
+        reverse("admin:intake_intakerecord_change", args=[record.pk]),
+        reverse("admin:intake_intakerecordversion_change", args=[version.pk]),
+        reverse("admin:intake_intakesession_change", args=[world.done_intake_id]),
+    ]
+    for url in urls[:2]:
+        refused = desk.get(url)
+        assert refused.status_code == 403, url
+        _assert_no_phi(refused, url)
+    session_page = desk.get(urls[2])
+    assert session_page.status_code == 200 and "record-phi-words" not in session_page.content.decode()
+    for url in urls:
+        before = AuditEvent.objects.filter(action=AuditEvent.Action.PHI_VIEW, patient_id=world.patient.pk).count()
+        page = clinician.get(url)
+        assert page.status_code == 200 and "record-phi-words" in page.content.decode(), url
+        assert 'name="_save"' not in page.content.decode(), "read-only: no save button"
+        after = AuditEvent.objects.filter(action=AuditEvent.Action.PHI_VIEW, patient_id=world.patient.pk).count()
+        assert after == before + 1, f"{url}: the look is audited against the patient"
+    assert clinician.post(urls[0], {}).status_code == 403, "nothing in the record is edited from the admin"

@@ -10,7 +10,7 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from agents.schemas import PatientSummarySchema
-from intake import plan, services
+from intake import plan, selectors, services
 from intake.models import IntakeRecord, IntakeRecordVersion, IntakeSession, IntakeTurn
 from intake.record import DECLINED_TEXT, IntakeRecordSchema
 from tests.intake.test_intake_flow import _interaction_posts, _start
@@ -150,6 +150,46 @@ def test_red_flag_intake_summary_is_emergent_and_never_routine(staff_api, demo_p
     assert summary.red_flags
 
 
+# The summary's JSON as it was before the live record (issue 9): clients rely on these names.
+SUMMARY_FIELDS_BEFORE = {
+    "patient_name": None,
+    "urgency_level": None,
+    "chief_complaint": None,
+    "history_of_present_illness": None,
+    "insurance": {"payer", "member_id"},
+    "medications": {"name", "dose", "frequency", "status"},
+    "allergies": {"substance", "reaction", "status"},
+    "past_history": None,
+    "family_history": None,
+    "social_history": {"tobacco", "alcohol", "occupation"},
+    "red_flags": None,
+    "recommended_follow_up": None,
+    "sources": {"field", "turns"},
+}
+
+
+def test_summary_json_keeps_its_field_names_and_adds_contact(staff_api, demo_patient):
+    intake_id, api = _start(staff_api, demo_patient)
+    _say(api, intake_id, "I'm Kermit Trantow, born June 21, 1993.")
+    _say(api, intake_id, "555-201-3344, kermit.t@example.com")
+    _say(api, intake_id, "Aetna, member W123456789")
+    _say(api, intake_id, "A headache that won't go away.")
+    _say(api, intake_id, "I take hydrochlorothiazide 25 mg once a day.")
+    _say(api, intake_id, "I'm allergic to peanuts, they give me hives.")
+    _to_review(api, intake_id)
+    assert _say(api, intake_id, "Yes, that's right.")["status"] == "completed"
+    summary_id = IntakeSession.objects.get(pk=intake_id).summary_id
+    data = staff_api.get(f"/api/v1/summaries/{summary_id}").json()["data"]
+    assert set(data) == set(SUMMARY_FIELDS_BEFORE) | {"contact", "declined"}
+    for field, keys in SUMMARY_FIELDS_BEFORE.items():
+        if keys is None:
+            continue
+        rows = data[field] if isinstance(data[field], list) else [data[field]]
+        assert rows, f"{field} has a row to check"
+        assert all(set(row) == keys for row in rows), (field, rows)
+    assert data["contact"] == {"phone": "555-201-3344", "email": "kermit.t@example.com"}
+
+
 def test_declines_reach_the_summary_as_declined_never_as_none(staff_api, demo_patient):
     intake_id, api = _start(staff_api, demo_patient)
     asked = _say(api, intake_id, "I'm Kermit Trantow, born June 21, 1993.")["step_title"]
@@ -184,9 +224,52 @@ def test_ordinary_confirmations_finish_the_review(staff_api, demo_patient, text)
 def test_anything_else_at_review_is_a_correction_and_the_review_stays_open(staff_api, demo_patient):
     intake_id, api = _start(staff_api, demo_patient)
     _to_review(api, intake_id)
+    assert _record(intake_id).phone.state == "declined"
     body = _say(api, intake_id, "Yes but my phone number is 555-201-3344.")
     assert body["status"] == "review"
     assert IntakeSession.objects.get(pk=intake_id).summary_id is None
+    record = _record(intake_id)
+    assert record.phone.state == "value" and "555-201-3344" in record.phone.value, "the correction is applied"
+    review = [line["text"] for group in selectors.intake_review_answers(intake_id) for line in group["lines"]]
+    assert any("555-201-3344" in text for text in review), "the review screen shows the corrected record"
+    assert _say(api, intake_id, "yes thats all correct")["status"] == "completed"
+    assert _summary_of(staff_api, intake_id).contact.phone == record.phone.value
+
+
+async def test_a_message_whose_reply_was_cut_by_a_reload_is_answered_when_the_patient_comes_back(
+    demo_patient, emulator
+):
+    """The page reloads (or the connection drops) while the reply streams: the message was saved
+    first, so it shows on the reloaded page and goes to the model with the patient's next one."""
+    session, _ = await sync_to_async(services.intake_start)(patient=demo_patient)
+    await services.aintake_turn_submit(session_id=session.pk, text="I'm Kermit Trantow, born June 21, 1993.")
+    cut = "My phone is 555-201-3344."
+    _, events = await services.aintake_turn_stream(session_id=session.pk, text=cut)
+    assert events is not None
+    first = await anext(events)
+    assert first["type"] == "delta"
+    await events.aclose()  # the browser went away mid-reply
+
+    shown = await sync_to_async(selectors.intake_chat_context)(await IntakeSession.objects.aget(pk=session.pk))
+    patient_texts = [m["text"] for m in shown["messages"] if m["role"] == "patient"]
+    assert patient_texts[-1] == cut, "the reloaded page shows the saved message"
+    before = len(await sync_to_async(emulator.requests)())
+    outcome = await services.aintake_turn_submit(session_id=session.pk, text="And my email is kermit.t@example.com.")
+    assert outcome.reply
+    carrying = [
+        r
+        for r in (await sync_to_async(emulator.requests)())[before:]
+        if r["method"] == "POST" and cut in json.dumps(r["body"].get("input"))
+    ]
+    assert len(carrying) == 1, "the saved message goes to the model once, with the next one"
+    # (The offline model fills record_answers from the newest message only, so the saved message's
+    # phone is not asserted in the record here; the request above shows the model was given it.)
+    assert (await sync_to_async(_record)(session.pk)).email.value == "kermit.t@example.com"
+    roles = [
+        r
+        async for r in IntakeTurn.objects.filter(session_id=session.pk).order_by("index").values_list("role", flat=True)
+    ]
+    assert roles[-1] == "model"
 
 
 def _summary_of(staff_api: Any, intake_id: int) -> PatientSummarySchema:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from intake import services
-from intake.models import IntakeSession
+from intake.models import IntakeRecord, IntakeRecordVersion, IntakeSession
 from patients.models import Patient, PatientSummary
 from patients.roles import REVIEWERS_GROUP, STAFF_GROUP
 from tests.patients.summary_factory import add_transcript, make_summary, reviewer, staff
@@ -41,6 +41,28 @@ def test_staff_pages_have_no_serious_accessibility_problems(desk, live_app, axe_
     IntakeSession.objects.filter(pk=red.pk).update(
         urgency="emergent", emergency_flagged=True, step_index=3, answers={"red_flags": ["chest pain"]}
     )
+    # Its live record: an answer, a correction, a decline, a step left empty and a list with turns.
+    first = {
+        "name": {"state": "value", "value": "Ada Okafor", "turns": [1]},
+        "date_of_birth": {"state": "value", "value": "1980-05-04", "turns": [1]},
+        "phone": {"state": "value", "value": "555-0101", "turns": [2]},
+        "email": {"state": "declined", "turns": [2]},
+        "insurance": {"state": "not_obtained", "turns": [3, 4]},
+        "chief_complaint": {"state": "value", "value": "chest pain since this morning", "turns": [5]},
+    }
+    later = {
+        **first,
+        "phone": {"state": "value", "value": "555-0199", "turns": [2, 6]},
+        "medications": {
+            "state": "value",
+            "turns": [5, 6],
+            "items": [{"name": "lisinopril", "dose": "10 mg", "turns": [5]}, {"name": "aspirin", "turns": [6]}],
+        },
+    }
+    record = IntakeRecord.objects.get(session=red)
+    for version, (turn, document) in enumerate([(5, first), (6, later)], start=1):
+        IntakeRecordVersion.objects.create(record=record, version=version, turn=turn, document=document)
+    IntakeRecord.objects.filter(pk=record.pk).update(document=later, version=2)
     # A clinician who also works the desk: the research form is the clinicians' permission.
     grant_roles(staff("desk"), STAFF_GROUP, REVIEWERS_GROUP)
     _login(page, live_app.base_url, "desk", "/staff/")
@@ -60,7 +82,19 @@ def test_staff_pages_have_no_serious_accessibility_problems(desk, live_app, axe_
 
     page.get_by_role("link", name="Ada Okafor", exact=True).click()
     expect(page.locator("#open-intake-warning")).to_contain_text(f"Intake #{red.pk} is still open")
+    shown = page.locator(f"#intake-{red.pk} .intake-record")
+    expect(shown).to_contain_text("Declined to answer")
+    expect(shown).to_contain_text("Not obtained")
+    expect(shown.locator(".record-changes")).to_contain_text("Turn 6 · Phone: 555-0101 → 555-0199")
     problems["patient page"] = axe_problems(page, axe_source, watch)
+    if save_screenshots():
+        page.set_viewport_size({"width": 1280, "height": 900})
+        shown.scroll_into_view_if_needed()
+        screenshot(page, "staff-intake-record", clip=shown.bounding_box())
+    page.goto(f"{live_app.base_url}/admin/intake/intakerecord/{record.pk}/change/")
+    expect(page.locator(".intake-record, .record").first).to_contain_text("Declined to answer")
+    problems["record admin"] = axe_problems(page, axe_source, watch)
+    page.goto(f"{live_app.base_url}/staff/patients/{ada.pk}/")
     page.locator("#open-intake-warning a").click()
     expect(page.locator(f"#intake-{red.pk}")).to_be_in_viewport()
 
