@@ -120,6 +120,9 @@ _COUNT_OF = re.compile(
     r"(?:\s*-?\s*(?:ones?|tablets?|tabs?|pills?|capsules?))",
     re.I,
 )
+_COUNT_OF_BEFORE = re.compile(
+    rf"\b(\d+(?:\.\d+)?|half)\s+of\s+(?:the|my|those|these)\s+{_NUMBER}\s*({_UNIT_ALT})?\s*$", re.I
+)
 _HALF_BEFORE = re.compile(r"\bhalf\s+(?:of\s+)?(?:a|an|my|the)\s*$", re.I)
 _SAID_TOTAL = re.compile(rf"\bso\s+(?:that's\s+|thats\s+|about\s+)?{_NUMBER}\s*({_UNIT_ALT})?", re.I)
 _STRENGTH_IN = re.compile(rf"{_NUMBER}\s*({_UNIT_ALT})", re.I)
@@ -162,6 +165,10 @@ def dose_of(before: str, after: str, ingredient: str) -> str:
         if strength:
             unit = strength.group(2) if strength.re is _STRENGTH_IN else None
             return _fmt(0.5 * _num(strength.group(1)), _unit(unit, ingredient))
+    count_before = _COUNT_OF_BEFORE.search(before)
+    if count_before:  # "three of the 100 mg gabapentin"
+        n = 0.5 if "half" in count_before.group(1).lower() else _num(count_before.group(1))
+        return _fmt(n * _num(count_before.group(2)), _unit(count_before.group(3), ingredient))
     m = _COUNT_BEFORE.search(before)
     if m and m.group(1):  # "1000mg of metformin"
         return _fmt(_num(m.group(1)), _unit(m.group(2), ingredient))
@@ -278,7 +285,9 @@ def _plain_word(word: str, *, salt_ok: bool = False) -> bool:
     if salt_ok and low in drugs.SALTS:  # "potassium 20 mEq" names a supplement
         return False
     return (
-        low in drugs.COMMON
+        low in _SMALL
+        or low in ("half", "hundred", "thousand")
+        or low in drugs.COMMON
         or low in vocab.STOP_WORDS
         or low in FORM_WORDS
         or low.endswith(drugs.ENGLISH_ENDINGS)
@@ -294,11 +303,17 @@ def mentions(sentence: str, *, about_meds: bool) -> list[Mention]:
     def free(s: int, e: int) -> bool:
         return not any(m.start < e and s < m.end for m in found)
 
-    from gemini_emulator.extract import CLASS_RE, DRUG_RE  # the vocabulary's names and classes
+    from gemini_emulator.extract import CLASS_RE, CONDITION_RE, DRUG_RE  # the vocabulary's names
 
+    # "high cholesterol" is a condition, although the library lists cholesterol as a substance.
+    conditions = [(m.start(), m.end()) for rx in CONDITION_RE.values() for m in rx.finditer(sentence)]
     for m in DRUG_RE.finditer(sentence):
         if free(m.start(), m.end()) and m.group(0).lower() not in drugs.SALTS:
             found.append(Mention(m.start(), m.end(), m.group(0).lower()))
+    found = [f for f in found if not any(s <= f.start and f.end <= e for s, e in conditions)]
+    for rx in CLASS_RE.values():  # "my cholesterol pill" is the class, not the substance in it
+        for m in rx.finditer(sentence):
+            found = [f for f in found if not (m.start() <= f.start and f.end <= m.end())]
     named = list(found)
     for canon, rx in CLASS_RE.items():
         for m in rx.finditer(sentence):
@@ -367,7 +382,7 @@ def _status(sentence: str, found: list[Mention]) -> list[str]:
 
 def read_sentence(sentence: str, *, about_meds: bool, about_allergies: bool = False) -> list[MedFact]:
     """The medicines one sentence names, with dose, schedule and status."""
-    from gemini_emulator.extract import _freq, _negated  # the shared schedule and negation readers
+    from gemini_emulator.extract import REACTION_RE, _freq, _negated  # shared readers
 
     found = mentions(sentence, about_meds=about_meds)
     if not found:
@@ -381,11 +396,17 @@ def read_sentence(sentence: str, *, about_meds: bool, about_allergies: bool = Fa
         before, after = sentence[prev_end : m.start], sentence[m.end : nxt]
         dose = dose_of(before[-40:], after, m.ingredient or m.name)
         freq = _freq(after) or (_freq(sentence) if len(found) == 1 else "")
-        if not statuses[i] and _negated(plain, m.start):
-            continue  # "no blood thinners"
+        use_verb = re.search(r"\b(?:use|used|need|needed)\b(?:\s+to\s+use)?\s+(?:my|the|an?)?\s*$", plain[: m.start])
+        if not statuses[i] and _negated(plain, m.start) and not use_verb:
+            continue  # "no blood thinners"; but "haven't needed my inhaler" still has one
         allergen = bool(ALLERGEN_BEFORE.search(plain[max(0, m.start - 60) : m.start]) or ALLERGEN_AFTER.search(after))
-        if about_allergies and not about_meds and not dose and not MED_CUE_RE.search(sentence):
-            allergen = True  # a bare drug name answering "any allergies?" is an allergen
+        if not dose and not MED_CUE_RE.search(sentence):
+            # A bare drug name answering "any allergies?", or told with what it does to them
+            # ("amoxicillin - I got hives"), is an allergen; "Benadryl when I get hives" is a use.
+            others = sentence[: m.start] + " " * (m.end - m.start) + sentence[m.end :]
+            reaction = any(rx.search(others) for rx in REACTION_RE.values())
+            indication = re.search(r"\b(?:for|when|if|whenever)\b", after)
+            allergen = allergen or (about_allergies and not about_meds) or (reaction and not indication)
         out.append(MedFact(m.name, dose, freq, statuses[i], allergen))
     return out
 
