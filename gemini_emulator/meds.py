@@ -198,6 +198,9 @@ CUES: tuple[tuple[str, str], ...] = (
     (r"not taking|not on|don'?t take|do not take|don'?t use|do not use|didn'?t take|not using", STOP),
     (r"switched (?:me )?(?:off|from)|changed (?:me )?from|took me off|taken off|done with|discontinued", STOP),
     (r"used to (?:take|be on|use|have)|got rid of|not anymore|not any more", STOP),
+    (r"haven'?t been (?:taking|using|on)|not been taking|i'?m off|been off|went off|gone off|came off", STOP),
+    # "I'm supposed to take it but I don't": a bare "I don't" reaches back
+    (r"i don'?t(?=\s*(?:really|anymore|any more)?\s*(?:[,.;!]|$))", STOP),
     # "haven't needed it since the rash cleared" stops; "haven't used my epipen yet" does not
     (
         r"haven'?t (?:taken|needed|used|touched|had)"
@@ -208,7 +211,11 @@ CUES: tuple[tuple[str, str], ...] = (
         r"never (?:started|took|taken|filled|picked up|had (?:it|one|them|that)? ?filled|got (?:it|one|them) filled)",
         NEVER,
     ),
-    (r"didn'?t (?:start|fill|pick up)", NEVER),
+    (
+        r"didn'?t (?:start|fill|pick (?:it |them )?up)|not started"
+        r"|haven'?t (?:started|begun|filled|picked (?:it |them )?up)",
+        NEVER,
+    ),
     (
         r"still|back on|switched (?:me )?to|changed (?:me )?to|now on|started (?:me )?on|restarted|i take|i'm on",
         CURRENT,

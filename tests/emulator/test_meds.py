@@ -67,6 +67,9 @@ def test_doses(text: str, name: str, dose: str) -> None:
         ("never had to use the epi-pen so far", {"epipen": ""}),  # never needed: still carried
         ("I haven't needed my ventolin inhaler this winter", {"ventolin": ""}),
         ("still on the metformin, stopped the glipizide", {"metformin": "", "glipizide": "stopped"}),
+        ("I'm supposed to take aspirin but I don't", {"aspirin": "stopped"}),
+        ("I haven't been taking the atorvastatin", {"atorvastatin": "stopped"}),
+        ("the pharmacy has the Jardiance but I haven't picked it up", {"jardiance": "never"}),
     ],
 )
 def test_status(text: str, expected: dict[str, str]) -> None:
