@@ -124,6 +124,11 @@ _COUNT_OF_BEFORE = re.compile(
     rf"\b(\d+(?:\.\d+)?|half)\s+of\s+(?:the|my|those|these)\s+{_NUMBER}\s*({_UNIT_ALT})?\s*$", re.I
 )
 _HALF_BEFORE = re.compile(r"\bhalf\s+(?:of\s+)?(?:a|an|my|the)\s*$", re.I)
+_CHANGED_TO = re.compile(
+    r"\b(?:cut|reduced|lowered|decreased|dropped|increased|upped|raised|bumped|doubled|went|changed|adjusted)"
+    rf"(?:\s+(?:it|me|that|the dose|my dose))?(?:\s+(?:down|up|back))?\s+to\s+{_NUMBER}\s*({_UNIT_ALT})?(?![\d.])",
+    re.I,
+)
 _SAID_TOTAL = re.compile(rf"\bso\s+(?:that's\s+|thats\s+|about\s+)?{_NUMBER}\s*({_UNIT_ALT})?", re.I)
 _STRENGTH_IN = re.compile(rf"{_NUMBER}\s*({_UNIT_ALT})", re.I)
 _COUNT_BEFORE = re.compile(
@@ -153,6 +158,9 @@ def dose_of(before: str, after: str, ingredient: str) -> str:
     """The dose told around one mention: `before` is the text just before the name (same
     sentence), `after` the text from the name's end to the next mention."""
     before, after = words_to_digits(before), words_to_digits(after)
+    changed = _CHANGED_TO.search(after)
+    if changed:  # "Zoloft 100 but I cut it down to 50": the dose now
+        return _fmt(_num(changed.group(1)), _unit(changed.group(2), ingredient))
     said = _SAID_TOTAL.search(after)
     if said:  # "half a Benadryl, so 12.5": the total said outright
         return _fmt(_num(said.group(1)), _unit(said.group(2), ingredient))
@@ -197,7 +205,7 @@ CUES: tuple[tuple[str, str], ...] = (
     (r"stopped|quit|came off|gave up(?: on)?|no more|no longer(?: take| taking| on| use| using)?|ran out of", STOP),
     (r"not taking|not on|don'?t take|do not take|don'?t use|do not use|didn'?t take|not using", STOP),
     (r"switched (?:me )?(?:off|from)|changed (?:me )?from|took me off|taken off|done with|discontinued", STOP),
-    (r"used to (?:take|be on|use|have)|got rid of|not anymore|not any more", STOP),
+    (r"used to (?:take|be on|use|have)|got rid of|not anymore|not any more|finished|completed", STOP),
     (r"haven'?t been (?:taking|using|on)|not been taking|i'?m off|been off|went off|gone off|came off", STOP),
     # "I'm supposed to take it but I don't": a bare "I don't" reaches back
     (r"i don'?t(?=\s*(?:really|anymore|any more)?\s*(?:[,.;!]|$))", STOP),
@@ -268,7 +276,8 @@ MED_CUE_RE = re.compile(
     re.I,
 )
 TAKE_VERB_RE = re.compile(
-    r"\b(?:taking|take|takes|took|tried|trying)\s+(?:the\s+|my\s+|some\s+|a\s+|an\s+)?([A-Za-z][A-Za-z-]{3,})\b",
+    r"\b(?:taking|take|takes|took|tried|trying)\s+(?:the\s+|my\s+|some\s+|a\s+|an\s+)?"
+    r"(?:(?:\d+|one|two|three|four|half an?|a couple of)\s+)?([A-Za-z][A-Za-z-]{3,})\b",
     re.I,
 )
 # Class words ("the pill", "my water pill") followed by the product's own name: "the pill, Sprintec".
@@ -371,13 +380,16 @@ def _status(sentence: str, found: list[Mention]) -> list[str]:
             to = re.search(r"\bto\b", rest)
             end = min(end, cue.end() + to.start()) if to else end
         ahead = [i for i, m in enumerate(found) if cue.end() <= m.start < end]
+        behind = [i for i, m in enumerate(found) if m.end <= cue.start()]
         if ahead:
             for i in ahead:
                 statuses[i] = "" if cat == CURRENT else cat
+            # "I was taking ibuprofen but switched to Tylenol": what they switched from is stopped
+            if cat == CURRENT and re.match(r"switched|changed", cue.group(0), re.I) and behind:
+                statuses[behind[-1]] = statuses[behind[-1]] or STOP
             continue
         if cat == CURRENT:
             continue
-        behind = [i for i, m in enumerate(found) if m.end <= cue.start()]
         if behind:
             statuses[behind[-1]] = cat
     for i, m in enumerate(found):  # "I don't take tylenol anymore": the negation before, "anymore" after

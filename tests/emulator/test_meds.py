@@ -46,6 +46,7 @@ def test_spelled_numbers(text: str, value: str) -> None:
         ("Zocor 20 2 or 3 nights a week", "zocor", "20 mg"),
         ("Motrin, 2 at a time", "motrin", ""),  # a count of tablets is not a strength
         ("levothyroxine 88 mcg", "levothyroxine", "88 mcg"),
+        ("Paxil 40, they lowered it to 20 in June", "paxil", "20 mg"),
     ],
 )
 def test_doses(text: str, name: str, dose: str) -> None:
@@ -68,6 +69,8 @@ def test_doses(text: str, name: str, dose: str) -> None:
         ("I haven't needed my ventolin inhaler this winter", {"ventolin": ""}),
         ("still on the metformin, stopped the glipizide", {"metformin": "", "glipizide": "stopped"}),
         ("I'm supposed to take aspirin but I don't", {"aspirin": "stopped"}),
+        ("I was on naproxen but switched to Tylenol", {"naproxen": "stopped", "tylenol": ""}),
+        ("amoxicillin, finished it on Monday", {"amoxicillin": "stopped"}),
         ("I haven't been taking the atorvastatin", {"atorvastatin": "stopped"}),
         ("the pharmacy has the Jardiance but I haven't picked it up", {"jardiance": "never"}),
     ],
