@@ -423,9 +423,17 @@ def read_sentence(sentence: str, *, about_meds: bool, about_allergies: bool = Fa
             # A bare drug name answering "any allergies?", or told with what it does to them
             # ("amoxicillin - I got hives"), is an allergen; "Benadryl when I get hives" is a use.
             others = sentence[: m.start] + " " * (m.end - m.start) + sentence[m.end :]
-            reaction = any(rx.search(others) for rx in REACTION_RE.values())
+            # "the rash" / "my rash" is what the medicine treats, not what it did to them
+            reaction = any(
+                not re.search(r"\b(?:the|my|his|her|this|that)\s+$", others[: r.start()])
+                for rx in REACTION_RE.values()
+                for r in rx.finditer(others)
+            )
             indication = re.search(r"\b(?:for|when|if|whenever)\b", after)
-            allergen = allergen or (about_allergies and not about_meds) or (reaction and not indication)
+            told_use = bool(statuses[i])  # "stopped it", "never started it": a medicine, not an allergen
+            allergen = (
+                allergen or (about_allergies and not about_meds) or (reaction and not indication and not told_use)
+            )
         out.append(MedFact(m.name, dose, freq, statuses[i], allergen))
     return out
 

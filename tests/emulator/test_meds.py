@@ -112,6 +112,11 @@ def test_allergen_or_indication() -> None:
     assert meds.without_indications("Zyrtec when my allergies act up").strip() == "Zyrtec"
     bare = meds.read("amoxicillin, I get hives", about_meds=False, about_allergies=True)
     assert [f.allergen for f in bare] == [True]
+    told = meds.read("Augmentin - it gave me a rash", about_meds=True)
+    assert [f.allergen for f in told] == [True]
+    # What a medicine treats, or one they stopped, is not an allergen.
+    for text in ("clotrimazole cream on the rash", "no longer need the cetirizine since my hives settled"):
+        assert [f.allergen for f in meds.read(text, about_meds=True)] == [False], text
 
 
 def test_same_medicine_by_ingredient() -> None:
