@@ -158,6 +158,10 @@ def find(text: str, *, fuzzy: bool = False) -> tuple[DrugHit, ...]:
             if n > 1 and any(text[a.end() : b.start()].strip() not in ("", "-") for a, b in itertools.pairwise(span)):
                 continue  # a name never spans punctuation
             key = " ".join(w.group(0).lower() for w in span)
+            if key not in VARIANTS and n <= 2:
+                # "epi pen" and "epi-pen" are the listed name "epipen"
+                joined = re.sub(r"[\s-]+", "", key)
+                key = joined if joined != key and len(joined) >= 6 and joined in VARIANTS else key
             if key in VARIANTS and key not in NOT_DRUGS and (n > 1 or len(key) >= 4 or key.isupper()):
                 if n == 1 and _proper_name(words, i):
                     break
@@ -182,6 +186,8 @@ def find(text: str, *, fuzzy: bool = False) -> tuple[DrugHit, ...]:
         kept = [w.group(0).lower() for w in span]
         while len(kept) > 1 and kept[-1] in SALTS:
             kept.pop()  # "chlorpheniramine maleate" is chlorpheniramine
+        if re.sub(r"[\s-]+", "", " ".join(kept)) == key:
+            kept = [key]  # "epi pen" is recorded as "epipen"
         name = " ".join(kept) if spelt == key and " ".join(kept) in VARIANTS else spelt
         if name != spelt and spelt.startswith(name):
             name = " ".join(kept)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from gemini_emulator import drugs, vocab
+from gemini_emulator import drugs, meds, vocab
 
 # --- small helpers -----------------------------------------------------------------------------
 
@@ -685,55 +685,6 @@ def _drug_hits(clause: str, about_meds: bool) -> list[tuple[int, int, str]]:
     return sorted(hits)
 
 
-def _meds(clause: str, allergy_clause: bool, about_meds: bool = False) -> list[Med]:
-    if allergy_clause and not DOSE_RE.search(clause):
-        return []  # "penicillin gives me hives" names an allergen, not a medication
-    hits = _drug_hits(clause, about_meds)
-    for canon, rx in CLASS_RE.items():  # "my water pill", "the blood thinner"
-        for m in rx.finditer(clause):
-            # "albuterol inhaler": a device or form word right after a named drug is part of its name
-            after_drug = any(0 <= m.start() - e <= 1 for _, e, _ in hits)
-            if not any(s <= m.start() < e for s, e, _ in hits) and not after_drug:
-                hits.append((m.start(), m.end(), canon))
-    # An unknown drug name directly followed by a dose ("zestoretic 20 mg") still counts.
-    for m in re.finditer(rf"\b([A-Za-z][A-Za-z-]{{3,}})\s+(?={DOSE_RE.pattern})", clause, re.I):
-        word = m.group(1).lower()
-        if word in {"take", "takes", "taking", "about", "around", "with", "and", "of", "the", "daily", "some"}:
-            continue
-        if word in drugs.SALTS or word in drugs.COMMON:
-            continue
-        if not any(s <= m.start(1) < e for s, e, _ in hits):
-            hits.append((m.start(1), m.end(1), word))
-    hits.sort()
-    # A dose written before its drug ("1000mg of metformin", "two puffs of albuterol").
-    before: dict[int, tuple[int, str]] = {}
-    for i, (s, _e, _name) in enumerate(hits):
-        m = DOSE_BEFORE_RE.search(clause[max(0, s - 30) : s])
-        if m:
-            before[i] = (s - (len(clause[max(0, s - 30) : s]) - m.start()), _dose_text(m))
-    meds: list[Med] = []
-    for i, (s, _e, name) in enumerate(hits):
-        end = hits[i + 1][0] if i + 1 < len(hits) else len(clause)
-        if i + 1 in before:
-            end = min(end, before[i + 1][0])
-        seg = clause[s:end]
-        dose = DOSE_RE.search(seg)
-        dose_text = before[i][1] if i in before else (_dose_text(dose) if dose else "")
-        stopped = bool(STOP_MED.search(clause[max(0, s - 40) : end]))
-        neg = _negated(clause, s) and not stopped
-        if neg:
-            continue
-        meds.append(
-            Med(
-                name=name,
-                dose=dose_text,
-                frequency=_freq(seg) or (_freq(clause) if len(hits) == 1 else ""),
-                stopped=stopped,
-            )
-        )
-    return meds
-
-
 def _allergies(clause: str, force: bool = False) -> list[Allergy]:
     """Allergies in a clause. `force`: the sentence is about allergies, so a bare allergen counts."""
     has_ctx = bool(ALLERGY_CTX.search(clause))
@@ -1176,7 +1127,7 @@ def read_message(
         has_allergen = bool(ALLERGEN_RE.search(sentence))
         sentence_reaction = any(rx.search(sentence) for rx in REACTION_RE.values())
         allergy_sentence = bool(
-            (ALLERGY_CTX.search(sentence) and not NO_ALLERGY.search(sentence))
+            (ALLERGY_CTX.search(meds.without_indications(sentence)) and not NO_ALLERGY.search(sentence))
             or (has_allergen and (sentence_reaction or "allergies" in asked))
         )
         for m in list(ALLERGEN_RE.finditer(sentence)) + list(DRUG_RE.finditer(sentence)):
@@ -1190,29 +1141,38 @@ def read_message(
             for a in facts.allergies:
                 if a.turn == turn and not a.reaction and a.substance in sentence.lower():
                     a.reaction = reaction
+    _read_meds(text, facts, turn, asked)
     _corrections(text, facts, turn, prior, context)
     return facts
 
 
-def _read_clause(clause: str, sentence: str, facts: Facts, turn: int, allergy_sentence: bool = False) -> None:
-    relations = _relations(clause)
-    allergy_clause = bool(ALLERGY_CTX.search(clause)) and not NO_ALLERGY.search(clause)
-    for a in _allergies(clause, force=allergy_sentence) if not NO_ALLERGY.search(clause) else []:
-        a.turn = turn
-        facts.allergies = [x for x in facts.allergies if x.substance != a.substance] + [a]
-        facts.no_allergies = False
-        facts.mark("allergies", turn)
-    for med in _meds(clause, allergy_clause):
-        med.turn = turn
-        old = next((m for m in facts.medications if m.name == med.name), None)
+def _read_meds(text: str, facts: Facts, turn: int, asked: list[str]) -> None:
+    """The medicines the message names (see `meds`), merged into `facts` by ingredient."""
+    for fact in meds.read(text, about_meds="medications" in asked, about_allergies="allergies" in asked):
+        if fact.allergen:
+            continue  # "allergic to penicillin" names an allergen (read by `_allergies`)
+        med = Med(name=fact.name, dose=fact.dose, frequency=fact.frequency, stopped=bool(fact.status), turn=turn)
+        old = next((m for m in facts.medications if meds.same(m.name, med.name)), None)
         if old:
             old.dose = med.dose or old.dose
             old.frequency = med.frequency or old.frequency
             old.stopped = med.stopped
+            old.turn = turn
         else:
             facts.medications.append(med)
         facts.no_medications = False
         facts.mark("medications", turn)
+
+
+def _read_clause(clause: str, sentence: str, facts: Facts, turn: int, allergy_sentence: bool = False) -> None:
+    relations = _relations(clause)
+    aclause = meds.without_indications(clause)  # "claritin for my allergies" names no allergen
+    allergy_clause = bool(ALLERGY_CTX.search(aclause)) and not NO_ALLERGY.search(clause)
+    for a in _allergies(aclause, force=allergy_sentence) if not NO_ALLERGY.search(clause) else []:
+        a.turn = turn
+        facts.allergies = [x for x in facts.allergies if x.substance != a.substance] + [a]
+        facts.no_allergies = False
+        facts.mark("allergies", turn)
     conds = _conditions(clause)
     if relations and conds and not re.search(r"\b(?:i|i'm|i've|me)\b", clause[: relations[0][0]], re.I):
         for pos, cond in conds:

@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from agents.schemas import RECORD_TOPICS, PatientSummarySchema, RecordAnswersArgs, Urgency
 from intake.redflags import max_urgency
+from patients.reconcile import same_drug
 
 FactState = Literal["", "value", "none", "declined", "not_obtained"]
 SETTLED: frozenset[str] = frozenset({"value", "none", "declined", "not_obtained"})
@@ -124,10 +125,10 @@ def _key(text: str) -> str:
 
 
 def _same_drug(a: str, b: str) -> bool:
-    # The first word carries the ingredient ("chlorpheniramine maleate" is chlorpheniramine); the
-    # summary's chart reconciliation does the real ingredient match.
+    # One medicine however it is named ("Zyrtec" and "cetirizine", "chlorpheniramine maleate" and
+    # "chlorpheniramine"): the ingredient match the chart reconciliation uses.
     ka, kb = _key(a), _key(b)
-    return ka == kb or (bool(ka) and bool(kb) and ka.split()[0] == kb.split()[0])
+    return ka == kb or same_drug(a, b)
 
 
 def _add_turn(turns: list[int], turn: int) -> list[int]:
@@ -529,8 +530,15 @@ def summary_from_record(
             {"name": m.name, "dose": m.dose, "frequency": m.frequency, "status": "new" if m.taking else "stopped"}
             for m in rec.medications.items
         ]
-        # Compare names only: statuses come from the chart reconciliation after this.
-        if [m["name"] for m in meds] != [m["name"] for m in data["medications"]]:
+        # The chart reconciliation after this decides confirmed / changed / new, so only what the
+        # patient said is compared: the names, doses, schedules and whether they still take it.
+        def said(rows: list[dict[str, str]]) -> list[tuple[str, str, str, bool]]:
+            return [
+                (r["name"], r.get("dose") or "", r.get("frequency") or "", r["status"] in ("stopped", "not_taking"))
+                for r in rows
+            ]
+
+        if said(meds) != said(data["medications"]):
             update["medications"] = meds
     if rec.allergies.state in _STATED:
         allergies = [{"substance": a.substance, "reaction": a.reaction, "status": "new"} for a in rec.allergies.items]

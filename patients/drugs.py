@@ -158,6 +158,11 @@ def _keys(ingredient: str) -> frozenset[str]:
     # which would make Claritin "the same" as Zyrtec, so they are not used.)
     data = _vocabulary()[1].get(ingredient, {})
     ids = {f"db:{data['drugbank_id']}"} if data.get("drugbank_id") else set()
+    # A salt names its base: "potassium chloride" is the "potassium" a patient takes (the vocabulary
+    # lists K-Dur under "potassium"), "metformin hydrochloride" is metformin.
+    words = ingredient.split()
+    if len(words) == 1 or all(w in SALTS for w in words[1:]):
+        ids.add(f"base:{words[0]}")
     return frozenset({ingredient, *ids})
 
 

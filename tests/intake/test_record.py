@@ -251,3 +251,23 @@ def test_the_record_wins_over_the_summary_and_differences_are_named() -> None:
     # Not obtained leaves the model's reading alone.
     untouched, nothing = summary_from_record(_summary(), IntakeRecordSchema())
     assert untouched.medications[0].name == "aspirin" and nothing == []
+
+
+def test_one_medicine_named_two_ways_is_one_item() -> None:
+    # A brand and its ingredient, said in different turns, are one medicine in the record.
+    rec = apply(IntakeRecordSchema(), 3, medications=[{"name": "Zyrtec", "dose": "10 mg"}])
+    rec = apply(rec, 4, medications=[{"name": "cetirizine", "taking": False}])
+    assert [(m.name, m.dose, m.taking) for m in rec.medications.items] == [("cetirizine", "10 mg", False)]
+    # Different medicines of one class stay apart.
+    rec = apply(rec, 5, medications=[{"name": "Claritin"}])
+    assert len(rec.medications.items) == 2
+
+
+def test_the_record_wins_on_status_and_dose_even_when_the_names_agree() -> None:
+    rec = apply(IntakeRecordSchema(), 1, medications=[{"name": "aspirin", "dose": "81 mg", "taking": False}])
+    merged, differing = summary_from_record(_summary(), rec)
+    assert [(m.name, m.dose, m.status) for m in merged.medications] == [("aspirin", "81 mg", "stopped")]
+    assert "medications" in differing
+    same = apply(IntakeRecordSchema(), 1, medications=[{"name": "aspirin"}])
+    _, nothing = summary_from_record(_summary(), same)
+    assert "medications" not in nothing

@@ -79,6 +79,14 @@ def test_drug_tokens(name: str, expected: set[str]) -> None:
     assert reconcile.drug_tokens(name) == expected
 
 
+def test_a_salt_names_its_base() -> None:
+    # "potassium 20 mEq" (what patients say) is the chart's "potassium chloride"; other salts of
+    # other bases, and two different drugs of one class, are not the same.
+    assert reconcile.same_drug("potassium 20 mEq", "Potassium Chloride 20 MEQ Extended Release Oral Tablet")
+    assert not reconcile.same_drug("sodium chloride", "potassium chloride")
+    assert not reconcile.same_drug("omeprazole", "esomeprazole")
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
