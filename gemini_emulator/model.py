@@ -314,6 +314,18 @@ def _limit(text: str, gen: dict[str, Any]) -> str:
     return text
 
 
+def _name_classes_from_chart(facts: Facts, chart: dict[str, Any]) -> None:
+    """ "My water pill" is the chart's one diuretic: a medicine named by its class (vocab.DRUG_CLASSES)
+    takes the name of the one chart medicine of that class, so the record holds the drug itself."""
+    chart_meds = [schema_fill._item_name(c) for c in chart.get("medications", []) or []]
+    for med in facts.medications:
+        if med.name not in extract.vocab.DRUG_CLASSES:
+            continue
+        members = [n for n in chart_meds if n and schema_fill._class_match(med.name, n.lower())]
+        if len(members) == 1:
+            med.name = members[0]
+
+
 def _choose_calls(
     inp: ModelInput, conv: list[dict[str, Any]], facts: Facts, before: Facts, instruction: str, latest_user: str
 ) -> list[tuple[str, dict[str, Any]]]:
@@ -322,6 +334,7 @@ def _choose_calls(
     calls: list[tuple[str, dict[str, Any]]] = []
     forms = [t for t in inp.tools if funcfill.is_form(t)]
     said = funcfill.read_latest(conv, prior=before)
+    _name_classes_from_chart(said.facts, _chart_from(conv))
     if forms:
         for tool in forms:
             args = funcfill.fill(tool.get("parameters") or {}, said)

@@ -211,6 +211,44 @@ def _merge_same_drug(reported: Iterable[MedicationSchema]) -> list[tuple[Medicat
     return [(med, said) for _, med, said in merged]
 
 
+# Everyday names for a kind of medicine ("my water pill") and the ingredients a chart may list for
+# it. A class name meets a chart entry only when exactly one active entry is of that class.
+DRUG_CLASSES: dict[str, frozenset[str]] = {
+    r"water pills?|fluid pills?|diuretics?": _vocab(
+        "hydrochlorothiazide chlorthalidone furosemide bumetanide torsemide spironolactone indapamide metolazone"
+    ),
+    r"blood thinners?|anticoagulants?": _vocab(
+        "warfarin apixaban rivaroxaban dabigatran edoxaban heparin enoxaparin clopidogrel"
+    ),
+    r"cholesterol (?:pills?|medicines?|medications?|meds)|statins?": _vocab(
+        "atorvastatin simvastatin rosuvastatin pravastatin lovastatin pitavastatin ezetimibe"
+    ),
+    r"blood pressure (?:pills?|medicines?|medications?|meds)|bp (?:pills?|meds)": _vocab(
+        "lisinopril enalapril ramipril losartan valsartan olmesartan irbesartan amlodipine nifedipine "
+        "metoprolol atenolol carvedilol hydrochlorothiazide chlorthalidone"
+    ),
+    r"thyroid (?:pills?|medicines?|medications?|meds)": _vocab("levothyroxine liothyronine"),
+    r"(?:sugar|diabetes) (?:pills?|medicines?|medications?|meds)": _vocab(
+        "metformin glipizide glyburide glimepiride sitagliptin empagliflozin dapagliflozin"
+    ),
+    r"(?:rescue )?inhalers?|puffers?": _vocab("albuterol salbutamol fluticasone budesonide tiotropium"),
+    r"birth control|the pill|contraceptives?|(?:the )?implant": _vocab(
+        "etonogestrel levonorgestrel norethindrone norgestimate drospirenone desogestrel medroxyprogesterone "
+        "ethinyl estradiol"
+    ),
+}
+_CLASS_RE = {re.compile(rf"\b(?:{p})\b", re.IGNORECASE): members for p, members in DRUG_CLASSES.items()}
+
+
+def _class_candidates(name: str, active: Sequence[ChartMedicationLike]) -> list[ChartMedicationLike]:
+    """The one chart entry a class name ("my water pill") stands for, or none."""
+    for rx, members in _CLASS_RE.items():
+        if rx.search(name):
+            found = [c for c in active if drug_tokens(c.name) & members]
+            return found if len(found) == 1 else []
+    return []
+
+
 def reconcile_medications(
     reported: Iterable[MedicationSchema], chart: Sequence[ChartMedicationLike]
 ) -> MedicationReconciliation:
@@ -223,6 +261,10 @@ def reconcile_medications(
         candidates = [
             c for c, t in zip(active, chart_tokens, strict=True) if tokens and t and drugs.same_ingredient(tokens, t)
         ]
+        if not candidates:
+            candidates = _class_candidates(med.name, [c for c in active if id(c) not in used])
+            if candidates:  # the row says which chart medicine "my water pill" is
+                med = med.model_copy(update={"name": f"{med.name} ({candidates[0].name})"[:120]})
         match = _pick_chart(med, candidates)
         if match is not None:
             used.add(id(match))

@@ -122,3 +122,18 @@ def test_allergen_or_indication() -> None:
 def test_same_medicine_by_ingredient() -> None:
     assert meds.same("Tylenol", "paracetamol")
     assert not meds.same("Claritin", "Zyrtec")
+
+
+def test_a_class_name_becomes_the_one_chart_medicine_of_that_class() -> None:
+    from gemini_emulator import model
+    from gemini_emulator.extract import Facts, Med
+
+    chart = {"medications": [{"name": "Furosemide 20 MG Oral Tablet"}, {"name": "Metformin 500 MG"}]}
+    facts = Facts(medications=[Med("water pill", stopped=True), Med("sugar pill")])
+    model._name_classes_from_chart(facts, chart)
+    assert [m.name for m in facts.medications] == ["Furosemide 20 MG Oral Tablet", "Metformin 500 MG"]
+    # Two chart medicines of the class: the patient's words stay, nothing is guessed.
+    two = {"medications": [{"name": "atenolol 50 MG"}, {"name": "losartan 50 MG"}]}
+    facts = Facts(medications=[Med("blood pressure pill")])
+    model._name_classes_from_chart(facts, two)
+    assert facts.medications[0].name == "blood pressure pill"

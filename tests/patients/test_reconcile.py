@@ -328,3 +328,16 @@ def test_the_drug_vocabulary_works_without_network(monkeypatch: pytest.MonkeyPat
     drugs.ingredients.cache_clear()
     assert drugs.ingredients("Zyrtec 10mg") == {"cetirizine"}
     assert drugs.ingredients("lisinipril") == {"lisinopril"}
+
+
+def test_a_class_name_meets_the_one_chart_entry_of_its_class() -> None:
+    chart = [Med("Furosemide 40 MG Oral Tablet"), Med("Metformin 500 MG Oral Tablet"), Med("atorvastatin 20 MG")]
+    rows = reconcile.reconcile_medications([reported("my water pill", status="stopped")], chart).rows
+    assert rows[0].chart is chart[0] and rows[0].status == "stopped"
+    assert reconcile.same_drug("furosemide", rows[0].reported.name)  # the row names the chart drug
+    # Two chart entries of the class, or none: nothing is guessed.
+    two = [Med("lisinopril 10 MG"), Med("amlodipine 5 MG")]
+    row = reconcile.reconcile_medications([reported("blood pressure pill")], two).rows[0]
+    assert row.chart is None and row.status == "new" and row.reported.name == "blood pressure pill"
+    stopped_only = [Med("Etonogestrel 68 MG Drug Implant", status="stopped")]
+    assert reconcile.reconcile_medications([reported("birth control")], stopped_only).rows[0].chart is None
