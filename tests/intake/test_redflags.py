@@ -46,10 +46,10 @@ def test_false_alarms_on_look_alikes_stay_under_3_percent(report: redflag_eval.R
 
 def test_held_out_batches_do_not_regress(report: redflag_eval.Report) -> None:
     # Never tuned against; their failures are not inspected. The floors are what they measured
-    # (docs/benchmarks/redflags.md: A 75/78, N 35/40, Q 33/40), so a change that loses held-out
+    # (docs/benchmarks/redflags.md: A 75/78, N 36/40, Q 33/40), so a change that loses held-out
     # emergencies shows here.
     assert report.recall_by_batch["A"].hit >= 75
-    assert report.recall_by_batch["N"].hit >= 35
+    assert report.recall_by_batch["N"].hit >= 36
     assert report.recall_by_batch["Q"].hit >= 33
     assert report.recall["held-out"].total == 158
 
@@ -130,6 +130,10 @@ def test_issue_emergencies_are_raised(text: str, key: str) -> None:
         "I take baby aspirin",
         "my chest of drawers fell on my foot",
         "Blair Conroy, 1990-04-02",
+        # an organ's state, a time of life, the weather
+        "I had a collapsed lung once, it has never come back",
+        "back in my twenties I passed out at a festival",
+        "this heat is suffocating",
     ],
 )
 def test_not_a_current_emergency(text: str) -> None:
@@ -144,6 +148,9 @@ def test_not_a_current_emergency(text: str) -> None:
     [
         # the sign stays when the context around it is about something else
         ("no fever, but crushing chest pain since noon", "chest_pain"),
+        # "but" ends a negation's scope (medspaCy's overlap test alone kept it going to its max_scope)
+        ("not one to complain but there's a weight on my chest that won't shift", "chest_pain"),
+        ("I'm not sure but I think my face is drooping on one side", "stroke"),
         ("I had a heart attack ten years ago and now I have crushing chest pain again", "chest_pain"),
         ("my mom says I was shaking all over and not responding", "unconscious_seizure"),
         ("my husband says my speech is slurred", "stroke"),
@@ -417,3 +424,21 @@ def test_eval_command_refuses_zero_repeats() -> None:
 
     with pytest.raises(CommandError, match="at least 1"):
         call_command("eval_redflags", "--repeats", "0")
+
+
+# --- both layers: the rules and the offline model's per-turn judgement ------------------------------
+
+
+def test_both_layers_together_and_nothing_waits_on_the_model() -> None:
+    """The offline model's urgency (its record_answers call, as the app reads it) added to the rules:
+    every tuning emergency raised, false alarms still <= 3%, and every emergency either layer raises
+    is raised by the rules, which run before any model call (the emergency message never waits)."""
+    from intake import redflag_model_eval
+
+    rep = redflag_model_eval.run(redflag_eval.load_suite())
+    assert rep.both["tuning"].pct == 100.0
+    for split in ("tuning", "held-out"):
+        assert rep.fa_both[split].pct <= 3.0, split
+        assert rep.waits[split].hit == 0, (split, rep.model_only)
+    # The model's own judgement, measured (docs/benchmarks/redflags.md); it may grow, not shrink.
+    assert rep.model["tuning"].hit >= 185 and rep.fa_model["tuning"].pct <= 1.0
