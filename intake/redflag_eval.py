@@ -23,7 +23,7 @@ from pathlib import Path
 from intake import redflags
 
 SUITE_DIR = Path(__file__).resolve().parent.parent / "evals" / "redflags"
-HELD_OUT = frozenset({"A", "N", "Q"})  # never tuned against; see evals/redflags/README.md
+HELD_OUT = frozenset({"A", "N", "Q", "W"})  # never tuned against; see evals/redflags/README.md
 
 
 @dataclass(frozen=True, slots=True)
