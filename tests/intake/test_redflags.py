@@ -135,6 +135,11 @@ def test_issue_emergencies_are_raised(text: str, key: str) -> None:
         "I had a collapsed lung once, it has never come back",
         "back in my twenties I passed out at a festival",
         "this heat is suffocating",
+        # an accident, a smoker, cleaning, a cold's glands
+        "I cut myself shaving this morning, tiny nick",
+        "I smoke 10 a day and get short of breath on the stairs",
+        "I used bleach to clean the bathroom and then ate lunch",
+        "I've had a sore throat and swollen glands for two days",
     ],
 )
 def test_not_a_current_emergency(text: str) -> None:
