@@ -46,11 +46,11 @@ def test_false_alarms_on_look_alikes_stay_under_3_percent(report: redflag_eval.R
 
 def test_held_out_batches_do_not_regress(report: redflag_eval.Report) -> None:
     # Never tuned against; their failures are not inspected. The floors are what they measured
-    # (docs/benchmarks/redflags.md: A 75/78, N 36/40, Q 33/40, W 33/40), so a change that loses
+    # (docs/benchmarks/redflags.md: A 75/78, N 36/40, Q 34/40, W 33/40), so a change that loses
     # held-out emergencies shows here.
     assert report.recall_by_batch["A"].hit >= 75
     assert report.recall_by_batch["N"].hit >= 36
-    assert report.recall_by_batch["Q"].hit >= 33
+    assert report.recall_by_batch["Q"].hit >= 34
     assert report.recall_by_batch["W"].hit >= 33
     assert report.recall["held-out"].total == 198
 
