@@ -173,9 +173,44 @@ NOT_CURRENT_RE = re.compile(
     # someone else's history ("my dad had a stroke"), not a relative describing what happens now
     r"|(?:my|his|her|our) (?:dad|father|mum|mom|mother|brother|sister|grand(?:ma|pa|mother|father)|uncle|aunt"
     r"|husband|wife|son|daughter|cousin|friend)\b[^.,;]{0,30}?\b(?:had|died|passed away|suffered|was diagnosed)\b"
-    r"|what if|if i ever|in case|worried (?:that|about)|afraid (?:that|of)|history of|years back)",
+    r"|what if|if i ever|in case|worried (?:that|about)|afraid (?:that|of)|history of|years back"
+    # more of the same, as general rules: relatives by any name, a time of life, a question about
+    # what to do, a habit, a near miss, an organ's state ("a collapsed lung")
+    r"|(?:my|his|her|our) (?:grand ?dad|nan|nana|gran|granny|nanny|grandparents?|parents?|mum'?s|dad'?s)\b"
+    r"[^.,;]{0,30}?\b(?:had|has|died|passed away|suffered|was diagnosed|gets)\b"
+    r"|(?:in|back in|during|at) (?:high school|college|university|school|my (?:early |late |mid )?"
+    r"(?:teens|twenties|thirties|forties|fifties|20s|30s|40s|50s))"
+    r"|\bonce\b(?! again| more)|what (?:would|should|do|does|happens|to do)\b|\bis \w+ \w+ always\b"
+    r"|if (?:i|you|someone|somebody|my \w+) (?:ever )?(?:have|has|had|took|take|get|gets|collapsed|collapses)\b"
+    r"|when (?:i|it'?s) (?:have|get|catch|do|am|'?m)\b|\b(?:usually|sometimes|whenever|every time|in the evenings)\b"
+    r"|(?:nearly|almost|practically) (?:passed|fainted|died|collapsed|blacked)|collapsed (?:lung|vein|disc))",
     re.IGNORECASE,
 )
+
+
+# A judgement by composition, not by listed phrase: a vital function lost ("can't breathe / speak / see
+# / swallow / stay awake", "can't move or feel my arm"), or the most severe pain with a sudden onset in
+# the same sentence ("worst pain of my life, came on all at once"). Any body part, any wording around it.
+_CANT = r"(?:can'?t|cannot|can not|could ?n'?t|could not|unable to|can barely|can hardly)"
+_SEVERE = (
+    r"(?:worst (?:\w+ )?(?:pain|headache|ache)|unbearable|excruciating|agon(?:y|i[sz]ing)|crushing|tearing|ripping"
+    r"|10 ?/ ?10|10 out of 10|ten out of ten|screaming in pain|can'?t stand the pain)"
+)
+_SUDDEN = (
+    r"(?:sudden(?:ly)?|out of nowhere|out of the blue|all at once|all of a sudden|came on (?:fast|quickly)"
+    r"|hit me like|within (?:minutes|seconds)|just (?:now|started|came on))"
+)
+ACUTE_RE: dict[str, re.Pattern[str]] = {
+    "a vital function lost": re.compile(
+        rf"\b{_CANT} (?:breathe?|breath|speak|talk properly|get (?:a|my) words? out|see (?:out of|anything)"
+        rf"|swallow|stay awake|wake (?:him|her|them|up)"
+        rf"|(?:move|feel|lift) (?:my|his|her) (?:\w+ )?(?:arm|leg|face|side|hand))\b",
+        re.IGNORECASE,
+    ),
+    "sudden severe pain": re.compile(
+        rf"\b{_SEVERE}\b.*\b{_SUDDEN}\b|\b{_SUDDEN}\b.*\b{_SEVERE}\b", re.IGNORECASE
+    ),
+}
 
 
 def not_current(clause: str) -> bool:
@@ -1114,7 +1149,7 @@ def read_message(
     if NO_HISTORY.search(text):
         facts.no_history = True
         facts.mark("history", turn)
-    for flag, rx in RED_FLAG_RE.items():
+    for flag, rx in [*RED_FLAG_RE.items(), *ACUTE_RE.items()]:
         for sentence in split_sentences(text):
             m = rx.search(sentence)
             if m and not _negated(sentence, m.start()) and not not_current(sentence) and flag not in facts.red_flags:

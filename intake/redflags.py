@@ -454,6 +454,7 @@ def _message_hits(text: str) -> tuple[tuple[str, str, int, int, frozenset[str]],
 _EXPERIENCER = _load("context.toml")["experiencer"]
 _NOW_CUES = frozenset(_EXPERIENCER["now"])
 _FAMILY_HISTORY_CUES = frozenset(_EXPERIENCER["family_history"])
+_CLAUSE_BREAKS = frozenset({",", ";", "then", ":"})
 
 
 @functools.lru_cache(maxsize=4096)
@@ -478,7 +479,13 @@ def _modifiers(span: Any) -> frozenset[str]:
         cat = m.category.upper()
         if cat == "FAMILY":
             m_start, m_end = m.modifier_span  # token offsets of the relative's word
-            between = span.doc[min(m_start, span.start) : max(m_end, span.end)]
+            start = min(m_start, span.start)
+            if m_end <= span.start:
+                # A later clause tells its own time: "my sister had a seizure, it stopped, then another
+                # started" reads the history word of the first clause only for signs in that clause.
+                breaks = [t.i for t in span.doc[m_end : span.start] if t.norm_ in _CLAUSE_BREAKS]
+                start = breaks[-1] + 1 if breaks else start
+            between = span.doc[start : max(m_end, span.end)]
             sentence = span.sent
             if not any(t.norm_ in _FAMILY_HISTORY_CUES for t in between) and any(
                 t.norm_ in _NOW_CUES or _present_verb(t.norm_) for t in sentence

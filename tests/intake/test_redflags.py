@@ -46,12 +46,13 @@ def test_false_alarms_on_look_alikes_stay_under_3_percent(report: redflag_eval.R
 
 def test_held_out_batches_do_not_regress(report: redflag_eval.Report) -> None:
     # Never tuned against; their failures are not inspected. The floors are what they measured
-    # (docs/benchmarks/redflags.md: A 75/78, N 35/40, Q 33/40), so a change that loses held-out
-    # emergencies shows here.
+    # (docs/benchmarks/redflags.md: A 75/78, N 36/40, Q 34/40, W 33/40), so a change that loses
+    # held-out emergencies shows here.
     assert report.recall_by_batch["A"].hit >= 75
-    assert report.recall_by_batch["N"].hit >= 35
-    assert report.recall_by_batch["Q"].hit >= 33
-    assert report.recall["held-out"].total == 238  # A 78, N 40, Q 40, R 40, S 40
+    assert report.recall_by_batch["N"].hit >= 36
+    assert report.recall_by_batch["Q"].hit >= 34
+    assert report.recall_by_batch["W"].hit >= 33
+    assert report.recall["held-out"].total == 278  # A 78, N 40, Q 40, R 40, S 40, W 40
 
 
 def test_every_batch_is_scored_on_its_own(report: redflag_eval.Report) -> None:
@@ -130,6 +131,15 @@ def test_issue_emergencies_are_raised(text: str, key: str) -> None:
         "I take baby aspirin",
         "my chest of drawers fell on my foot",
         "Blair Conroy, 1990-04-02",
+        # an organ's state, a time of life, the weather
+        "I had a collapsed lung once, it has never come back",
+        "back in my twenties I passed out at a festival",
+        "this heat is suffocating",
+        # an accident, a smoker, cleaning, a cold's glands
+        "I cut myself shaving this morning, tiny nick",
+        "I smoke 10 a day and get short of breath on the stairs",
+        "I used bleach to clean the bathroom and then ate lunch",
+        "I've had a sore throat and swollen glands for two days",
     ],
 )
 def test_not_a_current_emergency(text: str) -> None:
@@ -144,6 +154,9 @@ def test_not_a_current_emergency(text: str) -> None:
     [
         # the sign stays when the context around it is about something else
         ("no fever, but crushing chest pain since noon", "chest_pain"),
+        # "but" ends a negation's scope (medspaCy's overlap test alone kept it going to its max_scope)
+        ("not one to complain but there's a weight on my chest that won't shift", "chest_pain"),
+        ("I'm not sure but I think my face is drooping on one side", "stroke"),
         ("I had a heart attack ten years ago and now I have crushing chest pain again", "chest_pain"),
         ("my mom says I was shaking all over and not responding", "unconscious_seizure"),
         ("my husband says my speech is slurred", "stroke"),
@@ -417,3 +430,24 @@ def test_eval_command_refuses_zero_repeats() -> None:
 
     with pytest.raises(CommandError, match="at least 1"):
         call_command("eval_redflags", "--repeats", "0")
+
+
+# --- both layers: the rules and the offline model's per-turn judgement ------------------------------
+
+
+def test_both_layers_together_and_nothing_waits_on_the_model() -> None:
+    """The offline model's urgency (its record_answers call, as the app reads it) added to the rules:
+    every tuning emergency raised, false alarms still <= 3%, and every tuning emergency either layer
+    raises is raised by the rules, which run before any model call (the emergency message never waits).
+    On the held-out batches the model alone raised one emergency the rules missed (batch W, first run):
+    caught, but only after the model call, so the floor is what was measured."""
+    from intake import redflag_model_eval
+
+    rep = redflag_model_eval.run(redflag_eval.load_suite())
+    assert rep.both["tuning"].pct == 100.0
+    for split in ("tuning", "held-out"):
+        assert rep.fa_both[split].pct <= 3.0, split
+    assert rep.waits["tuning"].hit == 0, rep.model_only
+    assert rep.waits["held-out"].hit <= 1
+    # The model's own judgement, measured (docs/benchmarks/redflags.md); it may grow, not shrink.
+    assert rep.model["tuning"].hit >= 185 and rep.fa_model["tuning"].pct <= 1.0

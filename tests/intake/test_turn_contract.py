@@ -134,6 +134,30 @@ async def test_red_flag_advice_is_the_first_event_before_the_model_is_called(dem
     assert len(await sync_to_async(emulator.requests)()) > before, "then the message goes to the model"
 
 
+def _suite_emergencies() -> list[tuple[str, str]]:
+    """One message per emergency category from the red-flag suite's fresh batches T and U."""
+    from intake import redflag_eval
+
+    first: dict[str, str] = {}
+    for case in redflag_eval.load_suite():
+        if case.expect == "emergent" and case.batch in ("T", "U") and not case.history:
+            first.setdefault(case.category, case.text)
+    return sorted(first.items())
+
+
+@pytest.mark.parametrize(("category", "text"), _suite_emergencies())
+async def test_suite_emergencies_show_the_advice_before_any_model_call(demo_patient, emulator, category, text):
+    session, _ = await sync_to_async(services.intake_start)(patient=demo_patient)
+    before = len(await sync_to_async(emulator.requests)())
+    _, events = await services.aintake_turn_stream(session_id=session.pk, text=text)
+    assert events is not None
+    first = await anext(events)
+    assert first["type"] == "delta" and "911" in first["text"], category
+    assert len(await sync_to_async(emulator.requests)()) == before, "the advice does not wait for the model"
+    rest = [event async for event in events]
+    assert rest[-1]["type"] == "done" and rest[-1]["emergency"] and rest[-1]["urgency"] == "emergent"
+
+
 def test_red_flag_intake_summary_is_emergent_and_never_routine(staff_api, demo_patient):
     intake_id, api = _start(staff_api, demo_patient)
     _say(api, intake_id, "I'm Kermit Trantow, born June 21, 1993.")

@@ -15,6 +15,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--held-out-failures", action="store_true", help="Also list held-out failures (then tune on a new batch)."
         )
+        parser.add_argument(
+            "--with-model",
+            action="store_true",
+            help="Also score the offline model (gemini_emulator, in process) and both layers together.",
+        )
         parser.add_argument("--check", action="store_true", help="Exit 1 unless the tuning set meets the targets.")
 
     def handle(self, *args, **options):  # type: ignore[no-untyped-def]
@@ -36,5 +41,10 @@ class Command(BaseCommand):
                 held_out_failures=options["held_out_failures"],
             )
         )
+        if options["with_model"]:
+            from intake import redflag_model_eval
+
+            self.stdout.write("")
+            self.stdout.write(redflag_model_eval.format_layers(redflag_model_eval.run(cases)))
         if options["check"] and not redflag_eval.meets_targets(report):
             raise CommandError("the red-flag suite misses its targets")
