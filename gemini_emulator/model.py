@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gemini_emulator import extract, funcfill, instruct, schema_fill, toolcall
-from gemini_emulator.extract import Facts, read_message, step_text
+from gemini_emulator.extract import Allergy, Facts, read_message, same_allergen, step_text
 
 OFFLINE_SUFFIX = " (offline emulator)"
 REPORT_MIN_CHARS = 400  # a model_output this long in the history is treated as a report to summarise
@@ -322,6 +322,8 @@ def _choose_calls(
     calls: list[tuple[str, dict[str, Any]]] = []
     forms = [t for t in inp.tools if funcfill.is_form(t)]
     said = funcfill.read_latest(conv, prior=before)
+    for label in _chart_allergies_confirmed(conv, {str(t.get("name")) for t in forms}, said):
+        said.facts.allergies.append(Allergy(substance=label))
     if forms:
         for tool in forms:
             args = funcfill.fill(tool.get("parameters") or {}, said)
@@ -360,6 +362,35 @@ def _choose_calls(
             calls.append((tool["name"], args))
             break
     return calls
+
+
+# "Yes those are right", "same as before", "the others are right too": the chart's read-out still holds.
+SAME_AS_CHART_RE = re.compile(
+    r"\bsame(?:\s+\w+)?\s+as\s+(?:before|last time|you have|what you have|on file|in the (?:chart|record))\b"
+    r"|\b(?:those|they|these|the others?|the rest|all of them|them all)(?:\s+\w+){0,2}\s+(?:are|is)\s+"
+    r"(?:all\s+)?(?:still\s+)?(?:right|correct|accurate|the same|good)\b|\bstill the same\b",
+    re.I,
+)
+
+
+def _chart_allergies_confirmed(conv: list[dict[str, Any]], forms: set[str], said: funcfill.Said) -> list[str]:
+    """The chart's allergies the model just read out and the patient confirmed ("yes, those are
+    right", "the others are right too"): the patient stated them, so they are facts to record."""
+    f = said.facts
+    if f.denied or not (f.affirmed or SAME_AS_CHART_RE.search(said.text)):
+        return []
+    question = said.question.lower()
+    if "allerg" not in question:
+        return []
+    out = []
+    for item in _chart_from(conv, forms).get("allergies") or []:
+        label = _item_label(item, kind="allergies").split(" (")[0].strip()
+        if not label or label.lower() not in question:
+            continue
+        if any(same_allergen(label, a.substance) for a in f.allergies):
+            continue  # the patient named it themself
+        out.append(label)
+    return out
 
 
 RECHECK_RE = re.compile(r"\b(?:check|look up|lookup|recheck|record|chart|file|again)\b", re.I)
