@@ -630,6 +630,10 @@ ALLERGY_AS_ILLNESS = re.compile(
 )
 
 
+# Carrying adrenaline for an allergy says how bad the reaction is (never a reaction by itself).
+EPINEPHRINE_RE = re.compile(r"\b(?:epi-?\s?pens?|epinephrine|adrenaline|auvi-?q)\b", re.I)
+
+
 def allergy_ctx(text: str) -> bool:
     """The text says something is an allergen ("allergic to", "gives me", "can't take")."""
     return bool(ALLERGY_CTX.search(ALLERGY_AS_ILLNESS.sub(" ", text)))
@@ -1287,6 +1291,8 @@ def read_message(
             _read_clause(clause, sentence, facts, turn, allergy_sentence)
             if not ALLERGEN_RE.search(clause) and not DRUG_RE.search(clause):
                 reaction = reaction or reactions_in(clause)
+            if not reaction and allergy_ctx(sentence) and EPINEPHRINE_RE.search(clause):
+                reaction = "anaphylaxis"  # "I'm allergic to bee stings, I need an EpiPen"
         # "Peanuts too, my throat got tight": a reaction in a sibling clause belongs to the allergen;
         # a sentence that is only a reaction ("Latex. Itchy rash.") to the allergens just named.
         if reaction and allergy_sentence:

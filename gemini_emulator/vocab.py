@@ -587,7 +587,6 @@ ALLERGENS: tuple[str, ...] = (
     "house dust mite",
     "dust",
     "cats",
-    "cat",
     "cat dander",
     "dogs",
     "dog dander",
