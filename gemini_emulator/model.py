@@ -373,19 +373,31 @@ SAME_AS_CHART_RE = re.compile(
 )
 
 
+# "the others are right", "everything else is the same": the items the patient did not name.
+OTHERS_RE = re.compile(r"\b(?:the others?|the rest|everything else|all the others|the other ones)\b", re.I)
+
+
 def _chart_allergies_confirmed(conv: list[dict[str, Any]], forms: set[str], said: funcfill.Said) -> list[str]:
-    """The chart's allergies the model just read out and the patient confirmed ("yes, those are
-    right", "the others are right too"): the patient stated them, so they are facts to record."""
+    """The chart's allergies the patient confirmed ("yes, those are right" to the read-out, "same
+    allergies as you have", "the others are right too"): the patient stated them, so they are facts
+    to record. A patient who names allergies and says "same as before" confirms what they named."""
     f = said.facts
     if f.denied or not (f.affirmed or SAME_AS_CHART_RE.search(said.text)):
         return []
     question = said.question.lower()
-    if "allerg" not in question:
+    about_allergies = bool(re.search(r"\ballerg", said.text, re.I))  # "those allergies are all still right"
+    if not about_allergies and "allerg" not in question:
         return []
+    labels = [
+        _item_label(item, kind="allergies").split(" (")[0].strip()
+        for item in _chart_from(conv, forms).get("allergies") or []
+    ]
+    named_chart = any(same_allergen(lb, a.substance) for lb in labels for a in f.allergies)
+    if named_chart and not OTHERS_RE.search(said.text):
+        return []  # "Bees, fish, nuts. Same as before.": the same as what they just named
     out = []
-    for item in _chart_from(conv, forms).get("allergies") or []:
-        label = _item_label(item, kind="allergies").split(" (")[0].strip()
-        if not label or label.lower() not in question:
+    for label in labels:
+        if not label or (not about_allergies and label.lower() not in question):
             continue
         if any(same_allergen(label, a.substance) for a in f.allergies):
             continue  # the patient named it themself
