@@ -616,7 +616,7 @@ STOP_MED = re.compile(
     r"\b(?:stopped|quit|no longer|not taking|don't take|do not take|ran out|came off|discontinued|not anymore)\b", re.I
 )
 ALLERGY_CTX = re.compile(
-    r"\b(?:allerg\w*|reaction|react|gives? me|gave me|makes? me|made me|break out|broke out|"
+    r"\b(?:allerg\w*|reaction|react|gives? me|gave me|makes? me|made me|break out|broke out|breaks? me out|"
     r"can't take|cannot take|can't have|can not take|"
     r"sensitive to|intoleran\w*)\b",
     re.I,
@@ -1271,7 +1271,7 @@ def read_message(
             if m and not _negated(sentence, m.start()) and not not_current(sentence) and flag not in facts.red_flags:
                 facts.red_flags.append(flag)
                 facts.mark("red_flags", turn)
-    answering_allergies = bool(asked) and asked[0] == "allergies"
+    answering_allergies = "allergies" in asked
     for sentence in split_sentences(text):
         if sentence.rstrip().endswith("?"):
             continue  # a question ("What causes migraines?") states no facts about the patient
@@ -1282,8 +1282,9 @@ def read_message(
             (allergy_ctx(sentence) and not NO_ALLERGY.search(sentence))
             or (has_allergen and (sentence_reaction or "allergies" in asked))
             or only_allergens(sentence)
-            # "Latex. Itchy rash.": answering the allergy question, a reaction describes the allergy
-            or (answering_allergies and sentence_reaction)
+            # "Latex. Itchy rash.": answering the allergy question, or right after naming an
+            # allergen, a reaction describes the allergy
+            or (sentence_reaction and (answering_allergies or _bare_allergens_before(facts, turn, has_allergen)))
         )
         for m in list(ALLERGEN_RE.finditer(sentence)) + list(DRUG_RE.finditer(sentence)):
             facts.allergy_remarks[m.group(0).lower().split()[0].rstrip("s")] = sentence
@@ -1307,6 +1308,11 @@ def read_message(
             facts.mark("chief_complaint", turn)
     _corrections(text, facts, turn, prior, context)
     return facts
+
+
+def _bare_allergens_before(facts: Facts, turn: int, has_allergen: bool) -> bool:
+    """This message already named allergens without their reaction, and this sentence names none."""
+    return not has_allergen and any(a.turn == turn and not a.reaction for a in facts.allergies)
 
 
 def _reason(text: str, asked: list[str]) -> str:

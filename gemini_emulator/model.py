@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gemini_emulator import extract, funcfill, instruct, schema_fill, toolcall
-from gemini_emulator.extract import Allergy, Facts, read_message, same_allergen, step_text
+from gemini_emulator.extract import Allergy, Facts, read_message, same_allergen, step_text, user_messages
 
 OFFLINE_SUFFIX = " (offline emulator)"
 REPORT_MIN_CHARS = 400  # a model_output this long in the history is treated as a report to summarise
@@ -382,6 +382,25 @@ def _chart_allergies_confirmed(conv: list[dict[str, Any]], forms: set[str], said
     allergies as you have", "the others are right too"): the patient stated them, so they are facts
     to record. A patient who names allergies and says "same as before" confirms what they named."""
     f = said.facts
+    chart = _chart_from(conv, forms).get("allergies") or []
+    msgs = user_messages(conv)
+    read_at = _chart_turns(conv, forms).get("allergies", 0)
+    # The patient's own messages (a note addressed to the model, "[...]", is not one of them).
+    own = [(n, instruct.split_input(t)[1]) for n, t, _ in msgs[:-1]]
+    own = [(n, t) for n, t in own if t.strip() and not t.lstrip().startswith("[")]
+    if chart and own and msgs[-1][0] >= read_at > own[-1][0]:
+        # "Those allergies are all still right" said before the chart was read: once it has been
+        # read out, that answer covers what it lists (unless the patient now says otherwise).
+        prev_text = own[-1][1]
+        prev = read_message(prev_text, Facts(), 0, [])
+        if (
+            not f.denied
+            and not prev.denied
+            and re.search(r"\ballerg", prev_text, re.I)
+            and (prev.affirmed or SAME_AS_CHART_RE.search(prev_text))
+        ):
+            labels = [_item_label(item, kind="allergies").split(" (")[0].strip() for item in chart]
+            return [lb for lb in labels if lb and not any(same_allergen(lb, a.substance) for a in f.allergies)]
     if f.denied or not (f.affirmed or SAME_AS_CHART_RE.search(said.text)):
         return []
     question = said.question.lower()

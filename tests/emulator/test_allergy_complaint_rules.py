@@ -118,3 +118,15 @@ def test_a_reaction_told_at_the_allergy_question_is_not_a_new_complaint() -> Non
 )
 def test_same_allergen(a: str, b: str, same: bool) -> None:
     assert same_allergen(a, b) is same
+
+
+def test_a_reaction_right_after_a_bare_allergen_is_its_reaction_whatever_was_asked() -> None:
+    f = heard("Latex. Itchy rash.", ["medications"])
+    assert {a.substance: a.reaction for a in f.allergies} == {"latex": "itching, rash"}
+    assert f.symptoms == []
+
+
+def test_breaks_me_out_is_allergy_talk() -> None:
+    assert allergies("Sulfa. It breaks me out in hives all over.", ["medications", "allergies"]) == {
+        "sulfa": "rash (all over), hives"
+    }
