@@ -51,7 +51,11 @@ DRUG_RE = re.compile(
     rf"(?<![\w-])(?:{_alts(vocab.DRUGS)}|[a-z]{{3,}}(?:{'|'.join(vocab.DRUG_SUFFIXES)}))(?![\w-])", re.IGNORECASE
 )
 ALLERGEN_RE = _compile(vocab.ALLERGENS)
-REACTION_RE = {k: _compile(v) for k, v in vocab.REACTIONS.items()}
+REACTION_RE = {k: _compile_inflected(v) for k, v in vocab.REACTIONS.items()}
+REACTION_SITE_RE = _compile(vocab.REACTION_SITES)
+REASON_CUE_RE = re.compile(
+    r"\b(?:i'?m\s+|i am\s+|im\s+)?(?:" + "|".join(re.escape(c) for c in vocab.REASON_CUES) + r")\s+", re.I
+)
 CONDITION_RE = {k: _compile(v) for k, v in vocab.CONDITIONS.items()}
 SURGERY_RE = re.compile(rf"(?<![\w-])(?:{_alts(vocab.SURGERY_WORDS)})(?![\w-])|{vocab.SURGERY_PATTERN}", re.I)
 RELATION_RE = {k: _compile(v) for k, v in vocab.RELATIONS.items()}
@@ -647,11 +651,29 @@ STOP_MED = re.compile(
     r"\b(?:stopped|quit|no longer|not taking|don't take|do not take|ran out|came off|discontinued|not anymore)\b", re.I
 )
 ALLERGY_CTX = re.compile(
-    r"\b(?:allerg\w*|reaction|react|gives? me|gave me|makes? me|made me|break out|broke out|"
+    r"\b(?:allerg\w*|reaction|react|gives? me|gave me|makes? me|made me|break out|broke out|breaks? me out|"
     r"can't take|cannot take|can't have|can not take|"
     r"sensitive to|intoleran\w*)\b",
     re.I,
 )
+# "astemizole for my allergies", "when my allergies act up": allergies as the illness a medicine treats.
+ALLERGY_AS_ILLNESS = re.compile(
+    r"\b(?:for|with|when|if|because of)\s+(?:my\s+|the\s+|her\s+|his\s+|seasonal\s+)?allergies\b"
+    r"|\ballergies\s+(?:act|acting|flare|flaring|are bad|get bad|kick in)\b"
+    r"|\ballergy\s+(?:pills?|medicines?|meds|medications?|shots?|season|tablets?)\b",
+    re.I,
+)
+
+
+# Carrying adrenaline for an allergy says how bad the reaction is (never a reaction by itself).
+EPINEPHRINE_RE = re.compile(r"\b(?:epi-?\s?pens?|epinephrine|adrenaline|auvi-?q)\b", re.I)
+
+
+def allergy_ctx(text: str) -> bool:
+    """The text says something is an allergen ("allergic to", "gives me", "can't take")."""
+    return bool(ALLERGY_CTX.search(ALLERGY_AS_ILLNESS.sub(" ", text)))
+
+
 NO_ALLERGY = re.compile(
     r"\b(?:no (?:known )?(?:drug )?allergies|nkda|nka|not allergic to anything|no allergies|don't have any allergies|"
     r"do not have any allergies|allergic to nothing|none that i know)\b",
@@ -720,37 +742,79 @@ def _drug_hits(clause: str, about_meds: bool) -> list[tuple[int, int, str]]:
     return sorted(hits)
 
 
-def _allergies(clause: str, force: bool = False) -> list[Allergy]:
-    """Allergies in a clause. `force`: the sentence is about allergies, so a bare allergen counts."""
-    has_ctx = bool(ALLERGY_CTX.search(clause))
-    reaction = ""
+def reactions_in(text: str) -> str:
+    """The reactions a phrase describes, in the order told, as clinicians write them ("swelling (lips),
+    hives"); the more specific phrase wins where two overlap ("throat closing" over "swelling")."""
+    hits: list[tuple[int, int, str]] = []
     for canon, rx in REACTION_RE.items():
-        if rx.search(clause):
-            reaction = canon
-            break
+        for m in rx.finditer(text):
+            if any(s < m.end() and m.start() < e for s, e, _ in hits) or _negated(text, m.start()):
+                continue
+            hits.append((m.start(), m.end(), canon))
+    out = list(dict.fromkeys(c for _, _, c in sorted(hits)))
+    site = REACTION_SITE_RE.search(text)
+    if out and site and out[0] in ("swelling", "itching", "rash", "hives") and "throat" not in site.group(0).lower():
+        out[0] = f"{out[0]} ({site.group(0).lower()})"
+    return ", ".join(out)
+
+
+_CONNECTOR_ONLY = re.compile(r"^[\s,&/-]*(?:(?:and|or|plus|also|&)\b[\s,]*)*$", re.I)
+_ALIAS_OF = {a: canon for canon, forms in vocab.ALIASES.items() for a in (canon, *forms)}
+
+
+def _is_drug(word: str) -> bool:
+    return bool(drugs.find(word, fuzzy=False) or DRUG_RE.fullmatch(word))
+
+
+def only_allergens(sentence: str) -> bool:
+    """A sentence that is a bare list of allergens ("Bees, fish, nuts. Same as before."), at least one
+    of them not a medicine: whatever was asked, such a list names allergies, not medicines."""
+    spans = list(ALLERGEN_RE.finditer(sentence))
+    if not spans or all(_is_drug(m.group(0)) for m in spans):
+        return False
+    rest = ALLERGEN_RE.sub(" ", sentence.lower())
+    return all(w in vocab.ALLERGY_LIST_FILLERS for w in WORD_RE.findall(rest))
+
+
+def _allergies(clause: str, force: bool = False) -> list[Allergy]:
+    """Allergies in a clause. `force`: the sentence is about allergies, so a bare allergen counts.
+    A reaction alone ("my lips swell after fish") makes a food or other allergen one, never a drug
+    (the medicine a patient takes "for the rash" is not an allergen)."""
+    has_ctx = allergy_ctx(clause)
+    reaction = reactions_in(clause)
     if not has_ctx and not reaction and not force:
         return []
+    # A drug named while the patient talks about taking it ("I take loratadine daily") is a medicine.
+    drug_ok = has_ctx or (force and not MED_CUE_RE.search(clause))
     found: list[Allergy] = []
     seen = set()
-    spots: list[tuple[int, str]] = []
-    for rx in (ALLERGEN_RE, DRUG_RE) if (has_ctx or reaction) else (ALLERGEN_RE,):
+    spots: list[tuple[int, int, str]] = []
+    for rx in (ALLERGEN_RE, DRUG_RE) if drug_ok else (ALLERGEN_RE,):
         for m in rx.finditer(clause):
             sub = m.group(0).lower()
-            if sub in seen or _negated(clause, m.start()) or any(p <= m.start() < p + len(x) for p, x in spots):
+            if sub in seen or _negated(clause, m.start()) or any(p <= m.start() < e for p, e, _ in spots):
+                continue
+            if not drug_ok and _is_drug(sub):
                 continue
             seen.add(sub)
-            spots.append((m.start(), sub))
+            spots.append((m.start(), m.end(), sub))
     if has_ctx:  # a drug is an allergen only when the clause says so ("I need an EpiPen" is not one)
         for h in drugs.find(clause, fuzzy=True):
-            if h.name not in seen and not _negated(clause, h.start) and not any(p == h.start for p, _ in spots):
+            if h.name not in seen and not _negated(clause, h.start) and not any(p == h.start for p, _, _ in spots):
                 seen.add(h.name)
-                spots.append((h.start, h.name))
+                spots.append((h.start, h.end, h.name))
     spots.sort()
-    for i, (pos, sub) in enumerate(spots):
+    own: list[str] = []
+    for i, (_, end, _) in enumerate(spots):
         # The reaction written after this allergen (before the next one) is its own.
-        seg = clause[pos : spots[i + 1][0] if i + 1 < len(spots) else len(clause)]
-        own = next((c for c, rx in REACTION_RE.items() if rx.search(seg)), "")
-        found.append(Allergy(substance=sub, reaction=own or (reaction if len(spots) == 1 else "")))
+        own.append(reactions_in(clause[end : spots[i + 1][0] if i + 1 < len(spots) else len(clause)]))
+    for i in range(len(spots) - 2, -1, -1):
+        # "Shrimp and crab make my throat close": allergens joined by "and" share the reaction after them.
+        if not own[i] and _CONNECTOR_ONLY.match(clause[spots[i][1] : spots[i + 1][0]]):
+            own[i] = own[i + 1]
+    for (_, _, sub), mine in zip(spots, own, strict=True):
+        found.append(Allergy(substance=sub, reaction=mine or (reaction if len(spots) == 1 else "")))
+    found = _merge_kinds(found)
     if not found and has_ctx:
         m = re.search(
             r"allergic to\s+([a-z][a-z\s-]{2,30}?)(?=$|[,.;]|\s(?:and|which|that|it|they|so)\b)", clause, re.I
@@ -758,6 +822,44 @@ def _allergies(clause: str, force: bool = False) -> list[Allergy]:
         if m and m.group(1).lower().strip() not in {"anything", "nothing", "any"}:
             found.append(Allergy(substance=m.group(1).lower().strip(), reaction=reaction))
     return found
+
+
+_WEAK_ALLERGEN_WORDS = frozenset(
+    {"pollen", "venom", "animal", "house", "food", "tree", "mite", "sting", "drug", "dander"}
+)
+_ALLERGEN_NOISE = frozenset({"allergy", "allergies", "allergic", "to", "of", "and", "or", "the", "my", "intolerance"})
+
+
+def _allergen_words(name: str) -> frozenset[str]:
+    words = [w.rstrip("s") if len(w) > 3 else w for w in WORD_RE.findall(name.lower()) if w not in _ALLERGEN_NOISE]
+    return frozenset(_ALIAS_OF.get(w, _ALIAS_OF.get(w + "s", w)) for w in words)
+
+
+def same_allergen(a: str, b: str) -> bool:
+    """Do two names say the same allergen ("bees" / "Allergy to bee venom", "shrimp" / "Shellfish")?"""
+    x, y = _allergen_words(a), _allergen_words(b)
+    sx, sy = x - _WEAK_ALLERGEN_WORDS, y - _WEAK_ALLERGEN_WORDS
+    if sx and sy:
+        return bool(sx & sy)
+    return bool(x and y) and (x <= y or y <= x)
+
+
+def _merge_kinds(found: list[Allergy]) -> list[Allergy]:
+    """Several names of one kind told together ("shrimp and crab") are one allergy: "shellfish (shrimp, crab)"."""
+    out: list[Allergy] = []
+    groups: dict[str, Allergy] = {}
+    for a in found:
+        kind = _ALIAS_OF.get(a.substance)
+        if kind and kind != a.substance and kind in groups:
+            g = groups[kind]
+            g.substance = g.substance[:-1] + f", {a.substance})"
+            g.reaction = g.reaction or a.reaction
+            continue
+        if kind and kind != a.substance and any(_ALIAS_OF.get(b.substance) == kind for b in found if b is not a):
+            a = Allergy(substance=f"{kind} ({a.substance})", reaction=a.reaction, turn=a.turn)
+            groups[kind] = a
+        out.append(a)
+    return out
 
 
 def _relations(clause: str) -> list[tuple[int, str]]:
@@ -1155,6 +1257,7 @@ def read_message(
             if m and not _negated(sentence, m.start()) and not not_current(sentence) and flag not in facts.red_flags:
                 facts.red_flags.append(flag)
                 facts.mark("red_flags", turn)
+    answering_allergies = "allergies" in asked
     for sentence in split_sentences(text):
         if sentence.rstrip().endswith("?"):
             continue  # a question ("What causes migraines?") states no facts about the patient
@@ -1162,23 +1265,61 @@ def read_message(
         has_allergen = bool(ALLERGEN_RE.search(sentence))
         sentence_reaction = any(rx.search(sentence) for rx in REACTION_RE.values())
         allergy_sentence = bool(
-            (ALLERGY_CTX.search(meds.without_indications(sentence)) and not NO_ALLERGY.search(sentence))
+            (allergy_ctx(meds.without_indications(sentence)) and not NO_ALLERGY.search(sentence))
             or (has_allergen and (sentence_reaction or "allergies" in asked))
+            or only_allergens(sentence)
+            # "Latex. Itchy rash.": answering the allergy question, or right after naming an
+            # allergen, a reaction describes the allergy
+            or (sentence_reaction and (answering_allergies or _bare_allergens_before(facts, turn, has_allergen)))
         )
         for m in list(ALLERGEN_RE.finditer(sentence)) + list(DRUG_RE.finditer(sentence)):
             facts.allergy_remarks[m.group(0).lower().split()[0].rstrip("s")] = sentence
         for clause in split_clauses(sentence):
             _read_clause(clause, sentence, facts, turn, allergy_sentence)
             if not ALLERGEN_RE.search(clause) and not DRUG_RE.search(clause):
-                reaction = reaction or next((c for c, rx in REACTION_RE.items() if rx.search(clause)), "")
-        # "I'm allergic to X, I need an EpiPen": a reaction in a sibling clause belongs to X.
+                reaction = reaction or reactions_in(clause)
+            if not reaction and allergy_ctx(sentence) and EPINEPHRINE_RE.search(clause):
+                reaction = "anaphylaxis"  # "I'm allergic to bee stings, I need an EpiPen"
+        # "Peanuts too, my throat got tight": a reaction in a sibling clause belongs to the allergen;
+        # a sentence that is only a reaction ("Latex. Itchy rash.") to the allergens just named.
         if reaction and allergy_sentence:
-            for a in facts.allergies:
-                if a.turn == turn and not a.reaction and a.substance in sentence.lower():
+            named_here = [a for a in facts.allergies if a.turn == turn and a.substance in sentence.lower()]
+            for a in named_here or [a for a in facts.allergies if a.turn == turn and not has_allergen]:
+                if not a.reaction:
                     a.reaction = reaction
     _read_meds(text, facts, turn, asked)
+    if not facts.chief_complaint:
+        reason = _reason(text, asked)
+        if reason:
+            facts.chief_complaint = reason
+            facts.mark("chief_complaint", turn)
     _corrections(text, facts, turn, prior, context)
     return facts
+
+
+def _bare_allergens_before(facts: Facts, turn: int, has_allergen: bool) -> bool:
+    """This message already named allergens without their reaction, and this sentence names none."""
+    return not has_allergen and any(a.turn == turn and not a.reaction for a in facts.allergies)
+
+
+def _reason(text: str, asked: list[str]) -> str:
+    """The reason for the visit in the patient's own words, when no symptom named it: what follows
+    "I'm here for ..." anywhere, or the whole short answer to "what brings you in?" ("Cut", "my back",
+    "Refill", "annual physical")."""
+    cue = REASON_CUE_RE.search(text)
+    if cue:
+        rest = split_sentences(text[cue.end() :])
+        said = rest[0].strip(" .!") if rest else ""
+        if not re.fullmatch(r"(?:it|this|that|them|something|things)?", said, re.I):
+            return said
+    if not asked or asked[0] != "complaint" or {"onset", "severity"} & set(asked):
+        return ""
+    if BARE_DECLINE.search(text) or DECLINE_WANT_RE.search(text) or DECLINE_RE.search(text):
+        return ""
+    if BARE_NONE.search(text) or re.fullmatch(r"\W*(?:yes|yeah|yep|ok|okay|sure|no|nope)\W*", text, re.I):
+        return ""
+    words = " ".join(text.split()).strip(" .!")
+    return words[:200]
 
 
 def _read_meds(text: str, facts: Facts, turn: int, asked: list[str]) -> None:
@@ -1202,7 +1343,7 @@ def _read_meds(text: str, facts: Facts, turn: int, asked: list[str]) -> None:
 def _read_clause(clause: str, sentence: str, facts: Facts, turn: int, allergy_sentence: bool = False) -> None:
     relations = _relations(clause)
     aclause = meds.without_indications(clause)  # "claritin for my allergies" names no allergen
-    allergy_clause = bool(ALLERGY_CTX.search(aclause)) and not NO_ALLERGY.search(clause)
+    allergy_clause = allergy_ctx(aclause) and not NO_ALLERGY.search(clause)
     for a in _allergies(aclause, force=allergy_sentence) if not NO_ALLERGY.search(clause) else []:
         a.turn = turn
         facts.allergies = [x for x in facts.allergies if x.substance != a.substance] + [a]

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gemini_emulator import extract, funcfill, instruct, schema_fill, toolcall
-from gemini_emulator.extract import Facts, read_message, step_text
+from gemini_emulator.extract import Allergy, Facts, read_message, same_allergen, step_text, user_messages
 
 OFFLINE_SUFFIX = " (offline emulator)"
 REPORT_MIN_CHARS = 400  # a model_output this long in the history is treated as a report to summarise
@@ -335,6 +335,8 @@ def _choose_calls(
     forms = [t for t in inp.tools if funcfill.is_form(t)]
     said = funcfill.read_latest(conv, prior=before)
     _name_classes_from_chart(said.facts, _chart_from(conv))
+    for label in _chart_allergies_confirmed(conv, {str(t.get("name")) for t in forms}, said):
+        said.facts.allergies.append(Allergy(substance=label))
     if forms:
         for tool in forms:
             args = funcfill.fill(tool.get("parameters") or {}, said)
@@ -373,6 +375,66 @@ def _choose_calls(
             calls.append((tool["name"], args))
             break
     return calls
+
+
+# "Yes those are right", "same as before", "the others are right too": the chart's read-out still holds.
+SAME_AS_CHART_RE = re.compile(
+    r"\bsame(?:\s+\w+)?\s+as\s+(?:before|last time|you have|what you have|on file|in the (?:chart|record))\b"
+    r"|\b(?:those|they|these|the others?|the rest|all of them|them all)(?:\s+\w+){0,2}\s+(?:are|is)\s+"
+    r"(?:all\s+)?(?:still\s+)?(?:right|correct|accurate|the same|good)\b|\bstill the same\b",
+    re.I,
+)
+
+
+# "the others are right", "everything else is the same": the items the patient did not name.
+OTHERS_RE = re.compile(r"\b(?:the others?|the rest|everything else|all the others|the other ones)\b", re.I)
+
+
+def _chart_allergies_confirmed(conv: list[dict[str, Any]], forms: set[str], said: funcfill.Said) -> list[str]:
+    """The chart's allergies the patient confirmed ("yes, those are right" to the read-out, "same
+    allergies as you have", "the others are right too"): the patient stated them, so they are facts
+    to record. A patient who names allergies and says "same as before" confirms what they named."""
+    f = said.facts
+    chart = _chart_from(conv, forms).get("allergies") or []
+    msgs = user_messages(conv)
+    read_at = _chart_turns(conv, forms).get("allergies", 0)
+    # The patient's own messages (a note addressed to the model, "[...]", is not one of them).
+    own = [(n, instruct.split_input(t)[1]) for n, t, _ in msgs[:-1]]
+    own = [(n, t) for n, t in own if t.strip() and not t.lstrip().startswith("[")]
+    if chart and own and msgs[-1][0] >= read_at > own[-1][0]:
+        # "Those allergies are all still right" said before the chart was read: once it has been
+        # read out, that answer covers what it lists (unless the patient now says otherwise).
+        prev_text = own[-1][1]
+        prev = read_message(prev_text, Facts(), 0, [])
+        if (
+            not f.denied
+            and not prev.denied
+            and re.search(r"\ballerg", prev_text, re.I)
+            and (prev.affirmed or SAME_AS_CHART_RE.search(prev_text))
+        ):
+            labels = [_item_label(item, kind="allergies").split(" (")[0].strip() for item in chart]
+            return [lb for lb in labels if lb and not any(same_allergen(lb, a.substance) for a in f.allergies)]
+    if f.denied or not (f.affirmed or SAME_AS_CHART_RE.search(said.text)):
+        return []
+    question = said.question.lower()
+    about_allergies = bool(re.search(r"\ballerg", said.text, re.I))  # "those allergies are all still right"
+    if not about_allergies and "allerg" not in question:
+        return []
+    labels = [
+        _item_label(item, kind="allergies").split(" (")[0].strip()
+        for item in _chart_from(conv, forms).get("allergies") or []
+    ]
+    named_chart = any(same_allergen(lb, a.substance) for lb in labels for a in f.allergies)
+    if named_chart and not OTHERS_RE.search(said.text):
+        return []  # "Bees, fish, nuts. Same as before.": the same as what they just named
+    out = []
+    for label in labels:
+        if not label or (not about_allergies and label.lower() not in question):
+            continue
+        if any(same_allergen(label, a.substance) for a in f.allergies):
+            continue  # the patient named it themself
+        out.append(label)
+    return out
 
 
 RECHECK_RE = re.compile(r"\b(?:check|look up|lookup|recheck|record|chart|file|again)\b", re.I)

@@ -5,6 +5,8 @@ Each mapping is canonical name -> surface forms (lower case). Matching is on wor
 
 from __future__ import annotations
 
+import re
+
 SYMPTOMS: dict[str, tuple[str, ...]] = {
     "headache": ("headache", "headaches", "migraine", "migraines", "head pain", "head hurts", "head is pounding"),
     "chest pain": ("chest pain", "chest pains", "chest tightness", "tight chest", "chest pressure", "chest hurts"),
@@ -631,6 +633,7 @@ ALLERGENS: tuple[str, ...] = (
     "peanuts",
     "peanut",
     "tree nuts",
+    "tree nut",
     "nuts",
     "shellfish",
     "shrimp",
@@ -648,12 +651,36 @@ ALLERGENS: tuple[str, ...] = (
     "bees",
     "wasps",
     "pollen",
+    "tree pollen",
+    "grass pollen",
+    "weed pollen",
+    "ragweed",
     "dust mites",
+    "dust mite",
+    "house dust mites",
+    "house dust mite",
     "dust",
     "cats",
     "cat dander",
     "dogs",
+    "dog dander",
+    "pet dander",
+    "animal dander",
+    "dander",
     "mold",
+    "mould",
+    "crab",
+    "lobster",
+    "crustaceans",
+    "bee venom",
+    "bee sting",
+    "wasp stings",
+    "insect stings",
+    "tape",
+    "adhesive",
+    "adhesives",
+    "bandages",
+    "band-aids",
     "iodine",
     "contrast dye",
     "contrast",
@@ -673,7 +700,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "penicillin": ("penicillins", "penicillin g", "penicillin v"),
     "nsaids": ("nsaid", "non-steroidal anti-inflammatory"),
     "peanut": ("peanuts", "arachis", "groundnut"),
-    "shellfish": ("shrimp", "crustacean", "crustaceans", "prawns"),
+    "shellfish": ("shrimp", "crustacean", "crustaceans", "prawns", "crab", "crabs", "lobster", "crayfish"),
     "latex": ("natural rubber latex", "rubber"),
     "acetaminophen": ("paracetamol", "tylenol"),
     "ibuprofen": ("advil", "motrin"),
@@ -687,23 +714,92 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "omeprazole": ("prilosec",),
     "albuterol": ("ventolin", "proair", "salbutamol"),
     "eggs": ("egg",),
+    "mold": ("mould", "molds", "moulds", "mildew"),
     "milk": ("dairy", "lactose", "cow's milk"),
     "bee stings": ("bees", "bee venom", "wasps", "insect stings"),
 }
 
+# Reactions, canonical name -> the patient's phrasings (multi-word phrases also match their
+# inflections: "throat closing" ~ "throat closes"). A reaction is what happens, never a treatment:
+# an EpiPen is a medicine the patient carries, not a reaction.
 REACTIONS: dict[str, tuple[str, ...]] = {
     "hives": ("hives", "urticaria", "welts"),
-    "rash": ("rash", "rashes", "red spots", "skin reaction"),
-    "itching": ("itching", "itchy", "itch", "itches"),
-    "swelling": ("swelling", "swollen", "swells", "swell", "swell up", "swelled", "angioedema", "puffy"),
-    "anaphylaxis": ("anaphylaxis", "anaphylactic", "throat closed", "throat closing", "epipen"),
-    "difficulty breathing": ("trouble breathing", "difficulty breathing", "can't breathe", "wheezing"),
-    "vomiting": ("vomiting", "vomit", "vomited", "throw up", "threw up", "throwing up"),
-    "nausea": ("nausea", "nauseous", "upset stomach", "feel sick", "sick", "queasy"),
-    "diarrhea": ("diarrhea",),
-    "sneezing": ("sneezing", "runny nose", "watery eyes", "hay fever"),
-    "dizziness": ("dizzy", "dizziness", "lightheaded"),
+    "rash": ("rash", "rashes", "red spots", "skin reaction", "break out", "broke out", "breaks me out"),
+    "throat tightness": (
+        "throat closing",
+        "throat close",
+        "throat closed",
+        "throat tight",
+        "throat got tight",
+        "throat gets tight",
+        "throat tighten",
+        "throat swelling",
+        "throat swell",
+        "tight throat",
+        "closes my throat",
+    ),
+    "itching": ("itching", "itchy", "itch", "itches", "itched"),
+    "swelling": ("swelling", "swollen", "swells", "swell", "swell up", "swelled", "angioedema", "puffy", "puff up"),
+    "anaphylaxis": ("anaphylaxis", "anaphylactic", "anaphylactic shock"),
+    "difficulty breathing": (
+        "trouble breathing",
+        "difficulty breathing",
+        "can't breathe",
+        "cannot breathe",
+        "hard to breathe",
+        "short of breath",
+    ),
+    "wheezing": ("wheezing", "wheeze", "wheezes", "wheezy"),
+    "vomiting": ("vomiting", "vomit", "vomited", "throw up", "threw up", "throwing up", "puke"),
+    "nausea": ("nausea", "nauseous", "upset stomach", "upsets my stomach", "feel sick", "sick", "queasy"),
+    "diarrhea": ("diarrhea", "diarrhoea", "the runs", "loose stools"),
+    "stomach cramps": ("stomach cramps", "cramps", "cramping", "stomach pain", "bloating", "bloated"),
+    "sneezing": ("sneezing", "sneeze", "sneezes", "hay fever"),
+    "runny nose": ("runny nose", "nose runs", "stuffy nose", "congestion", "congested"),
+    "watery eyes": ("watery eyes", "eyes water", "eyes watering", "teary eyes", "eyes run"),
+    "dizziness": ("dizzy", "dizziness", "lightheaded", "light-headed"),
+    "headache": ("headache", "headaches", "migraine"),
 }
+# Words that may stand beside allergens in a bare list ("bees, fish and nuts, same as before"): a
+# sentence of allergens and these words only is a list of allergies, whatever was asked.
+ALLERGY_LIST_FILLERS: frozenset[str] = frozenset(
+    re.findall(
+        r"\S+",
+        """and or also too plus just only the my a an to of all any some both still yes yeah yep same as before
+        again last time that's that those these them they're are is one ones it's well oh um uh kind sort stuff
+        things like whatever etc obviously allergic allergies allergy""",
+    )
+)
+# What a patient calls the reason for their visit ("I'm here for my shoulder").
+REASON_CUES: tuple[str, ...] = (
+    "here for",
+    "here because of",
+    "here because",
+    "here bc",
+    "here about",
+    "coming in for",
+    "coming in because",
+    "coming in about",
+    "came in for",
+    "came in because",
+    "came in about",
+    "reason for my visit is",
+    "reason for the visit is",
+    "reason for today's visit is",
+    "want to talk about",
+    "wanted to talk about",
+    "would like to talk about",
+    "i'd like to talk about",
+    "need to talk about",
+    "want to discuss",
+    "to see the doctor about",
+    "to see someone about",
+)
+# Where on the body a reaction shows ("my lips swell" -> "swelling (lips)").
+REACTION_SITES: tuple[str, ...] = (
+    "lips", "lip", "tongue", "mouth", "face", "eyes", "eye", "eyelids", "skin", "hands", "throat", "neck",
+    "chest", "arms", "legs", "whole body", "all over",
+)
 
 CONDITIONS: dict[str, tuple[str, ...]] = {
     "hypertension": ("hypertension", "high blood pressure", "htn", "blood pressure"),
