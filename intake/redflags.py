@@ -626,6 +626,13 @@ def emergency_message(categories: Iterable[Category]) -> str:
     return " ".join([BASE_EMERGENCY_MESSAGE, *(c.instruction for c in _ordered(cats))])
 
 
+def model_emergency_message(signs: Sequence[str]) -> str:
+    """The fixed advice when only the model judged the turn an emergency: the instructions of the
+    categories its own words for the signs fall under, else the general advice."""
+    matched = evaluate(". ".join(signs)).matched if signs else ()
+    return emergency_message(matched) or BASE_EMERGENCY_MESSAGE
+
+
 def _ordered(cats: Iterable[Category]) -> list[Category]:
     # Self-harm first: the 988 line is the most specific help we can give.
     return sorted(cats, key=lambda c: not c.stop_intake)

@@ -741,6 +741,16 @@ def _finish_turn(ctx: _TurnContext, result: client.InteractionResult) -> TurnOut
         reply = STOPPED_REPLY  # the model's words (maybe a next question) are not shown
     if ctx.flags is not None:
         reply = f"{ctx.flags.emergency_message}\n\n{reply}"
+    # The model's urgency may raise the session's, never lower it.
+    urgency = redflags.max_urgency(ctx.urgency, record.urgency)
+    emergency = ctx.flags.emergency_message if ctx.flags is not None else None
+    updates: dict[str, Any] = {"urgency": urgency}
+    if emergency is None and urgency == "emergent" and ctx.urgency != "emergent":
+        # Only the model saw an emergency (words no rule lists): the patient still gets the fixed
+        # advice, after the model's words (they have streamed already), and staff see the flag.
+        emergency = redflags.model_emergency_message(record.warning_signs)
+        reply = f"{reply}\n\n{emergency}"
+        updates["emergency_flagged"] = True
     with transaction.atomic():
         for hop in ctx.hops:
             is_final = hop is ctx.hops[-1]
@@ -760,12 +770,10 @@ def _finish_turn(ctx: _TurnContext, result: client.InteractionResult) -> TurnOut
             )
         _record_save(ctx, record)
         status = IntakeSession.Status.REVIEW if step_index == plan.REVIEW_INDEX else IntakeSession.Status.ACTIVE
-        # The model's urgency may raise the session's, never lower it.
-        urgency = redflags.max_urgency(ctx.urgency, record.urgency)
         _head_advance(
             ctx,
             new_head=result.id if ctx.store else "",
-            updates={"step_index": step_index, "status": status, "urgency": urgency},
+            updates={"step_index": step_index, "status": status, **updates},
         )
     progress = plan.progress(step_index)
     return TurnOutcome(
@@ -774,7 +782,7 @@ def _finish_turn(ctx: _TurnContext, result: client.InteractionResult) -> TurnOut
         total_steps=progress.total,
         status=status,
         urgency=urgency,
-        emergency=ctx.flags.emergency_message if ctx.flags is not None else None,
+        emergency=emergency,
         step_title=progress.title,
     )
 
@@ -841,6 +849,8 @@ async def _stream_events(ctx: _TurnContext, user_input: Any) -> AsyncIterator[di
                     yield {"type": "delta", "text": item.text}
             assert result is not None
             outcome = await sync_to_async(_finish_turn)(ctx, result)
+            if ctx.flags is None and outcome.emergency:
+                yield {"type": "delta", "text": "\n\n" + outcome.emergency}  # the model's emergency
     except client.LlmError as exc:
         logger.warning("intake %s: model call failed (%s)", ctx.session_id, exc.status_code or "no status")
         if ctx.flags is not None:

@@ -85,3 +85,35 @@ def test_invalid_arguments_are_refused_field_by_field_and_the_rest_kept(staff_ap
         if isinstance(s, dict) and s.get("type") == "function_result"
     )
     assert "urgency" in str(result) and "rejected" in str(result)
+
+
+def test_an_emergency_only_the_model_sees_still_gets_the_fixed_advice(staff_api, demo_patient, emulator):
+    # Words no rule lists; the model judges them emergent. Any layer raises: the patient gets the
+    # fixed advice (after the model's words, which have streamed) and staff see the flag.
+    from intake.models import IntakeSession
+    from intake.redflags import BASE_EMERGENCY_MESSAGE
+
+    intake_id, api = _start(staff_api, demo_patient)
+    emulator.script(
+        [
+            _calls(
+                ("c1", "record_answers", {"urgency": "emergent", "warning_signs": ["feels like the end is near"]})
+            ),
+            _text("That sounds serious."),
+        ]
+    )
+    response = api.post(f"/api/v1/intakes/{intake_id}/messages", {"text": "something is badly wrong with me"})
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["urgency"] == "emergent"
+    assert body["emergency"] and body["emergency"].startswith(BASE_EMERGENCY_MESSAGE)
+    assert body["reply"].startswith("That sounds serious.") and body["reply"].endswith(body["emergency"])
+    assert IntakeSession.objects.get(pk=intake_id).emergency_flagged
+
+
+def test_a_model_that_says_routine_never_adds_emergency_advice(staff_api, demo_patient, emulator):
+    intake_id, api = _start(staff_api, demo_patient)
+    emulator.script([_calls(("c1", "record_answers", {"urgency": "routine"})), _text("Thanks.")])
+    response = api.post(f"/api/v1/intakes/{intake_id}/messages", {"text": "my knee aches a bit"})
+    assert response.status_code == 200, response.content
+    assert not response.json().get("emergency")
