@@ -241,6 +241,7 @@ class Facts:
     severity: str = ""
     severity_score: int | None = None
     course: str = ""
+    hpi_notes: list[str] = field(default_factory=list)  # the patient's own words about the problem
     medications: list[Med] = field(default_factory=list)
     no_medications: bool = False
     allergies: list[Allergy] = field(default_factory=list)
@@ -279,6 +280,7 @@ class Facts:
                 self.symptoms,
                 self.onset,
                 self.severity,
+                self.hpi_notes,
                 self.medications,
                 self.no_medications,
                 self.allergies,
@@ -554,7 +556,19 @@ def _member_id(text: str, insurer_hit: bool) -> str:
             tok = m.group(0)
             if not re.fullmatch(r"\d+", tok):
                 return tok
+        # Read out in groups, as printed on the card: "0039 4471 22", "XEB 7743 2201", "H7781 2290 04".
+        for m in GROUPED_ID_RE.finditer(text):
+            raw = m.group(0)
+            phone_shaped = re.fullmatch(r"\(?\d{3}\)?[ .-]?\d{3}[ .-]\d{4}", raw)
+            if sum(c.isdigit() for c in raw) >= 5 and len(re.sub(r"\W", "", raw)) <= 20 and not phone_shaped:
+                return raw
     return ""
+
+
+GROUPED_ID_RE = re.compile(
+    r"(?<![\w-])[A-Z0-9]*\d[A-Z0-9]*(?:[ -][A-Z0-9]*\d[A-Z0-9]*)+(?![\w-])|"
+    r"(?<![\w-])[A-Z]{2,4}(?:[ -][0-9]{2,8}){2,}(?![\w-])"
+)
 
 
 def _phone(text: str) -> str:
@@ -848,8 +862,19 @@ def _alcohol(clause: str) -> str:
         return "drinks " + loose.group(1).strip()
     for word in ("socially", "occasionally", "rarely", "on weekends", "daily", "every day", "heavily"):
         if word in low:
-            return f"drinks {word}"
-    return "drinks alcohol"
+            return f"drinks {word}" + (f" ({clause.strip(' .!')})" if len(clause.split()) > 1 else "")
+    words = next(
+        (
+            seg.strip(" .!")
+            for seg in re.split(r"[,;]", clause)
+            if re.search(
+                r"drink|alcohol|beer|wine|liquor|spirit|whisk|vodka|gin|rum|cider|lager|pint|cocktail", seg, re.I
+            )
+        ),
+        clause.strip(" .!"),
+    )
+    # "Wine with dinner sometimes": what and how often, in the patient's words.
+    return f"drinks alcohol: {words}" if 1 < len(words.split()) <= 12 else "drinks alcohol"
 
 
 _JOB = r"([a-z][a-z -]{2,40}?)"
@@ -895,6 +920,11 @@ OCCUPATION_FORMS: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str], bo
         False,
     ),
     (
+        re.compile(rf"\bi work\s+(?:in\s+)?{_JOB}(?=$|[,.;]|\s(?:and|as|at|for)\b)"),
+        lambda m: m.group(1).strip(),
+        True,
+    ),
+    (
         re.compile(rf"\bi work (?:at|for|in)\s+(?:an?\s+|the\s+)?{_JOB}(?=$|[,.;]|\s(?:and|as)\b)"),
         lambda m: f"works at {m.group(1).strip()}",
         False,
@@ -929,7 +959,8 @@ def _chief(sentence: str) -> str:
 # "I don't really want to get into that", "I'd rather not talk about it".
 DECLINE_WANT_RE = re.compile(
     r"\b(?:don't|dont|do not|rather not|prefer not to)\s+(?:\w+\s+)?(?:want to |wanna )?"
-    r"(?:get into|talk about|go into|answer|share|say|discuss)\b",
+    r"(?:get into|talk about|go into|answer|share|say|discuss)\b"
+    r"|\bkeep\s+(?:\w+\s+){0,3}?out\s+of\s+(?:this|it|that)\b",
     re.I,
 )
 # A whole message that only declines ("skip", "pass on this one", "next question please").
@@ -1051,11 +1082,19 @@ def read_message(
         if topic not in facts.declined:
             facts.declined.append(topic)
         facts.mark("declined", turn)
-    for m in [*DECLINE_RE.finditer(text), *DECLINE_WANT_RE.finditer(text)]:
-        # What was declined: the topic named next to the phrase, else the question just asked.
-        near = text[max(0, m.start() - 40) : m.end() + 40]
-        named = [t for t in topics_of(near) if t not in ("summary", "onset")]
+    bare_sentences = [
+        m
+        for m in re.finditer(r"[^.!?;\n\s][^.!?;\n]*", text)
+        if BARE_DECLINE.search(m.group(0)) and not BARE_DECLINE.search(text)
+    ]
+    for m in [*DECLINE_RE.finditer(text), *DECLINE_WANT_RE.finditer(text), *bare_sentences]:
+        # What was declined: the topic named next to the phrase (in its own sentence), else the
+        # question just asked.
+        sentence = _sentence_around(text, m.start(), m.end())
+        near = sentence[max(0, m.start() - sentence_start(text, m.start()) - 40) :]
+        named = [t for t in topics_of(near[: m.end() - m.start() + 80]) if t not in ("summary", "onset")]
         topic = named[0] if named else (asked[0] if asked else "that question")
+        topic = _decline_part(topic, sentence, m.start() - sentence_start(text, m.start()))
         if topic not in facts.declined:
             facts.declined.append(topic)
         facts.mark("declined", turn)
@@ -1105,6 +1144,23 @@ def read_message(
     if member:
         facts.member_id = member
         facts.mark("insurance", turn)
+        if not insurer and "insurance" in asked:
+            # "GEHA, 3309 8821 04" answering the insurance question: the name before the ID is the payer.
+            lead = re.sub(
+                r"^(?:it's|its|it is|i have|we have|my|our|insurance|plan|is|with|:|\s)+",
+                "",
+                text.split(member)[0].strip(" ,.;:-"),
+                flags=re.I,
+            )
+            lead = re.sub(
+                r"[,\s]*(?:(?:member|policy|subscriber)\s*)?(?:id|number|no\.?|#)?\s*(?:is)?\s*:?$",
+                "",
+                lead,
+                flags=re.I,
+            )
+            words = lead.split()
+            if 1 <= len(words) <= 5 and words[0][:1].isupper() and not re.search(r"\d|member|id\b|number", lead, re.I):
+                facts.insurer = lead
     phone = _phone(no_dates.replace(member, " ") if member else no_dates)
     if phone:
         facts.phone = phone
@@ -1190,8 +1246,183 @@ def read_message(
             for a in facts.allergies:
                 if a.turn == turn and not a.reaction and a.substance in sentence.lower():
                     a.reaction = reaction
+    # A decline of a several-part question ("never smoked. pass. I drive a bus") covers the parts
+    # this message left unanswered.
+    for whole, parts in DECLINE_PARTS.items():
+        if whole in facts.declined:
+            open_parts = [p for p in parts if not getattr(facts, p)]
+            facts.declined = [t for t in facts.declined if t != whole] + [
+                p for p in (open_parts or list(parts)) if p not in facts.declined
+            ]
+    _social_short_answers(text, facts, turn, context)
+    notes = _hpi_notes(text, asked, facts)
+    if notes:
+        facts.hpi_notes += [n for n in notes if n not in facts.hpi_notes]
+        facts.mark("onset", turn)
     _corrections(text, facts, turn, prior, context)
     return facts
+
+
+# Questions with several parts, and the words that name each part.
+DECLINE_PARTS: dict[str, dict[str, tuple[str, ...]]] = {
+    "social": {
+        "tobacco": ("smoke", "smoking", "smoked", "tobacco", "cigarettes", "vape", "vaping", "nicotine"),
+        "alcohol": ("drink", "drinking", "drinks", "alcohol", "booze", "beer", "wine"),
+        "occupation": ("work", "job", "occupation", "do for a living", "career", "employer"),
+    },
+    "contact": {
+        "phone": ("phone", "number", "cell", "mobile", "call", "text"),
+        "email": ("email", "e-mail", "mail", "inbox"),
+    },
+}
+
+
+def sentence_start(text: str, pos: int) -> int:
+    starts = [m.end() for m in re.finditer(r"(?<=[.!?])\s+|\n+|;\s*", text) if m.end() <= pos]
+    return starts[-1] if starts else 0
+
+
+def _sentence_around(text: str, start: int, end: int) -> str:
+    begin = sentence_start(text, start)
+    stop = re.search(r"[.!?](?:\s|$)|\n|;", text[end:])
+    return text[begin : end + (stop.start() if stop else len(text) - end)]
+
+
+def _decline_part(topic: str, sentence: str, pos: int) -> str:
+    """The part of a several-part topic the decline names: the part word nearest the phrase in its sentence."""
+    parts = DECLINE_PARTS.get(topic)
+    if not parts:
+        return topic
+    low = sentence.lower()
+    best, dist = topic, 10**9
+    for part, words in parts.items():
+        for w in words:
+            for m in re.finditer(rf"\b{re.escape(w)}\b", low):
+                d = abs(m.start() - pos)
+                if d < dist:
+                    best, dist = part, d
+    return best
+
+
+HOW_OFTEN = (
+    "rarely",
+    "occasionally",
+    "sometimes",
+    "socially",
+    "on weekends",
+    "weekends",
+    "daily",
+    "every day",
+    "most days",
+    "often",
+    "once in a while",
+    "special occasions",
+    "a lot",
+    "heavily",
+)
+_NOT_A_JOB = re.compile(
+    r"^(?:no|nope|nah|none|never|not|yes|yeah|yep|sure|ok|okay|i|i'm|it|that|this|just|only|sometimes|rarely|"
+    r"the|a|an|and|but|also|same|thanks|thank|correct|right)\b|\d|\b(?:smok\w*|drink\w*|alcohol|wine|beer|vap\w*)\b",
+    re.I,
+)
+
+
+def _social_short_answers(text: str, facts: Facts, turn: int, context: str) -> None:
+    """Short answers to the habits-and-work question, read against what it asked: "No." (to tobacco
+    or alcohol), "Rarely." (to alcohol), "Accountant." / "Retired mailman" (to occupation)."""
+    questions = [q for q in split_sentences(context) if q.rstrip().endswith("?")]
+    q = questions[-1].lower() if questions else ""
+    parts = [
+        p for p, words in DECLINE_PARTS["social"].items() if any(re.search(rf"\b{re.escape(w)}", q) for w in words)
+    ]
+    if not parts:
+        return
+    low = text.strip().lower()
+    # "No." / "No, no, I'm a barber": the yes-or-no parts this message does not otherwise answer are a no.
+    if (BARE_NONE.search(low) and len(low.split()) <= 4) or re.match(r"^(?:no|nope|nah|never)\b[,.!]", low):
+        for part, value in (("tobacco", "does not use tobacco"), ("alcohol", "does not drink alcohol")):
+            if part in parts and not getattr(facts, part):
+                setattr(facts, part, value)
+                facts.mark("social", turn)
+        if len(low.split()) <= 4:
+            return
+    for sentence in split_sentences(text):
+        s = sentence.strip(" .!,")
+        words = s.split()
+        if not words or DECLINE_RE.search(s) or BARE_DECLINE.search(s):
+            continue
+        often = next((w for w in HOW_OFTEN if re.fullmatch(rf"(?:only\s+|just\s+)?{w}", s.lower())), "")
+        if often and "alcohol" in parts and not facts.alcohol:
+            facts.alcohol = f"drinks {often}"
+            facts.mark("social", turn)
+        elif (
+            "occupation" in parts
+            and not facts.occupation
+            and len(words) <= 4
+            and all(re.fullmatch(r"[A-Za-z][A-Za-z'-]*", w) for w in words)
+            and not _NOT_A_JOB.search(s)
+            and not any(r.search(s) for r in SYMPTOM_RE.values())
+            and not DRUG_RE.search(s)
+        ):
+            facts.occupation = s.lower()
+            facts.mark("social", turn)
+
+
+# What a clinician notes about the problem itself besides when it started: timing, course, what
+# makes it better or worse, its character and the symptoms that come with it (the OPQRST words).
+HPI_CUE_RE = re.compile(
+    r"\b(?:worse|worsening|better|improv\w*|help(?:s|ed|ing)?|reliev\w*|eas(?:e|es|ed)|trigger\w*|"
+    r"when i|whenever|after|before|at night|in the morning|mornings?|evenings?|nights?|comes and goes|on and off|"
+    r"constant\w*|all the time|every day|daily|since|ago|started|began|start|lasts?|lasting|"
+    r"sharp|dull|burn\w*|throb\w*|stabbing|aching|pressure|tight\w*|swell\w*|swollen|dry|wet|"
+    r"mild|moderate|severe|bad|scale|out of|fever|chills|nausea|vomit\w*|dizz\w*|numb\w*|tingl\w*|"
+    r"days?|weeks?|months?|years?|hours?|yesterday|today|tonight|morning|weekend|"
+    r"monday|tuesday|wednesday|thursday|friday|saturday|sunday|"
+    r"january|february|march|april|may|june|july|august|september|october|november|december)\b"
+    r"|\d",
+    re.I,
+)
+# Clauses that carry another topic's facts stay out of the history of the present illness.
+_HPI_FOREIGN_RE = re.compile(r"@|\b(?:insurance|member|policy|allerg\w*|smok\w*|alcohol)\b", re.I)
+
+
+def _hpi_foreign(clause: str) -> bool:
+    if _HPI_FOREIGN_RE.search(clause) or DRUG_RE.search(clause) or _relations(clause):
+        return True
+    if _tobacco(clause) or _alcohol(clause) or _occupation(clause):
+        return True
+    return bool(DECLINE_RE.search(clause) or BARE_DECLINE.search(clause))
+
+
+def _hpi_notes(text: str, asked: list[str], facts: Facts) -> list[str]:
+    """The patient's own words about the problem. Answering the question about the problem (when it
+    started, how bad), every clause of a message that says something about it counts; elsewhere only
+    clauses that date it, score it or say how it goes, in a sentence about a symptom."""
+    answering = bool({"onset", "severity"} & set(asked))
+    clauses = [
+        c.strip(" .!")
+        for sentence in split_sentences(text)
+        if not sentence.rstrip().endswith("?")
+        for c in split_clauses(sentence)
+        if c.strip(" .!")
+    ]
+    own = [c for c in clauses if not _hpi_foreign(c)]
+    if answering:
+        if not any(HPI_CUE_RE.search(c) or any(r.search(c) for r in SYMPTOM_RE.values()) for c in own):
+            return []
+        return own
+    out = []
+    for sentence in split_sentences(text):
+        if sentence.rstrip().endswith("?"):
+            continue
+        about_problem = any(r.search(sentence) for r in SYMPTOM_RE.values()) or bool(BODY_PAIN_RE.search(sentence))
+        if not (about_problem or "complaint" in asked):
+            continue
+        for c in split_clauses(sentence):
+            c = c.strip(" .!")
+            if c in own and (_onset(c) or SCORE_RE.search(c)):
+                out.append(c)
+    return out
 
 
 def _read_clause(clause: str, sentence: str, facts: Facts, turn: int, allergy_sentence: bool = False) -> None:
@@ -1253,7 +1484,14 @@ def _read_clause(clause: str, sentence: str, facts: Facts, turn: int, allergy_se
         if found and not facts.chief_complaint:
             facts.chief_complaint = _chief(sentence)
             facts.mark("chief_complaint", turn)
+    if DECLINE_RE.search(sentence) or DECLINE_WANT_RE.search(sentence) or BARE_DECLINE.search(sentence):
+        return  # "Drinking, nah, I'll leave that one": a declined habit is not described
     tob = _tobacco(clause)
+    if tob.startswith(("current smoker", "vapes")) and (
+        re.search(r"\b(?:quit|stopped|gave (?:it )?up|used to|no longer|not anymore)\b", sentence, re.I)
+        or (re.search(r"\bsmoked\b", clause, re.I) and not re.search(r"\bsmok(?:e|es|ing)\b", clause, re.I))
+    ):
+        tob = "former smoker"
     if tob:
         facts.tobacco = tob
         facts.mark("social", turn)

@@ -61,6 +61,11 @@ TOPIC_CONCEPTS = {
     "history": "conditions",
     "family": "family",
     "social": "tobacco",
+    "phone": "phone",
+    "email": "email",
+    "tobacco": "tobacco",
+    "alcohol": "alcohol",
+    "occupation": "occupation",
 }
 # Other words a schema may use for the same topic.
 TOPIC_ALIASES: dict[str, tuple[str, ...]] = {
@@ -322,7 +327,8 @@ def _value(
         "member_id": f.member_id,
         "insurance": ", ".join(p for p in (f.insurer, f.member_id and f"member ID {f.member_id}") if p),
         "complaint": f.chief_complaint or ", ".join(f.symptoms),
-        "hpi": "; ".join(p for p in (f.onset and f"started {f.onset}", f.severity, f.course) if p),
+        "hpi": "; ".join(f.hpi_notes)
+        or "; ".join(p for p in (f.onset and f"started {f.onset}", f.severity, f.course) if p),
         "tobacco": f.tobacco,
         "alcohol": f.alcohol,
         "occupation": f.occupation,

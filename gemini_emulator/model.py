@@ -325,7 +325,9 @@ def _choose_calls(
     if forms:
         for tool in forms:
             args = funcfill.fill(tool.get("parameters") or {}, said)
-            if args:
+            if args or _called_every_turn(tool, inp.system_instruction or ""):
+                # A form the caller wants every turn is called even when the message filled nothing:
+                # its result says where things stand now.
                 calls.append((tool["name"], args))
     lookups = [t for t in inp.tools if not funcfill.is_form(t)]
     # A patient who names their medicines or allergies is talking about those chart sections (what
@@ -360,6 +362,19 @@ def _choose_calls(
             calls.append((tool["name"], args))
             break
     return calls
+
+
+EVERY_TURN_RE = re.compile(r"\b(?:every|each)\s+(?:turn|time|message|reply)\b|\balways\b", re.I)
+
+
+def _called_every_turn(tool: dict[str, Any], system_instruction: str) -> bool:
+    """The tool's description, or a sentence of the system instruction naming it, says to call it every turn."""
+    if EVERY_TURN_RE.search(str(tool.get("description") or "")):
+        return True
+    name = str(tool.get("name") or "")
+    return bool(name) and any(
+        name in sentence and EVERY_TURN_RE.search(sentence) for sentence in extract.split_sentences(system_instruction)
+    )
 
 
 RECHECK_RE = re.compile(r"\b(?:check|look up|lookup|recheck|record|chart|file|again)\b", re.I)
