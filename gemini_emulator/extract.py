@@ -1248,9 +1248,14 @@ def read_message(
                     a.reaction = reaction
     # A decline of a several-part question ("never smoked. pass. I drive a bus") covers the parts
     # this message left unanswered.
+    questions = [q for q in split_sentences(context) if q.rstrip().endswith("?")]
+    last_q = questions[-1].lower() if questions else ""
     for whole, parts in DECLINE_PARTS.items():
         if whole in facts.declined:
-            open_parts = [p for p in parts if not getattr(facts, p)]
+            asked_parts = [
+                p for p, words in parts.items() if any(re.search(rf"\b{re.escape(w)}", last_q) for w in words)
+            ]
+            open_parts = [p for p in (asked_parts or parts) if not getattr(facts, p)]
             facts.declined = [t for t in facts.declined if t != whole] + [
                 p for p in (open_parts or list(parts)) if p not in facts.declined
             ]
