@@ -1001,6 +1001,9 @@ def _unit_of(dose: str) -> str:
     return m.group(0) if m else ""
 
 
+READBACK_RE = re.compile(r"\b(?:record|chart|file)\s+(?:lists|shows|has|says)\s+(.+?)\s*\.?$", re.I)
+
+
 def _corrections(text: str, facts: Facts, turn: int, prior: Facts | None, context: str) -> None:
     """Corrections and answers that lean on what was said before: a changed dose, "I stopped it"."""
     earlier = (prior.medications if prior else []) + facts.medications
@@ -1019,6 +1022,24 @@ def _corrections(text: str, facts: Facts, turn: int, prior: Facts | None, contex
                     a.turn = turn
                     facts.allergies.append(a)
                     facts.mark("allergies", turn)
+    own_only = bool(facts.conditions) and re.search(r"\b(?:just|only)\b", text, re.I)
+    if prior is not None and facts.affirmed and question and len(text.split()) <= 12 and not own_only:
+        # "Correct" / "that's right, plus ..." to "Your record lists X and Y. Is that still correct?":
+        # the patient confirms the chart's conditions (medicines and allergies have their own rules).
+        for sent in split_sentences(context):
+            found = READBACK_RE.search(sent)
+            if not found or re.search(
+                r"allerg(?:y|ies) to|allergic to|allergies|medic|\b(?:taking|take)\b", sent, re.I
+            ):
+                continue
+            items = [i.strip(" .") for i in re.split(r",\s*(?:and\s+)?|\s+and\s+", found.group(1)) if i.strip(" .")]
+            if not items or any(DRUG_RE.search(i) or DOSE_RE.search(i) for i in items):
+                continue
+            for item in items:
+                item = re.sub(r"\s*\((?:disorder|finding|situation|diagnosis)\)", "", item)
+                if item and item not in facts.conditions:
+                    facts.conditions.append(item)
+            facts.mark("history", turn)
     fix = DOSE_FIX_RE.search(text)
     new, new_unit, old, old_unit = (fix.group(1), fix.group(2), fix.group(3), fix.group(4)) if fix else ("",) * 4
     if not fix:
