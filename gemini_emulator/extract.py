@@ -1281,6 +1281,7 @@ def read_message(
                 p for p in (open_parts or list(parts)) if p not in facts.declined
             ]
     _social_short_answers(text, facts, turn, context)
+    _history_answers(text, asked, facts, turn)
     notes = _hpi_notes(text, asked, facts)
     if notes:
         facts.hpi_notes += [n for n in notes if n not in facts.hpi_notes]
@@ -1451,6 +1452,133 @@ def _hpi_notes(text: str, asked: list[str], facts: Facts) -> list[str]:
     return out
 
 
+def _family_pairs(relations: list[tuple[int, str]], conds: list[tuple[int, str]]) -> list[tuple[str, str]]:
+    """Who has what: a condition belongs to the relatives named before it since the previous
+    condition ("my mom and my aunt both had diabetes", "brother has diabetes, mom had a heart
+    attack"); told the other way round ("migraines run on my mom's side"), to the nearest one."""
+    pairs: list[tuple[str, str]] = []
+    for pos, cond in conds:
+        previous = max((p for p, _ in conds if p < pos), default=-1)
+        group = [r for p, r in relations if previous < p < pos]
+        if not group:
+            before = [r for p, r in relations if p < pos]
+            group = [before[-1]] if before else [min(relations, key=lambda r: abs(r[0] - pos))[1]]
+        pairs += [(r, cond) for r in dict.fromkeys(group)]
+    return pairs
+
+
+# Words around a past-history item that are not the item ("I had a", "just the", "too").
+_LEAD_WORDS_RE = re.compile(
+    r"^(?:and|also|plus|just|only|i|i've|i'm|i have|i had|i got|had|have|has|got|a|an|the|my|some|with|"
+    r"past history is)\s+",
+    re.I,
+)
+_TRAIL_WORDS_RE = re.compile(r"\s+(?:too|as well|also|i think|that's about it|that's it)$", re.I)
+_REPORTED_RE = re.compile(
+    r"\b(?:doctor|doc|they|he|she|someone)\s+(?:\w+\s+)?(?:said|says|told|tells|keeps|telling)\b", re.I
+)
+_FAMILY_VERB_RE = re.compile(
+    r"\b(?:has|had|have|gets|got|get|suffers? from|suffered from|died of|died from|passed away from|"
+    r"was diagnosed with|is|was)\s+(?:a\s+|an\s+|the\s+|some\s+)?(.+)$",
+    re.I,
+)
+
+
+def _bare_item(segment: str) -> str:
+    item = segment.strip(" .!,")
+    for _ in range(4):
+        item = _LEAD_WORDS_RE.sub("", item).strip()
+    item = _TRAIL_WORDS_RE.sub("", item).strip(" .!,")
+    return item
+
+
+def _history_answers(text: str, asked: list[str], facts: Facts, turn: int) -> None:
+    """Answers to the past-history and family-history questions that the vocabulary does not name,
+    kept in the patient's words ("miscarriage in 2023", "my mom has back problems"); a condition
+    said after a relative ("my mom had trouble getting pregnant, and diabetes") is that relative's."""
+    family_mode = "family" in asked
+    past_mode = "history" in asked and not family_mode
+    if not (family_mode or past_mode) or BARE_NONE.search(text) or NO_HISTORY.search(text) or NO_FAMILY.search(text):
+        return
+    if BARE_DECLINE.search(text) or DECLINE_RE.search(text) or DECLINE_WANT_RE.search(text):
+        return
+    if re.match(r"^\s*(?:nothing|none|no)\s+(?:big|major|serious|much|significant|important|really)\b", text, re.I):
+        setattr(facts, "no_family_history" if family_mode else "no_history", True)
+        facts.mark("family" if family_mode else "history", turn)
+        return
+    last_rel = ""
+    pending: list[str] = []  # "my mom and my aunt both had diabetes": relatives waiting for their condition
+    for sentence in split_sentences(text):
+        if sentence.rstrip().endswith("?"):
+            continue
+        for clause in split_clauses(sentence):
+            rels = _relations(clause)
+            conds = _conditions(clause)
+            if family_mode and rels:
+                last_rel = rels[-1][1]
+                for rel in pending:
+                    for _, cond in conds:
+                        if not any(f.relation == rel and f.condition == cond for f in facts.family):
+                            facts.family.append(Family(relation=rel, condition=cond, turn=turn))
+                if not conds:
+                    m = _FAMILY_VERB_RE.search(clause)
+                    if not m:
+                        pending += [r for _, r in rels]
+                        continue
+                    words = _bare_item(m.group(1))
+                    rels = [(0, r) for r in pending] + rels
+                    if words and len(words.split()) <= 8:
+                        group = [r for _, r in rels]
+                        for rel in dict.fromkeys(group):
+                            if not any(f.relation == rel and f.condition == words for f in facts.family):
+                                facts.family.append(Family(relation=rel, condition=words, turn=turn))
+                        facts.mark("family", turn)
+                continue
+            if family_mode and conds and last_rel:
+                for _, cond in conds:
+                    if cond in facts.conditions:
+                        facts.conditions.remove(cond)
+                    if not any(f.relation == last_rel and f.condition == cond for f in facts.family):
+                        facts.family.append(Family(relation=last_rel, condition=cond, turn=turn))
+                facts.mark("family", turn)
+                continue
+            pending = []
+            if not past_mode or rels:
+                continue
+            for segment in re.split(r",\s*|\s+and\s+", clause):
+                if re.search(r"\ballergic to\b", segment, re.I):
+                    continue
+                if _conditions(segment):
+                    for _, cond in _conditions(segment):
+                        if cond not in facts.conditions:
+                            facts.conditions.append(cond)
+                            facts.mark("history", turn)
+                    continue
+                if (
+                    not segment.strip()
+                    or SURGERY_RE.search(segment)
+                    or AFFIRM.search(segment)
+                    or DENY.search(segment)
+                    or _REPORTED_RE.search(segment)
+                    or re.search(r"^\W*(?:that's|that is|thats|nothing|none)\b", segment, re.I)
+                    or DRUG_RE.search(segment)
+                    or _tobacco(segment)
+                    or _alcohol(segment)
+                    or _occupation(segment)
+                    or re.search(r"@|\b(?:insurance|member|policy)\b", segment, re.I)
+                ):
+                    continue
+                item = _bare_item(segment)
+                if (
+                    item
+                    and len(item.split()) <= 6
+                    and re.search(r"[a-z]{3}", item, re.I)
+                    and item not in facts.conditions
+                ):
+                    facts.conditions.append(item)
+                    facts.mark("history", turn)
+
+
 def _read_clause(clause: str, sentence: str, facts: Facts, turn: int, allergy_sentence: bool = False) -> None:
     relations = _relations(clause)
     allergy_clause = bool(ALLERGY_CTX.search(clause)) and not NO_ALLERGY.search(clause)
@@ -1472,8 +1600,7 @@ def _read_clause(clause: str, sentence: str, facts: Facts, turn: int, allergy_se
         facts.mark("medications", turn)
     conds = _conditions(clause)
     if relations and conds and not re.search(r"\b(?:i|i'm|i've|me)\b", clause[: relations[0][0]], re.I):
-        for pos, cond in conds:
-            rel = min(relations, key=lambda r: abs(r[0] - pos))[1]
+        for rel, cond in _family_pairs(relations, conds):
             if not any(f.relation == rel and f.condition == cond for f in facts.family):
                 facts.family.append(Family(relation=rel, condition=cond, turn=turn))
         facts.mark("family", turn)

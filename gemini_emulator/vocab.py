@@ -670,7 +670,8 @@ CONDITIONS: dict[str, tuple[str, ...]] = {
     "bipolar disorder": ("bipolar",),
     "crohn's disease": ("crohn's", "crohns", "ulcerative colitis", "ibd"),
     "irritable bowel syndrome": ("ibs", "irritable bowel"),
-    "psoriasis": ("psoriasis", "eczema"),
+    "psoriasis": ("psoriasis",),
+    "eczema": ("eczema", "atopic dermatitis"),
     "parkinson's disease": ("parkinson", "parkinson's"),
 }
 
