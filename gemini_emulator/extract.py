@@ -90,6 +90,12 @@ ONSET_PATTERNS = [
     re.compile(rf"\b(?:for|over|in)\s+(?:the\s+)?(?:past|last)\s+{NUM}?\s*{UNIT}", re.I),
     re.compile(rf"\bfor\s+(?:about\s+|around\s+|almost\s+|nearly\s+|over\s+)?{NUM}\s+{UNIT}", re.I),
     re.compile(rf"\b{NUM}\s+{UNIT}\s+ago\b", re.I),
+    # "been like 2 months", "about two weeks", "three weeks now"
+    re.compile(
+        rf"\b(?:been|about|around|like|almost|nearly|roughly|maybe)\s+(?:(?:like|about|around)\s+)?{NUM}\s+{UNIT}\b",
+        re.I,
+    ),
+    re.compile(rf"\b{NUM}\s+{UNIT}\s+now\b", re.I),
     re.compile(
         r"\bsince\s+(?:last\s+)?(?:yesterday|this morning|last night|monday|tuesday|wednesday|thursday|friday|"
         r"saturday|sunday|the weekend|last week|last month|\w+ \d{1,2}|\d{4}|january|february|march|april|"
@@ -562,13 +568,15 @@ def _member_id(text: str, insurer_hit: bool) -> str:
             phone_shaped = re.fullmatch(r"\(?\d{3}\)?[ .-]?\d{3}[ .-]\d{4}", raw)
             if sum(c.isdigit() for c in raw) >= 5 and len(re.sub(r"\W", "", raw)) <= 20 and not phone_shaped:
                 return raw
+        # "Tricare, 8840021937": beside the insurer, a plain number is the member ID, not a phone.
+        m = BARE_DIGITS_ID_RE.search(text)
+        if m:
+            return m.group(0)
     return ""
 
 
-GROUPED_ID_RE = re.compile(
-    r"(?<![\w-])[A-Z0-9]*\d[A-Z0-9]*(?:[ -][A-Z0-9]*\d[A-Z0-9]*)+(?![\w-])|"
-    r"(?<![\w-])[A-Z]{2,4}(?:[ -][0-9]{2,8}){2,}(?![\w-])"
-)
+BARE_DIGITS_ID_RE = re.compile(r"(?<![\w-])\d{6,15}(?![\w-])")
+GROUPED_ID_RE = re.compile(r"(?<![\w-])(?:[A-Z]{1,4}[ -])?[A-Z0-9]*\d[A-Z0-9]*(?:[ -][A-Z0-9]*\d[A-Z0-9]*)+(?![\w-])")
 
 
 def _phone(text: str) -> str:
@@ -860,9 +868,6 @@ def _alcohol(clause: str) -> str:
     loose = re.search(rf"({NUM}\s+(?:drinks?|beers?|pints?|glass(?:es)? of \w+|shots?|units?|cans?)[^.,;]*)", low)
     if loose:
         return "drinks " + loose.group(1).strip()
-    for word in ("socially", "occasionally", "rarely", "on weekends", "daily", "every day", "heavily"):
-        if word in low:
-            return f"drinks {word}" + (f" ({clause.strip(' .!')})" if len(clause.split()) > 1 else "")
     words = next(
         (
             seg.strip(" .!")
@@ -873,6 +878,9 @@ def _alcohol(clause: str) -> str:
         ),
         clause.strip(" .!"),
     )
+    for word in ("socially", "occasionally", "rarely", "on weekends", "daily", "every day", "heavily"):
+        if word in low:
+            return f"drinks {word}" + (f" ({words})" if len(words.split()) > 2 else "")
     # "Wine with dinner sometimes": what and how often, in the patient's words.
     return f"drinks alcohol: {words}" if 1 < len(words.split()) <= 12 else "drinks alcohol"
 
@@ -960,7 +968,8 @@ def _chief(sentence: str) -> str:
 DECLINE_WANT_RE = re.compile(
     r"\b(?:don't|dont|do not|rather not|prefer not to)\s+(?:\w+\s+)?(?:want to |wanna )?"
     r"(?:get into|talk about|go into|answer|share|say|discuss)\b"
-    r"|\bkeep\s+(?:\w+\s+){0,3}?out\s+of\s+(?:this|it|that)\b",
+    r"|\bkeep\s+(?:\w+\s+){0,3}?out\s+of\s+(?:this|it|that)\b"
+    r"|^\W*no\s+(?:\w+\s+){1,2}please\W*$",
     re.I,
 )
 # A whole message that only declines ("skip", "pass on this one", "next question please").
@@ -1373,7 +1382,7 @@ def _social_short_answers(text: str, facts: Facts, turn: int, context: str) -> N
                 facts.mark("social", turn)
         if len(low.split()) <= 4:
             return
-    for sentence in split_sentences(text):
+    for sentence in [seg for sent in split_sentences(text) for seg in re.split(r",\s*", sent)]:
         s = sentence.strip(" .!,")
         words = s.split()
         if not words or DECLINE_RE.search(s) or BARE_DECLINE.search(s):
@@ -1434,6 +1443,8 @@ def _hpi_notes(text: str, asked: list[str], facts: Facts) -> list[str]:
         if c.strip(" .!")
     ]
     own = [c for c in clauses if not _hpi_foreign(c)]
+    if "complaint" in asked and any(_onset(c) or SCORE_RE.search(c) for c in own):
+        answering = True  # "Yesterday. Kitchen knife, left hand.": the reason, told with its story
     if answering:
         if not any(HPI_CUE_RE.search(c) or any(r.search(c) for r in SYMPTOM_RE.values()) for c in own):
             return []

@@ -688,6 +688,19 @@ SECTION_NOUNS = {
 }
 
 
+# What an instruction names when it is about a chart section.
+_SECTION_WORDS = {
+    "medications": r"medic|drug|prescri|\bmeds?\b",
+    "allergies": r"allerg",
+    "conditions": r"condition|surger|past (?:ill|hist|medical)|diagnos",
+}
+
+
+def _instruction_about(instruction: str, noun: str) -> bool:
+    pattern = _SECTION_WORDS.get(noun)
+    return True if pattern is None else bool(re.search(pattern, instruction, re.I))
+
+
 def _mentioned(label: str, names: list[str]) -> str | None:
     low = label.lower()
     for n in names:
@@ -889,8 +902,13 @@ def _result_reply(
         if isinstance(payload, dict):
             sections = {k: v for k, v in payload.items() if isinstance(v, list)}
             for key, items in sections.items():
-                covered.add(SECTION_NOUNS.get(key.lower(), key.lower()))
-                parts.append(_section_sentence(key, items, lf, said, acked))
+                noun = SECTION_NOUNS.get(key.lower(), key.lower())
+                covered.add(noun)
+                sentence = _section_sentence(key, items, lf, said, acked)
+                if form_results and instruction and not _instruction_about(instruction, noun):
+                    # The form's `next` has moved on: say what the chart shows, ask what `next` says.
+                    sentence = " ".join(x for x in extract.split_sentences(sentence) if not x.endswith("?"))
+                parts.append(sentence)
             records = {k: v for k, v in payload.items() if isinstance(v, dict)}
             for key, details in records.items():
                 parts.append(_details_sentence(key, details, facts))

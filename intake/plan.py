@@ -331,6 +331,8 @@ _DECLINE_PATTERNS = tuple(
         r"\bnot\s+(?:\w+\s+)?comfortable\b",
         r"\bnot\s+something\s+i\s+(?:share|discuss|talk about|want to|like to)\b",
         r"\b(?:can we|let's|lets|i'd like to|i want to)\s+move\s+on\b",
+        # "no email please"
+        r"^no\s+(?:\w+\s+){1,2}please\s*[.!]?$",
     )
 )
 
