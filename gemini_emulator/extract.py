@@ -1358,7 +1358,8 @@ HOW_OFTEN = (
 )
 _NOT_A_JOB = re.compile(
     r"^(?:no|nope|nah|none|never|not|yes|yeah|yep|sure|ok|okay|i|i'm|it|that|this|just|only|sometimes|rarely|"
-    r"the|a|an|and|but|also|same|thanks|thank|correct|right)\b|\d|\b(?:smok\w*|drink\w*|alcohol|wine|beer|vap\w*)\b",
+    r"the|a|an|and|but|also|same|thanks|thank|correct|right|quit|stopped|used|gave|occasionally|socially|"
+    r"daily|weekends?|often|mostly)\b|\d|\b(?:smok\w*|drink\w*|alcohol|wine|beer|vap\w*|cig\w*)\b",
     re.I,
 )
 

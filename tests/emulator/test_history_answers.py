@@ -27,6 +27,7 @@ def read(text: str, question: str) -> Facts:
         ("three weeks now, dry, worse at night, no fever", ["three weeks", "dry", "night", "no fever"]),
         ("Four days ago. Worse at night, drinking lots of water helps a bit.", ["four days", "night", "water"]),
         ("about two weeks, since I was painting the fence. hurts more when I lift my arm", ["two weeks", "lift"]),
+        ("right knee aches when I climb stairs, been like 2 months, slowly worse", ["stairs", "2 months", "worse"]),
     ],
 )
 def test_the_illness_is_kept_in_the_patients_words(text: str, words: list[str]) -> None:
@@ -89,6 +90,7 @@ def test_family_history_goes_to_the_right_relative(text: str, pairs: set[tuple[s
         ("No, no, I'm a barber", "does not", "does not", "barber"),
         ("Retired mailman", "", "", "retired mailman"),
         ("never smoked, glass of wine on fridays, I work retail", "never", "wine", "retail"),
+        ("no smoking, rarely drink, teacher", "never", "rarely", "teacher"),
     ],
 )
 def test_habits_and_work_in_few_words(text: str, tobacco: str, alcohol: str, occupation: str) -> None:
@@ -126,6 +128,7 @@ def test_a_decline_covers_the_part_it_names_or_leaves_open(text: str, declined: 
         ("pass on the email", ["email"]),
         ("I don't give my phone number out. Email is fine, odelgado61@example.com", ["phone"]),
         ("skip", ["email", "phone"]),
+        ("no email please", ["email"]),
     ],
 )
 def test_contact_declines(text: str, declined: list[str]) -> None:
@@ -139,6 +142,8 @@ def test_contact_declines(text: str, declined: list[str]) -> None:
         ("Anthem, ANT 448 220 913", "Anthem", "ANT 448 220 913"),
         ("GEHA, 3309 8821 04", "GEHA", "3309 8821 04"),
         ("my insurance is Oxford Freedom, ID 99812-A", "Oxford Freedom", "99812-A"),
+        ("Tricare, 8840021937", "Tricare", "8840021937"),
+        ("Aetna, W 3381 0092 71", "Aetna", "W 3381 0092 71"),
     ],
 )
 def test_member_ids_read_out_in_groups(text: str, payer: str, member: str) -> None:
@@ -156,3 +161,8 @@ def test_yes_to_the_charts_conditions_records_them() -> None:
     f = read("yes, that's right", q)
     assert f.conditions == ["Body mass index 30+ - obesity", "Perennial allergic rhinitis"]
     assert read("no", q).conditions == []
+
+
+def test_the_reason_told_with_its_story_fills_the_illness() -> None:
+    notes = read("Yesterday. Kitchen knife, left hand. Still oozing a little", "What brings you in today?").hpi_notes
+    assert " ".join(notes).lower().count("knife") == 1 and "yesterday" in " ".join(notes).lower()
