@@ -839,6 +839,8 @@ def _tobacco(clause: str) -> str:
         r"((?:half|a|one|two|\d+(?:\.\d+)?)\s+(?:packs?|cigarettes|cigs)\s+(?:a|per|each)\s+(?:day|week))", low
     )
     kind = "vapes" if re.search(r"\bvap", low) else "current smoker"
+    if re.search(r"\b(?:chew\w*|dip|snuff|snus)\b", low):
+        kind = "chews tobacco"
     return kind + (f", {qty.group(1)}" if qty else "")
 
 
@@ -1366,25 +1368,44 @@ _NOT_A_JOB = re.compile(
 
 def _social_short_answers(text: str, facts: Facts, turn: int, context: str) -> None:
     """Short answers to the habits-and-work question, read against what it asked: "No." (to tobacco
-    or alcohol), "Rarely." (to alcohol), "Accountant." / "Retired mailman" (to occupation)."""
+    or alcohol), "Rarely." (to alcohol), "Accountant." / "Retired mailman" (to occupation), and a
+    list of short answers in the question's order ("no. sometimes. student")."""
     questions = [q for q in split_sentences(context) if q.rstrip().endswith("?")]
     q = questions[-1].lower() if questions else ""
-    parts = [
-        p for p, words in DECLINE_PARTS["social"].items() if any(re.search(rf"\b{re.escape(w)}", q) for w in words)
-    ]
+    found = {}
+    for p, words in DECLINE_PARTS["social"].items():
+        hits = [m.start() for w in words for m in re.finditer(rf"\b{re.escape(w)}", q)]
+        if hits:
+            found[p] = min(hits)
+    parts = sorted(found, key=found.get)
     if not parts:
         return
     low = text.strip().lower()
+    segments = [
+        seg.strip(" .!,") for sent in split_sentences(text) for seg in re.split(r",\s*", sent) if seg.strip(" .!,")
+    ]
+    negative = re.compile(r"^(?:no|nope|nah|never|none|not really|i don't|i do not)\b", re.I)
+    if len(segments) == len(parts) > 1 and all(len(x.split()) <= 5 for x in segments):
+        # One short answer per part, in the order asked.
+        for part, seg in zip(parts, segments, strict=True):
+            if getattr(facts, part) or DECLINE_RE.search(seg) or BARE_DECLINE.search(seg):
+                continue
+            if part == "occupation":
+                if not negative.search(seg):
+                    facts.occupation = re.sub(r"^(?:i'm|i am)\s+(?:an?\s+)?", "", seg, flags=re.I).lower()
+            elif negative.search(seg):
+                setattr(facts, part, "does not use tobacco" if part == "tobacco" else "does not drink alcohol")
+            else:
+                setattr(facts, part, ("smokes " if part == "tobacco" else "drinks ") + seg.lower())
+            facts.mark("social", turn)
+        return
     # "No." / "No, no, I'm a barber": the yes-or-no parts this message does not otherwise answer are a no.
     if (BARE_NONE.search(low) and len(low.split()) <= 4) or re.match(r"^(?:no|nope|nah|never)\b[,.!]", low):
         for part, value in (("tobacco", "does not use tobacco"), ("alcohol", "does not drink alcohol")):
             if part in parts and not getattr(facts, part):
                 setattr(facts, part, value)
                 facts.mark("social", turn)
-        if len(low.split()) <= 4:
-            return
-    for sentence in [seg for sent in split_sentences(text) for seg in re.split(r",\s*", sent)]:
-        s = sentence.strip(" .!,")
+    for s in segments:
         words = s.split()
         if not words or DECLINE_RE.search(s) or BARE_DECLINE.search(s):
             continue
@@ -1392,16 +1413,30 @@ def _social_short_answers(text: str, facts: Facts, turn: int, context: str) -> N
         if often and "alcohol" in parts and not facts.alcohol:
             facts.alcohol = f"drinks {often}"
             facts.mark("social", turn)
+            continue
+        if "occupation" not in parts or facts.occupation:
+            continue
+        job = re.match(
+            r"^(?:i(?:'m| am)\s+(?:an?\s+)?|i work\s+(?:in\s+|as\s+(?:an?\s+)?)?|i do\s+|i run\s+|i own\s+)(.{3,40})$",
+            s,
+            re.I,
+        )
+        if job and not re.search(r"\b(?:smok\w*|drink\w*|alcohol|tired|sick|fine|ok|okay|not)\b", s, re.I):
+            facts.occupation = (s if re.match(r"^i (?:run|own|do)\b", s, re.I) else job.group(1)).lower()
+            facts.mark("social", turn)
         elif (
-            "occupation" in parts
-            and not facts.occupation
-            and len(words) <= 4
+            len(words) <= 4
             and all(re.fullmatch(r"[A-Za-z][A-Za-z'-]*", w) for w in words)
             and not _NOT_A_JOB.search(s)
             and not any(r.search(s) for r in SYMPTOM_RE.values())
             and not DRUG_RE.search(s)
         ):
             facts.occupation = s.lower()
+            facts.mark("social", turn)
+        elif re.match(r"^i\s+[a-z]+\s+\w+", s, re.I) and not re.search(
+            r"\b(?:smok\w*|drink\w*|alcohol|vap\w*|cig\w*|tobacco|beer|wine|take|taking|feel|think|have|had)\b", s, re.I
+        ):
+            facts.occupation = s.lower()  # "I clean houses": the work in the patient's words
             facts.mark("social", turn)
 
 

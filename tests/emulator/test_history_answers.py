@@ -91,6 +91,15 @@ def test_family_history_goes_to_the_right_relative(text: str, pairs: set[tuple[s
         ("Retired mailman", "", "", "retired mailman"),
         ("never smoked, glass of wine on fridays, I work retail", "never", "wine", "retail"),
         ("no smoking, rarely drink, teacher", "never", "rarely", "teacher"),
+        ("No. No. Retired.", "does not", "does not", "retired"),
+        ("no. sometimes. student", "does not", "sometimes", "student"),
+        (
+            "I smoke a few cigarettes when I'm stressed, no alcohol, dental hygienist",
+            "current",
+            "does not",
+            "dental hygienist",
+        ),
+        ("no, glass of wine at night, I clean houses", "does not", "wine", "i clean houses"),
     ],
 )
 def test_habits_and_work_in_few_words(text: str, tobacco: str, alcohol: str, occupation: str) -> None:
