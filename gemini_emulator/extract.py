@@ -576,7 +576,10 @@ def _member_id(text: str, insurer_hit: bool) -> str:
 
 
 BARE_DIGITS_ID_RE = re.compile(r"(?<![\w-])\d{6,15}(?![\w-])")
-GROUPED_ID_RE = re.compile(r"(?<![\w-])(?:[A-Z]{1,4}[ -])?[A-Z0-9]*\d[A-Z0-9]*(?:[ -][A-Z0-9]*\d[A-Z0-9]*)+(?![\w-])")
+GROUPED_ID_RE = re.compile(
+    r"(?<![\w-])(?:[A-Z]{1,4}[ -])?[A-Z0-9]*\d[A-Z0-9]*(?:[ -][A-Z0-9]*\d[A-Z0-9]*)+(?![\w-])"
+    r"|(?<![\w-])[A-Z]{1,4}[ -]\d{5,}(?![\w-])"
+)
 
 
 def _phone(text: str) -> str:
@@ -1166,7 +1169,8 @@ def read_message(
             facts.dob = iso_date
             facts.mark("dob", turn)
             break
-    no_dates = re.sub(r"\b\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}\b", " ", scrubbed)
+    # Dates out of the way of IDs and phones ("7712-09-3345" is no date: a year goes at one end only).
+    no_dates = re.sub(r"\b(?:\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}|\d{4}[-/.]\d{1,2}[-/.]\d{1,2})\b", " ", scrubbed)
     insurer = _insurer(text)
     insurer_hit = bool(insurer)
     if insurer:
@@ -1590,8 +1594,8 @@ def _history_answers(text: str, asked: list[str], facts: Facts, turn: int) -> No
                 facts.mark("family", turn)
                 continue
             pending = []
-            if not past_mode or rels:
-                continue
+            if not past_mode or rels or facts.tobacco or facts.alcohol or facts.occupation:
+                continue  # a message about habits or work is not a list of illnesses
             for segment in re.split(r",\s*|\s+and\s+", clause):
                 if re.search(r"\ballergic to\b", segment, re.I):
                     continue
@@ -1608,6 +1612,7 @@ def _history_answers(text: str, asked: list[str], facts: Facts, turn: int) -> No
                     or DENY.search(segment)
                     or _REPORTED_RE.search(segment)
                     or re.search(r"^\W*(?:that's|that is|thats|nothing|none)\b", segment, re.I)
+                    or re.search(r"\b(?:told you|everything|that's all|forgot|mention\w*|to say)\b", segment, re.I)
                     or DRUG_RE.search(segment)
                     or _tobacco(segment)
                     or _alcohol(segment)

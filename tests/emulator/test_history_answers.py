@@ -59,6 +59,13 @@ def test_past_history_the_vocabulary_does_not_name(text: str, expected: str) -> 
     assert not any("doctor" in c.lower() for c in f.conditions)
 
 
+@pytest.mark.parametrize(
+    "text", ["I think I've told you everything.", "no cigarettes, beer on weekends, mail carrier", "oh I forgot to say"]
+)
+def test_fillers_and_habits_are_not_past_history(text: str) -> None:
+    assert read(text, PAST_Q).conditions == []
+
+
 def test_nothing_big_is_no_past_history() -> None:
     f = read("nothing big", PAST_Q)
     assert f.no_history and f.conditions == []
@@ -153,6 +160,8 @@ def test_contact_declines(text: str, declined: list[str]) -> None:
         ("my insurance is Oxford Freedom, ID 99812-A", "Oxford Freedom", "99812-A"),
         ("Tricare, 8840021937", "Tricare", "8840021937"),
         ("Aetna, W 3381 0092 71", "Aetna", "W 3381 0092 71"),
+        ("UnitedHealthcare, UHC 90017723", "UnitedHealthcare", "UHC 90017723"),
+        ("Oxford, member 7712-09-3345", "Oxford", "7712-09-3345"),
     ],
 )
 def test_member_ids_read_out_in_groups(text: str, payer: str, member: str) -> None:
