@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import itertools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -1112,6 +1113,8 @@ def read_message(
     `context`: the model's message just before (what "it" and a bare "yes" refer to); `prior`: what
     earlier turns established, when `facts` holds this message alone."""
     asked_name = "name" in asked
+    # What the parts of several-part questions held before this message (a part declined here keeps it).
+    held = {p: getattr(facts, p) for parts in DECLINE_PARTS.values() for p in parts}
     if BARE_DECLINE.search(text):
         topic = asked[0] if asked else "that question"
         if topic not in facts.declined:
@@ -1295,6 +1298,9 @@ def read_message(
             facts.declined = [t for t in facts.declined if t != whole] + [
                 p for p in (open_parts or list(parts)) if p not in facts.declined
             ]
+    for part, value in held.items():
+        if part in facts.declined and getattr(facts, part) != value:
+            setattr(facts, part, value)  # "Drinking, nah, I'll leave that one": declined, not described
     _social_short_answers(text, facts, turn, context)
     _history_answers(text, asked, facts, turn)
     notes = _hpi_notes(text, asked, facts)
@@ -1336,11 +1342,15 @@ def _decline_part(topic: str, sentence: str, pos: int) -> str:
     if not parts:
         return topic
     low = sentence.lower()
+    # The part named in the decline's own comma-separated piece wins ("never smoked, I'd rather not
+    # say about drinking"); else the nearest one.
+    cuts = [0, *(m.end() for m in re.finditer(r",", low)), len(low) + 1]
+    piece = next(((a, b) for a, b in itertools.pairwise(cuts) if a <= pos < b), (0, len(low) + 1))
     best, dist = topic, 10**9
     for part, words in parts.items():
         for w in words:
             for m in re.finditer(rf"\b{re.escape(w)}\b", low):
-                d = abs(m.start() - pos)
+                d = abs(m.start() - pos) + (0 if piece[0] <= m.start() < piece[1] else 1000)
                 if d < dist:
                     best, dist = part, d
     return best
@@ -1689,8 +1699,6 @@ def _read_clause(clause: str, sentence: str, facts: Facts, turn: int, allergy_se
         if found and not facts.chief_complaint:
             facts.chief_complaint = _chief(sentence)
             facts.mark("chief_complaint", turn)
-    if DECLINE_RE.search(sentence) or DECLINE_WANT_RE.search(sentence) or BARE_DECLINE.search(sentence):
-        return  # "Drinking, nah, I'll leave that one": a declined habit is not described
     tob = _tobacco(clause)
     if tob.startswith(("current smoker", "vapes")) and (
         re.search(r"\b(?:quit|stopped|gave (?:it )?up|used to|no longer|not anymore)\b", sentence, re.I)
