@@ -973,7 +973,9 @@ def _chief(sentence: str) -> str:
 # "I don't really want to get into that", "I'd rather not talk about it".
 DECLINE_WANT_RE = re.compile(
     r"\b(?:don't|dont|do not|rather not|prefer not to)\s+(?:\w+\s+)?(?:want to |wanna )?"
-    r"(?:get into|talk about|go into|answer|share|say|discuss)\b"
+    r"(?:get into|talk about|go into|answer|share|say|discuss|give)\b"
+    r"|\b(?:sort|deal with|handle|take care of|give|bring|do)\b.{0,40}?\b(?:at the (?:front )?desk|later|in person|"
+    r"when i (?:get|come) in)\b"
     r"|\bkeep\s+(?:\w+\s+){0,3}?out\s+of\s+(?:this|it|that)\b"
     r"|^\W*no\s+(?:\w+\s+){1,2}please\W*$",
     re.I,

@@ -315,7 +315,7 @@ _DECLINE_PATTERNS = tuple(
         r"\bnot\s+your\s+(?:business|concern)\b",
         # "I don't want to say/answer/talk about that", "I won't say", "not telling"
         r"\b(?:don't|do not|dont|didn't)\s+(?:want|wish|care)\s+to\s+"
-        r"(?:say|answer|share|discuss|talk|tell|disclose|go into)\b",
+        r"(?:say|answer|share|discuss|talk|tell|disclose|go into|give)\b",
         r"\b(?:won't|will not|wont)\s+(?:say|answer|share|disclose|discuss|tell)\b",
         r"\bnot\s+(?:telling|saying|answering|gonna\s+(?:say|tell|answer)|going\s+to\s+(?:say|tell|answer))\b",
         r"\bnot\s+comfortable\s+(?:saying|answering|sharing|discussing|with\s+(?:that|this|the question))\b",
@@ -331,6 +331,9 @@ _DECLINE_PATTERNS = tuple(
         r"\bnot\s+(?:\w+\s+)?comfortable\b",
         r"\bnot\s+something\s+i\s+(?:share|discuss|talk about|want to|like to)\b",
         r"\b(?:can we|let's|lets|i'd like to|i want to)\s+move\s+on\b",
+        # "I'll sort the insurance out at the front desk": put off to later, not answered here
+        r"\b(?:sort|deal with|handle|take care of|give|bring|do)\b.{0,40}?\b(?:at the (?:front )?desk|later|in person|"
+        r"when i (?:get|come) in)\b",
         # "no email please"
         r"^no\s+(?:\w+\s+){1,2}please\s*[.!]?$",
     )

@@ -145,6 +145,7 @@ def test_a_decline_covers_the_part_it_names_or_leaves_open(text: str, declined: 
         ("I don't give my phone number out. Email is fine, odelgado61@example.com", ["phone"]),
         ("skip", ["email", "phone"]),
         ("no email please", ["email"]),
+        ("phone is 555-246-1499. I don't want to give my email", ["email"]),
     ],
 )
 def test_contact_declines(text: str, declined: list[str]) -> None:

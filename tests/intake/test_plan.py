@@ -149,6 +149,9 @@ def test_greeting_and_fallback_question() -> None:
         "not really comfortable with that",
         "That's not something I share",
         "Can we move on?",
+        "I don't want to give my email",
+        "I'll sort the insurance out at the front desk",
+        "no email please",
     ],
 )
 def test_is_decline(text: str) -> None:
@@ -174,6 +177,7 @@ def test_is_decline(text: str) -> None:
         "I give my dog his pills at night",
         "I keep my inhaler in the car",
         "Retired mailman",
+        "I get the pain later in the day",
         "",
     ],
 )
