@@ -1609,8 +1609,8 @@ def _history_answers(text: str, asked: list[str], facts: Facts, turn: int) -> No
             if not past_mode or rels or facts.tobacco or facts.alcohol or facts.occupation:
                 continue  # a message about habits or work is not a list of illnesses
             for segment in re.split(r",\s*|\s+and\s+", clause):
-                if re.search(r"\ballergic to\b", segment, re.I):
-                    continue
+                if re.search(r"\ballergic to\b", segment, re.I) or ALLERGEN_RE.search(segment):
+                    continue  # an allergen ("wheat and cats") is not a past illness
                 if _conditions(segment):
                     for _, cond in _conditions(segment):
                         if cond not in facts.conditions:

@@ -60,7 +60,13 @@ def test_past_history_the_vocabulary_does_not_name(text: str, expected: str) -> 
 
 
 @pytest.mark.parametrize(
-    "text", ["I think I've told you everything.", "no cigarettes, beer on weekends, mail carrier", "oh I forgot to say"]
+    "text",
+    [
+        "I think I've told you everything.",
+        "no cigarettes, beer on weekends, mail carrier",
+        "oh I forgot to say",
+        "wheat and cats",
+    ],
 )
 def test_fillers_and_habits_are_not_past_history(text: str) -> None:
     assert read(text, PAST_Q).conditions == []
