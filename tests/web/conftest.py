@@ -226,7 +226,9 @@ def axe_source() -> str:
         npm = shutil.which("npm")
         if npm is None:
             pytest.skip("needs npm to install axe-core (package.json) for the accessibility checks")
-        subprocess.run([npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund"], cwd=ROOT, check=True, timeout=300)
+        subprocess.run(
+            [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund"], cwd=ROOT, check=True, timeout=300
+        )
     return AXE_JS.read_text()
 
 

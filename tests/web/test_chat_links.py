@@ -119,7 +119,9 @@ def test_a_request_line_carrying_a_chat_link_is_logged_without_its_token(patient
     from intake.logfilters import ChatTokenFilter
 
     _, token = services.intake_start(patient=patient)
-    handler = next(h for h in logging.getLogger().handlers if any(isinstance(f, ChatTokenFilter) for f in h.filters))
+    handler = next(
+        h for h in logging.getLogger().handlers if any(isinstance(f, ChatTokenFilter) for f in h.filters)
+    )
     line = f"GET /i/{token}/?kiosk=1 HTTP/1.1"
     record = logging.LogRecord("django.server", logging.INFO, __file__, 1, '"%s" %s %s', (line, 302, 0), None)
     assert handler.filter(record)
