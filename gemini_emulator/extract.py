@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import itertools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -94,6 +95,12 @@ ONSET_PATTERNS = [
     re.compile(rf"\b(?:for|over|in)\s+(?:the\s+)?(?:past|last)\s+{NUM}?\s*{UNIT}", re.I),
     re.compile(rf"\bfor\s+(?:about\s+|around\s+|almost\s+|nearly\s+|over\s+)?{NUM}\s+{UNIT}", re.I),
     re.compile(rf"\b{NUM}\s+{UNIT}\s+ago\b", re.I),
+    # "been like 2 months", "about two weeks", "three weeks now"
+    re.compile(
+        rf"\b(?:been|about|around|like|almost|nearly|roughly|maybe)\s+(?:(?:like|about|around)\s+)?{NUM}\s+{UNIT}\b",
+        re.I,
+    ),
+    re.compile(rf"\b{NUM}\s+{UNIT}\s+now\b", re.I),
     re.compile(
         r"\bsince\s+(?:last\s+)?(?:yesterday|this morning|last night|monday|tuesday|wednesday|thursday|friday|"
         r"saturday|sunday|the weekend|last week|last month|\w+ \d{1,2}|\d{4}|january|february|march|april|"
@@ -280,6 +287,7 @@ class Facts:
     severity: str = ""
     severity_score: int | None = None
     course: str = ""
+    hpi_notes: list[str] = field(default_factory=list)  # the patient's own words about the problem
     medications: list[Med] = field(default_factory=list)
     no_medications: bool = False
     allergies: list[Allergy] = field(default_factory=list)
@@ -318,6 +326,7 @@ class Facts:
                 self.symptoms,
                 self.onset,
                 self.severity,
+                self.hpi_notes,
                 self.medications,
                 self.no_medications,
                 self.allergies,
@@ -593,7 +602,24 @@ def _member_id(text: str, insurer_hit: bool) -> str:
             tok = m.group(0)
             if not re.fullmatch(r"\d+", tok):
                 return tok
+        # Read out in groups, as printed on the card: "0039 4471 22", "XEB 7743 2201", "H7781 2290 04".
+        for m in GROUPED_ID_RE.finditer(text):
+            raw = m.group(0)
+            phone_shaped = re.fullmatch(r"\(?\d{3}\)?[ .-]?\d{3}[ .-]\d{4}", raw)
+            if sum(c.isdigit() for c in raw) >= 5 and len(re.sub(r"\W", "", raw)) <= 20 and not phone_shaped:
+                return raw
+        # "Tricare, 8840021937": beside the insurer, a plain number is the member ID, not a phone.
+        m = BARE_DIGITS_ID_RE.search(text)
+        if m:
+            return m.group(0)
     return ""
+
+
+BARE_DIGITS_ID_RE = re.compile(r"(?<![\w-])\d{6,15}(?![\w-])")
+GROUPED_ID_RE = re.compile(
+    r"(?<![\w-])(?:[A-Z]{1,4}[ -])?[A-Z0-9]*\d[A-Z0-9]*(?:[ -][A-Z0-9]*\d[A-Z0-9]*)+(?![\w-])"
+    r"|(?<![\w-])[A-Z]{1,4}[ -]\d{5,}(?![\w-])"
+)
 
 
 def _phone(text: str) -> str:
@@ -905,6 +931,8 @@ def _tobacco(clause: str) -> str:
         r"((?:half|a|one|two|\d+(?:\.\d+)?)\s+(?:packs?|cigarettes|cigs)\s+(?:a|per|each)\s+(?:day|week))", low
     )
     kind = "vapes" if re.search(r"\bvap", low) else "current smoker"
+    if re.search(r"\b(?:chew\w*|dip|snuff|snus)\b", low):
+        kind = "chews tobacco"
     return kind + (f", {qty.group(1)}" if qty else "")
 
 
@@ -934,10 +962,21 @@ def _alcohol(clause: str) -> str:
     loose = re.search(rf"({NUM}\s+(?:drinks?|beers?|pints?|glass(?:es)? of \w+|shots?|units?|cans?)[^.,;]*)", low)
     if loose:
         return "drinks " + loose.group(1).strip()
+    words = next(
+        (
+            seg.strip(" .!")
+            for seg in re.split(r"[,;]", clause)
+            if re.search(
+                r"drink|alcohol|beer|wine|liquor|spirit|whisk|vodka|gin|rum|cider|lager|pint|cocktail", seg, re.I
+            )
+        ),
+        clause.strip(" .!"),
+    )
     for word in ("socially", "occasionally", "rarely", "on weekends", "daily", "every day", "heavily"):
         if word in low:
-            return f"drinks {word}"
-    return "drinks alcohol"
+            return f"drinks {word}" + (f" ({words})" if len(words.split()) > 2 else "")
+    # "Wine with dinner sometimes": what and how often, in the patient's words.
+    return f"drinks alcohol: {words}" if 1 < len(words.split()) <= 12 else "drinks alcohol"
 
 
 _JOB = r"([a-z][a-z -]{2,40}?)"
@@ -983,6 +1022,11 @@ OCCUPATION_FORMS: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str], bo
         False,
     ),
     (
+        re.compile(rf"\bi work\s+(?:in\s+)?{_JOB}(?=$|[,.;]|\s(?:and|as|at|for)\b)"),
+        lambda m: m.group(1).strip(),
+        True,
+    ),
+    (
         re.compile(rf"\bi work (?:at|for|in)\s+(?:an?\s+|the\s+)?{_JOB}(?=$|[,.;]|\s(?:and|as)\b)"),
         lambda m: f"works at {m.group(1).strip()}",
         False,
@@ -1017,7 +1061,11 @@ def _chief(sentence: str) -> str:
 # "I don't really want to get into that", "I'd rather not talk about it".
 DECLINE_WANT_RE = re.compile(
     r"\b(?:don't|dont|do not|rather not|prefer not to)\s+(?:\w+\s+)?(?:want to |wanna )?"
-    r"(?:get into|talk about|go into|answer|share|say|discuss)\b",
+    r"(?:get into|talk about|go into|answer|share|say|discuss|give)\b"
+    r"|\b(?:sort|deal with|handle|take care of|give|bring|do)\b.{0,40}?\b(?:at the (?:front )?desk|later|in person|"
+    r"when i (?:get|come) in)\b"
+    r"|\bkeep\s+(?:\w+\s+){0,3}?out\s+of\s+(?:this|it|that)\b"
+    r"|^\W*no\s+(?:\w+\s+){1,2}please\W*$",
     re.I,
 )
 # A whole message that only declines ("skip", "pass on this one", "next question please").
@@ -1058,6 +1106,9 @@ def _unit_of(dose: str) -> str:
     return m.group(0) if m else ""
 
 
+READBACK_RE = re.compile(r"\b(?:record|chart|file)\s+(?:lists|shows|has|says)\s+(.+?)\s*\.?$", re.I)
+
+
 def _corrections(text: str, facts: Facts, turn: int, prior: Facts | None, context: str) -> None:
     """Corrections and answers that lean on what was said before: a changed dose, "I stopped it"."""
     earlier = (prior.medications if prior else []) + facts.medications
@@ -1076,6 +1127,24 @@ def _corrections(text: str, facts: Facts, turn: int, prior: Facts | None, contex
                     a.turn = turn
                     facts.allergies.append(a)
                     facts.mark("allergies", turn)
+    own_only = bool(facts.conditions) and re.search(r"\b(?:just|only)\b", text, re.I)
+    if prior is not None and facts.affirmed and question and len(text.split()) <= 12 and not own_only:
+        # "Correct" / "that's right, plus ..." to "Your record lists X and Y. Is that still correct?":
+        # the patient confirms the chart's conditions (medicines and allergies have their own rules).
+        for sent in split_sentences(context):
+            found = READBACK_RE.search(sent)
+            if not found or re.search(
+                r"allerg(?:y|ies) to|allergic to|allergies|medic|\b(?:taking|take)\b", sent, re.I
+            ):
+                continue
+            items = [i.strip(" .") for i in re.split(r",\s*(?:and\s+)?|\s+and\s+", found.group(1)) if i.strip(" .")]
+            if not items or any(DRUG_RE.search(i) or DOSE_RE.search(i) for i in items):
+                continue
+            for item in items:
+                item = re.sub(r"\s*\((?:disorder|finding|situation|diagnosis)\)", "", item)
+                if item and item not in facts.conditions:
+                    facts.conditions.append(item)
+            facts.mark("history", turn)
     fix = DOSE_FIX_RE.search(text)
     new, new_unit, old, old_unit = (fix.group(1), fix.group(2), fix.group(3), fix.group(4)) if fix else ("",) * 4
     if not fix:
@@ -1134,16 +1203,26 @@ def read_message(
     `context`: the model's message just before (what "it" and a bare "yes" refer to); `prior`: what
     earlier turns established, when `facts` holds this message alone."""
     asked_name = "name" in asked
+    # What the parts of several-part questions held before this message (a part declined here keeps it).
+    held = {p: getattr(facts, p) for parts in DECLINE_PARTS.values() for p in parts}
     if BARE_DECLINE.search(text):
         topic = asked[0] if asked else "that question"
         if topic not in facts.declined:
             facts.declined.append(topic)
         facts.mark("declined", turn)
-    for m in [*DECLINE_RE.finditer(text), *DECLINE_WANT_RE.finditer(text)]:
-        # What was declined: the topic named next to the phrase, else the question just asked.
-        near = text[max(0, m.start() - 40) : m.end() + 40]
-        named = [t for t in topics_of(near) if t not in ("summary", "onset")]
+    bare_sentences = [
+        m
+        for m in re.finditer(r"[^.!?;\n\s][^.!?;\n]*", text)
+        if BARE_DECLINE.search(m.group(0)) and not BARE_DECLINE.search(text)
+    ]
+    for m in [*DECLINE_RE.finditer(text), *DECLINE_WANT_RE.finditer(text), *bare_sentences]:
+        # What was declined: the topic named next to the phrase (in its own sentence), else the
+        # question just asked.
+        sentence = _sentence_around(text, m.start(), m.end())
+        near = sentence[max(0, m.start() - sentence_start(text, m.start()) - 40) :]
+        named = [t for t in topics_of(near[: m.end() - m.start() + 80]) if t not in ("summary", "onset")]
         topic = named[0] if named else (asked[0] if asked else "that question")
+        topic = _decline_part(topic, sentence, m.start() - sentence_start(text, m.start()))
         if topic not in facts.declined:
             facts.declined.append(topic)
         facts.mark("declined", turn)
@@ -1183,7 +1262,8 @@ def read_message(
             facts.dob = iso_date
             facts.mark("dob", turn)
             break
-    no_dates = re.sub(r"\b\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}\b", " ", scrubbed)
+    # Dates out of the way of IDs and phones ("7712-09-3345" is no date: a year goes at one end only).
+    no_dates = re.sub(r"\b(?:\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}|\d{4}[-/.]\d{1,2}[-/.]\d{1,2})\b", " ", scrubbed)
     insurer = _insurer(text)
     insurer_hit = bool(insurer)
     if insurer:
@@ -1193,6 +1273,23 @@ def read_message(
     if member:
         facts.member_id = member
         facts.mark("insurance", turn)
+        if not insurer and "insurance" in asked:
+            # "GEHA, 3309 8821 04" answering the insurance question: the name before the ID is the payer.
+            lead = re.sub(
+                r"^(?:it's|its|it is|i have|we have|my|our|insurance|plan|is|with|:|\s)+",
+                "",
+                text.split(member)[0].strip(" ,.;:-"),
+                flags=re.I,
+            )
+            lead = re.sub(
+                r"[,\s]*(?:(?:member|policy|subscriber)\s*)?(?:id|number|no\.?|#)?\s*(?:is)?\s*:?$",
+                "",
+                lead,
+                flags=re.I,
+            )
+            words = lead.split()
+            if 1 <= len(words) <= 5 and words[0][:1].isupper() and not re.search(r"\d|member|id\b|number", lead, re.I):
+                facts.insurer = lead
     phone = _phone(no_dates.replace(member, " ") if member else no_dates)
     if phone:
         facts.phone = phone
@@ -1293,6 +1390,28 @@ def read_message(
         if reason:
             facts.chief_complaint = reason
             facts.mark("chief_complaint", turn)
+    # A decline of a several-part question ("never smoked. pass. I drive a bus") covers the parts
+    # this message left unanswered.
+    questions = [q for q in split_sentences(context) if q.rstrip().endswith("?")]
+    last_q = questions[-1].lower() if questions else ""
+    for whole, parts in DECLINE_PARTS.items():
+        if whole in facts.declined:
+            asked_parts = [
+                p for p, words in parts.items() if any(re.search(rf"\b{re.escape(w)}", last_q) for w in words)
+            ]
+            open_parts = [p for p in (asked_parts or parts) if not getattr(facts, p)]
+            facts.declined = [t for t in facts.declined if t != whole] + [
+                p for p in (open_parts or list(parts)) if p not in facts.declined
+            ]
+    for part, value in held.items():
+        if part in facts.declined and getattr(facts, part) != value:
+            setattr(facts, part, value)  # "Drinking, nah, I'll leave that one": declined, not described
+    _social_short_answers(text, facts, turn, context)
+    _history_answers(text, asked, facts, turn)
+    notes = _hpi_notes(text, asked, facts)
+    if notes:
+        facts.hpi_notes += [n for n in notes if n not in facts.hpi_notes]
+        facts.mark("onset", turn)
     _corrections(text, facts, turn, prior, context)
     return facts
 
@@ -1320,6 +1439,336 @@ def _reason(text: str, asked: list[str]) -> str:
         return ""
     words = " ".join(text.split()).strip(" .!")
     return words[:200]
+
+
+# Questions with several parts, and the words that name each part.
+DECLINE_PARTS: dict[str, dict[str, tuple[str, ...]]] = {
+    "social": {
+        "tobacco": ("smoke", "smoking", "smoked", "tobacco", "cigarettes", "vape", "vaping", "nicotine"),
+        "alcohol": ("drink", "drinking", "drinks", "alcohol", "booze", "beer", "wine"),
+        "occupation": ("work", "job", "occupation", "do for a living", "career", "employer"),
+    },
+    "contact": {
+        "phone": ("phone", "number", "cell", "mobile", "call", "text"),
+        "email": ("email", "e-mail", "mail", "inbox"),
+    },
+}
+
+
+def sentence_start(text: str, pos: int) -> int:
+    starts = [m.end() for m in re.finditer(r"(?<=[.!?])\s+|\n+|;\s*", text) if m.end() <= pos]
+    return starts[-1] if starts else 0
+
+
+def _sentence_around(text: str, start: int, end: int) -> str:
+    begin = sentence_start(text, start)
+    stop = re.search(r"[.!?](?:\s|$)|\n|;", text[end:])
+    return text[begin : end + (stop.start() if stop else len(text) - end)]
+
+
+def _decline_part(topic: str, sentence: str, pos: int) -> str:
+    """The part of a several-part topic the decline names: the part word nearest the phrase in its sentence."""
+    parts = DECLINE_PARTS.get(topic)
+    if not parts:
+        return topic
+    low = sentence.lower()
+    # The part named in the decline's own comma-separated piece wins ("never smoked, I'd rather not
+    # say about drinking"); else the nearest one.
+    cuts = [0, *(m.end() for m in re.finditer(r",", low)), len(low) + 1]
+    piece = next(((a, b) for a, b in itertools.pairwise(cuts) if a <= pos < b), (0, len(low) + 1))
+    best, dist = topic, 10**9
+    for part, words in parts.items():
+        for w in words:
+            for m in re.finditer(rf"\b{re.escape(w)}\b", low):
+                d = abs(m.start() - pos) + (0 if piece[0] <= m.start() < piece[1] else 1000)
+                if d < dist:
+                    best, dist = part, d
+    return best
+
+
+HOW_OFTEN = (
+    "rarely",
+    "occasionally",
+    "sometimes",
+    "socially",
+    "on weekends",
+    "weekends",
+    "daily",
+    "every day",
+    "most days",
+    "often",
+    "once in a while",
+    "special occasions",
+    "a lot",
+    "heavily",
+)
+_NOT_A_JOB = re.compile(
+    r"^(?:no|nope|nah|none|never|not|yes|yeah|yep|sure|ok|okay|i|i'm|it|that|this|just|only|sometimes|rarely|"
+    r"the|a|an|and|but|also|same|thanks|thank|correct|right|quit|stopped|used|gave|occasionally|socially|"
+    r"daily|weekends?|often|mostly)\b|\d|\b(?:smok\w*|drink\w*|alcohol|wine|beer|vap\w*|cig\w*)\b",
+    re.I,
+)
+
+
+def _social_short_answers(text: str, facts: Facts, turn: int, context: str) -> None:
+    """Short answers to the habits-and-work question, read against what it asked: "No." (to tobacco
+    or alcohol), "Rarely." (to alcohol), "Accountant." / "Retired mailman" (to occupation), and a
+    list of short answers in the question's order ("no. sometimes. student")."""
+    questions = [q for q in split_sentences(context) if q.rstrip().endswith("?")]
+    q = questions[-1].lower() if questions else ""
+    found = {}
+    for p, words in DECLINE_PARTS["social"].items():
+        hits = [m.start() for w in words for m in re.finditer(rf"\b{re.escape(w)}", q)]
+        if hits:
+            found[p] = min(hits)
+    parts = sorted(found, key=found.get)
+    if not parts:
+        return
+    low = text.strip().lower()
+    segments = [
+        seg.strip(" .!,") for sent in split_sentences(text) for seg in re.split(r",\s*", sent) if seg.strip(" .!,")
+    ]
+    negative = re.compile(r"^(?:no|nope|nah|never|none|not really|i don't|i do not)\b", re.I)
+    if len(segments) == len(parts) > 1 and all(len(x.split()) <= 5 for x in segments):
+        # One short answer per part, in the order asked.
+        for part, seg in zip(parts, segments, strict=True):
+            if getattr(facts, part) or DECLINE_RE.search(seg) or BARE_DECLINE.search(seg):
+                continue
+            if part == "occupation":
+                if not negative.search(seg):
+                    facts.occupation = re.sub(r"^(?:i'm|i am)\s+(?:an?\s+)?", "", seg, flags=re.I).lower()
+            elif negative.search(seg):
+                setattr(facts, part, "does not use tobacco" if part == "tobacco" else "does not drink alcohol")
+            else:
+                setattr(facts, part, ("smokes " if part == "tobacco" else "drinks ") + seg.lower())
+            facts.mark("social", turn)
+        return
+    # "No." / "No, no, I'm a barber": the yes-or-no parts this message does not otherwise answer are a no.
+    if (BARE_NONE.search(low) and len(low.split()) <= 4) or re.match(r"^(?:no|nope|nah|never)\b[,.!]", low):
+        for part, value in (("tobacco", "does not use tobacco"), ("alcohol", "does not drink alcohol")):
+            if part in parts and not getattr(facts, part):
+                setattr(facts, part, value)
+                facts.mark("social", turn)
+    for s in segments:
+        words = s.split()
+        if not words or DECLINE_RE.search(s) or BARE_DECLINE.search(s):
+            continue
+        often = next((w for w in HOW_OFTEN if re.fullmatch(rf"(?:only\s+|just\s+)?{w}", s.lower())), "")
+        if often and "alcohol" in parts and not facts.alcohol:
+            facts.alcohol = f"drinks {often}"
+            facts.mark("social", turn)
+            continue
+        if "occupation" not in parts or facts.occupation:
+            continue
+        job = re.match(
+            r"^(?:i(?:'m| am)\s+(?:an?\s+)?|i work\s+(?:in\s+|as\s+(?:an?\s+)?)?|i do\s+|i run\s+|i own\s+)(.{3,40})$",
+            s,
+            re.I,
+        )
+        if job and not re.search(r"\b(?:smok\w*|drink\w*|alcohol|tired|sick|fine|ok|okay|not)\b", s, re.I):
+            facts.occupation = (s if re.match(r"^i (?:run|own|do)\b", s, re.I) else job.group(1)).lower()
+            facts.mark("social", turn)
+        elif (
+            len(words) <= 4
+            and all(re.fullmatch(r"[A-Za-z][A-Za-z'-]*", w) for w in words)
+            and not _NOT_A_JOB.search(s)
+            and not any(r.search(s) for r in SYMPTOM_RE.values())
+            and not DRUG_RE.search(s)
+        ):
+            facts.occupation = s.lower()
+            facts.mark("social", turn)
+        elif re.match(r"^i\s+[a-z]+\s+\w+", s, re.I) and not re.search(
+            r"\b(?:smok\w*|drink\w*|alcohol|vap\w*|cig\w*|tobacco|beer|wine|take|taking|feel|think|have|had)\b", s, re.I
+        ):
+            facts.occupation = s.lower()  # "I clean houses": the work in the patient's words
+            facts.mark("social", turn)
+
+
+# What a clinician notes about the problem itself besides when it started: timing, course, what
+# makes it better or worse, its character and the symptoms that come with it (the OPQRST words).
+HPI_CUE_RE = re.compile(
+    r"\b(?:worse|worsening|better|improv\w*|help(?:s|ed|ing)?|reliev\w*|eas(?:e|es|ed)|trigger\w*|"
+    r"when i|whenever|after|before|at night|in the morning|mornings?|evenings?|nights?|comes and goes|on and off|"
+    r"constant\w*|all the time|every day|daily|since|ago|started|began|start|lasts?|lasting|"
+    r"sharp|dull|burn\w*|throb\w*|stabbing|aching|pressure|tight\w*|swell\w*|swollen|dry|wet|"
+    r"mild|moderate|severe|bad|scale|out of|fever|chills|nausea|vomit\w*|dizz\w*|numb\w*|tingl\w*|"
+    r"days?|weeks?|months?|years?|hours?|yesterday|today|tonight|morning|weekend|"
+    r"monday|tuesday|wednesday|thursday|friday|saturday|sunday|"
+    r"january|february|march|april|may|june|july|august|september|october|november|december)\b"
+    r"|\d",
+    re.I,
+)
+# Clauses that carry another topic's facts stay out of the history of the present illness.
+_HPI_FOREIGN_RE = re.compile(r"@|\b(?:insurance|member|policy|allerg\w*|smok\w*|alcohol)\b", re.I)
+
+
+def _hpi_foreign(clause: str) -> bool:
+    if _HPI_FOREIGN_RE.search(clause) or DRUG_RE.search(clause) or _relations(clause):
+        return True
+    if _tobacco(clause) or _alcohol(clause) or _occupation(clause):
+        return True
+    return bool(DECLINE_RE.search(clause) or BARE_DECLINE.search(clause))
+
+
+def _hpi_notes(text: str, asked: list[str], facts: Facts) -> list[str]:
+    """The patient's own words about the problem. Answering the question about the problem (when it
+    started, how bad), every clause of a message that says something about it counts; elsewhere only
+    clauses that date it, score it or say how it goes, in a sentence about a symptom."""
+    answering = bool({"onset", "severity"} & set(asked))
+    clauses = [
+        c.strip(" .!")
+        for sentence in split_sentences(text)
+        if not sentence.rstrip().endswith("?")
+        for c in split_clauses(sentence)
+        if c.strip(" .!")
+    ]
+    own = [c for c in clauses if not _hpi_foreign(c)]
+    if "complaint" in asked and any(_onset(c) or SCORE_RE.search(c) for c in own):
+        answering = True  # "Yesterday. Kitchen knife, left hand.": the reason, told with its story
+    if answering:
+        if not any(HPI_CUE_RE.search(c) or any(r.search(c) for r in SYMPTOM_RE.values()) for c in own):
+            return []
+        return own
+    out = []
+    for sentence in split_sentences(text):
+        if sentence.rstrip().endswith("?"):
+            continue
+        about_problem = any(r.search(sentence) for r in SYMPTOM_RE.values()) or bool(BODY_PAIN_RE.search(sentence))
+        if not (about_problem or "complaint" in asked):
+            continue
+        for c in split_clauses(sentence):
+            c = c.strip(" .!")
+            if c in own and (_onset(c) or SCORE_RE.search(c)):
+                out.append(c)
+    return out
+
+
+def _family_pairs(relations: list[tuple[int, str]], conds: list[tuple[int, str]]) -> list[tuple[str, str]]:
+    """Who has what: a condition belongs to the relatives named before it since the previous
+    condition ("my mom and my aunt both had diabetes", "brother has diabetes, mom had a heart
+    attack"); told the other way round ("migraines run on my mom's side"), to the nearest one."""
+    pairs: list[tuple[str, str]] = []
+    for pos, cond in conds:
+        previous = max((p for p, _ in conds if p < pos), default=-1)
+        group = [r for p, r in relations if previous < p < pos]
+        if not group:
+            before = [r for p, r in relations if p < pos]
+            group = [before[-1]] if before else [min(relations, key=lambda r: abs(r[0] - pos))[1]]
+        pairs += [(r, cond) for r in dict.fromkeys(group)]
+    return pairs
+
+
+# Words around a past-history item that are not the item ("I had a", "just the", "too").
+_LEAD_WORDS_RE = re.compile(
+    r"^(?:and|also|plus|just|only|i|i've|i'm|i have|i had|i got|had|have|has|got|a|an|the|my|some|with|"
+    r"past history is)\s+",
+    re.I,
+)
+_TRAIL_WORDS_RE = re.compile(r"\s+(?:too|as well|also|i think|that's about it|that's it)$", re.I)
+_REPORTED_RE = re.compile(
+    r"\b(?:doctor|doc|they|he|she|someone)\s+(?:\w+\s+)?(?:said|says|told|tells|keeps|telling)\b", re.I
+)
+_FAMILY_VERB_RE = re.compile(
+    r"\b(?:has|had|have|gets|got|get|suffers? from|suffered from|died of|died from|passed away from|"
+    r"was diagnosed with|is|was)\s+(?:a\s+|an\s+|the\s+|some\s+)?(.+)$",
+    re.I,
+)
+
+
+def _bare_item(segment: str) -> str:
+    item = segment.strip(" .!,")
+    for _ in range(4):
+        item = _LEAD_WORDS_RE.sub("", item).strip()
+    item = _TRAIL_WORDS_RE.sub("", item).strip(" .!,")
+    return item
+
+
+def _history_answers(text: str, asked: list[str], facts: Facts, turn: int) -> None:
+    """Answers to the past-history and family-history questions that the vocabulary does not name,
+    kept in the patient's words ("miscarriage in 2023", "my mom has back problems"); a condition
+    said after a relative ("my mom had trouble getting pregnant, and diabetes") is that relative's."""
+    family_mode = "family" in asked
+    past_mode = "history" in asked and not family_mode
+    if not (family_mode or past_mode) or BARE_NONE.search(text) or NO_HISTORY.search(text) or NO_FAMILY.search(text):
+        return
+    if BARE_DECLINE.search(text) or DECLINE_RE.search(text) or DECLINE_WANT_RE.search(text):
+        return
+    if re.match(r"^\s*(?:nothing|none|no)\s+(?:big|major|serious|much|significant|important|really)\b", text, re.I):
+        setattr(facts, "no_family_history" if family_mode else "no_history", True)
+        facts.mark("family" if family_mode else "history", turn)
+        return
+    last_rel = ""
+    pending: list[str] = []  # "my mom and my aunt both had diabetes": relatives waiting for their condition
+    for sentence in split_sentences(text):
+        if sentence.rstrip().endswith("?"):
+            continue
+        for clause in split_clauses(sentence):
+            rels = _relations(clause)
+            conds = _conditions(clause)
+            if family_mode and rels:
+                last_rel = rels[-1][1]
+                for rel in pending:
+                    for _, cond in conds:
+                        if not any(f.relation == rel and f.condition == cond for f in facts.family):
+                            facts.family.append(Family(relation=rel, condition=cond, turn=turn))
+                if not conds:
+                    m = _FAMILY_VERB_RE.search(clause)
+                    if not m:
+                        pending += [r for _, r in rels]
+                        continue
+                    words = _bare_item(m.group(1))
+                    rels = [(0, r) for r in pending] + rels
+                    if words and len(words.split()) <= 8:
+                        group = [r for _, r in rels]
+                        for rel in dict.fromkeys(group):
+                            if not any(f.relation == rel and f.condition == words for f in facts.family):
+                                facts.family.append(Family(relation=rel, condition=words, turn=turn))
+                        facts.mark("family", turn)
+                continue
+            if family_mode and conds and last_rel:
+                for _, cond in conds:
+                    if cond in facts.conditions:
+                        facts.conditions.remove(cond)
+                    if not any(f.relation == last_rel and f.condition == cond for f in facts.family):
+                        facts.family.append(Family(relation=last_rel, condition=cond, turn=turn))
+                facts.mark("family", turn)
+                continue
+            pending = []
+            if not past_mode or rels or facts.tobacco or facts.alcohol or facts.occupation:
+                continue  # a message about habits or work is not a list of illnesses
+            for segment in re.split(r",\s*|\s+and\s+", clause):
+                if re.search(r"\ballergic to\b", segment, re.I) or ALLERGEN_RE.search(segment):
+                    continue  # an allergen ("wheat and cats") is not a past illness
+                if _conditions(segment):
+                    for _, cond in _conditions(segment):
+                        if cond not in facts.conditions:
+                            facts.conditions.append(cond)
+                            facts.mark("history", turn)
+                    continue
+                if (
+                    not segment.strip()
+                    or SURGERY_RE.search(segment)
+                    or AFFIRM.search(segment)
+                    or DENY.search(segment)
+                    or _REPORTED_RE.search(segment)
+                    or re.search(r"^\W*(?:that's|that is|thats|nothing|none)\b", segment, re.I)
+                    or re.search(r"\b(?:told you|everything|that's all|forgot|mention\w*|to say)\b", segment, re.I)
+                    or DRUG_RE.search(segment)
+                    or _tobacco(segment)
+                    or _alcohol(segment)
+                    or _occupation(segment)
+                    or re.search(r"@|\b(?:insurance|member|policy)\b", segment, re.I)
+                ):
+                    continue
+                item = _bare_item(segment)
+                if (
+                    item
+                    and len(item.split()) <= 6
+                    and re.search(r"[a-z]{3}", item, re.I)
+                    and item not in facts.conditions
+                ):
+                    facts.conditions.append(item)
+                    facts.mark("history", turn)
 
 
 def _read_meds(text: str, facts: Facts, turn: int, asked: list[str]) -> None:
@@ -1351,8 +1800,7 @@ def _read_clause(clause: str, sentence: str, facts: Facts, turn: int, allergy_se
         facts.mark("allergies", turn)
     conds = _conditions(clause)
     if relations and conds and not re.search(r"\b(?:i|i'm|i've|me)\b", clause[: relations[0][0]], re.I):
-        for pos, cond in conds:
-            rel = min(relations, key=lambda r: abs(r[0] - pos))[1]
+        for rel, cond in _family_pairs(relations, conds):
             if not any(f.relation == rel and f.condition == cond for f in facts.family):
                 facts.family.append(Family(relation=rel, condition=cond, turn=turn))
         facts.mark("family", turn)
@@ -1390,6 +1838,11 @@ def _read_clause(clause: str, sentence: str, facts: Facts, turn: int, allergy_se
             facts.chief_complaint = _chief(sentence)
             facts.mark("chief_complaint", turn)
     tob = _tobacco(clause)
+    if tob.startswith(("current smoker", "vapes")) and (
+        re.search(r"\b(?:quit|stopped|gave (?:it )?up|used to|no longer|not anymore)\b", sentence, re.I)
+        or (re.search(r"\bsmoked\b", clause, re.I) and not re.search(r"\bsmok(?:e|es|ing)\b", clause, re.I))
+    ):
+        tob = "former smoker"
     if tob:
         facts.tobacco = tob
         facts.mark("social", turn)

@@ -61,6 +61,11 @@ TOPIC_CONCEPTS = {
     "history": "conditions",
     "family": "family",
     "social": "tobacco",
+    "phone": "phone",
+    "email": "email",
+    "tobacco": "tobacco",
+    "alcohol": "alcohol",
+    "occupation": "occupation",
 }
 # Other words a schema may use for the same topic.
 TOPIC_ALIASES: dict[str, tuple[str, ...]] = {
@@ -74,6 +79,11 @@ TOPIC_ALIASES: dict[str, tuple[str, ...]] = {
     "history": ("past_history", "medical_history", "conditions"),
     "family": ("family_history",),
     "social": ("social_history", "lifestyle"),
+    "phone": ("contact", "contact_details"),
+    "email": ("contact", "contact_details"),
+    "tobacco": ("social", "social_history", "lifestyle"),
+    "alcohol": ("social", "social_history", "lifestyle"),
+    "occupation": ("social", "social_history", "lifestyle"),
 }
 NONE_FLAGS = {
     "allergies": "no_allergies",
@@ -322,7 +332,14 @@ def _value(
         "member_id": f.member_id,
         "insurance": ", ".join(p for p in (f.insurer, f.member_id and f"member ID {f.member_id}") if p),
         "complaint": f.chief_complaint or ", ".join(f.symptoms),
-        "hpi": "; ".join(p for p in (f.onset and f"started {f.onset}", f.severity, f.course) if p),
+        "hpi": "; ".join(
+            [
+                *f.hpi_notes,
+                *([f.severity] if f.severity_score is not None and f.severity not in " ".join(f.hpi_notes) else []),
+            ]
+        )
+        if f.hpi_notes
+        else "; ".join(p for p in (f.onset and f"started {f.onset}", f.severity, f.course) if p),
         "tobacco": f.tobacco,
         "alcohol": f.alcohol,
         "occupation": f.occupation,

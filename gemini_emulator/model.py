@@ -340,7 +340,9 @@ def _choose_calls(
     if forms:
         for tool in forms:
             args = funcfill.fill(tool.get("parameters") or {}, said)
-            if args:
+            if args or _called_every_turn(tool, inp.system_instruction or ""):
+                # A form the caller wants every turn is called even when the message filled nothing:
+                # its result says where things stand now.
                 calls.append((tool["name"], args))
     lookups = [t for t in inp.tools if not funcfill.is_form(t)]
     # A patient who names their medicines or allergies is talking about those chart sections (what
@@ -435,6 +437,17 @@ def _chart_allergies_confirmed(conv: list[dict[str, Any]], forms: set[str], said
             continue  # the patient named it themself
         out.append(label)
     return out
+EVERY_TURN_RE = re.compile(r"\b(?:every|each)\s+(?:turn|time|message|reply)\b|\balways\b", re.I)
+
+
+def _called_every_turn(tool: dict[str, Any], system_instruction: str) -> bool:
+    """The tool's description, or a sentence of the system instruction naming it, says to call it every turn."""
+    if EVERY_TURN_RE.search(str(tool.get("description") or "")):
+        return True
+    name = str(tool.get("name") or "")
+    return bool(name) and any(
+        name in sentence and EVERY_TURN_RE.search(sentence) for sentence in extract.split_sentences(system_instruction)
+    )
 
 
 RECHECK_RE = re.compile(r"\b(?:check|look up|lookup|recheck|record|chart|file|again)\b", re.I)
@@ -748,6 +761,19 @@ SECTION_NOUNS = {
 }
 
 
+# What an instruction names when it is about a chart section.
+_SECTION_WORDS = {
+    "medications": r"medic|drug|prescri|\bmeds?\b",
+    "allergies": r"allerg",
+    "conditions": r"condition|surger|past (?:ill|hist|medical)|diagnos",
+}
+
+
+def _instruction_about(instruction: str, noun: str) -> bool:
+    pattern = _SECTION_WORDS.get(noun)
+    return True if pattern is None else bool(re.search(pattern, instruction, re.I))
+
+
 def _mentioned(label: str, names: list[str]) -> str | None:
     low = label.lower()
     for n in names:
@@ -949,8 +975,13 @@ def _result_reply(
         if isinstance(payload, dict):
             sections = {k: v for k, v in payload.items() if isinstance(v, list)}
             for key, items in sections.items():
-                covered.add(SECTION_NOUNS.get(key.lower(), key.lower()))
-                parts.append(_section_sentence(key, items, lf, said, acked))
+                noun = SECTION_NOUNS.get(key.lower(), key.lower())
+                covered.add(noun)
+                sentence = _section_sentence(key, items, lf, said, acked)
+                if form_results and instruction and not _instruction_about(instruction, noun):
+                    # The form's `next` has moved on: say what the chart shows, ask what `next` says.
+                    sentence = " ".join(x for x in extract.split_sentences(sentence) if not x.endswith("?"))
+                parts.append(sentence)
             records = {k: v for k, v in payload.items() if isinstance(v, dict)}
             for key, details in records.items():
                 parts.append(_details_sentence(key, details, facts))

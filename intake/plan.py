@@ -315,12 +315,27 @@ _DECLINE_PATTERNS = tuple(
         r"\bnot\s+your\s+(?:business|concern)\b",
         # "I don't want to say/answer/talk about that", "I won't say", "not telling"
         r"\b(?:don't|do not|dont|didn't)\s+(?:want|wish|care)\s+to\s+"
-        r"(?:say|answer|share|discuss|talk|tell|disclose|go into)\b",
+        r"(?:say|answer|share|discuss|talk|tell|disclose|go into|give)\b",
         r"\b(?:won't|will not|wont)\s+(?:say|answer|share|disclose|discuss|tell)\b",
         r"\bnot\s+(?:telling|saying|answering|gonna\s+(?:say|tell|answer)|going\s+to\s+(?:say|tell|answer))\b",
         r"\bnot\s+comfortable\s+(?:saying|answering|sharing|discussing|with\s+(?:that|this|the question))\b",
         r"\brather\s+keep\s+(?:that|it|this)\s+(?:private|to myself)\b",
         r"\b(?:that's|that is|it's|it is)\s+(?:private|personal)\s*[.!]?$",
+        # "I don't give my number out", "I never give that out"
+        r"\b(?:don't|do not|dont|won't|will not|never)\s+give\s+(?:out\s+)?(?:my|that|it|this|those|these)\b",
+        # "I'd like to keep my family out of this", "keep that private", "keep it to myself"
+        r"\bkeep\s+(?:\w+\s+){0,3}?(?:out\s+of\s+(?:this|it|that)|private|to\s+myself)\b",
+        # "I'll leave that one", "let's leave it"; not "I leave at 8" (an answer)
+        r"\b(?:i'll|i will|i'd|i would|let's|lets|can we|i'm gonna)\s+(?:\w+\s+)?leave\s+(?:that|this|it)\b",
+        # "I'm not comfortable going into that", "not really comfortable"
+        r"\bnot\s+(?:\w+\s+)?comfortable\b",
+        r"\bnot\s+something\s+i\s+(?:share|discuss|talk about|want to|like to)\b",
+        r"\b(?:can we|let's|lets|i'd like to|i want to)\s+move\s+on\b",
+        # "I'll sort the insurance out at the front desk": put off to later, not answered here
+        r"\b(?:sort|deal with|handle|take care of|give|bring|do)\b.{0,40}?\b(?:at the (?:front )?desk|later|in person|"
+        r"when i (?:get|come) in)\b",
+        # "no email please"
+        r"^no\s+(?:\w+\s+){1,2}please\s*[.!]?$",
     )
 )
 

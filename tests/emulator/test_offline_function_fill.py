@@ -607,3 +607,15 @@ def test_yes_to_the_charts_allergy_records_it_as_said(emulator_client):
     args = recorded(intake, "yep, still allergic")
     assert [(a["substance"].lower(), a.get("reaction")) for a in args["allergies"]] == [("penicillin", "hives")]
     assert "review_confirmed" not in args
+
+
+def test_a_chart_read_back_is_not_asked_once_next_has_moved_on(emulator_client):
+    # The patient answered the step; the chart lookup ran in parallel. The reply states what the
+    # chart shows but asks what `next` says, so the patient's next answer lands on the right step.
+    chart = {"medications": [{"name": "Loratadine 10 MG Oral Tablet"}]}
+    intake = Intake(emulator_client, chart=chart)
+    intake.start("identity")
+    calls, reply = intake.say("Dana Whitfield, 02/11/1979. I take Zyrtec 10mg every morning", next_step="contact")
+    assert set(calls) == {"record_answers", "ehr_lookup"}
+    assert "Your record lists Loratadine 10 MG Oral Tablet" in reply
+    assert "still taking" not in reply and "phone number and email" in reply

@@ -112,7 +112,7 @@ def test_history_family_social():
 
 def test_decline_is_attributed_to_the_question_asked():
     f = read_conversation([said("Could you tell me your phone number?"), user("I'd prefer not to say.")])
-    assert f.declined == ["contact"]
+    assert f.declined == ["phone"]  # the part of the contact question that was asked
 
 
 def test_negated_symptoms_are_not_recorded():

@@ -142,6 +142,16 @@ def test_greeting_and_fallback_question() -> None:
         "That's private",
         "PREFER NOT TO SAY",
         "I\u2019d rather not",
+        "I don't give my phone number out",
+        "I'd like to keep my family out of this",
+        "Drinking, nah, I'll leave that one",
+        "I'm not comfortable going into that",
+        "not really comfortable with that",
+        "That's not something I share",
+        "Can we move on?",
+        "I don't want to give my email",
+        "I'll sort the insurance out at the front desk",
+        "no email please",
     ],
 )
 def test_is_decline(text: str) -> None:
@@ -163,6 +173,11 @@ def test_is_decline(text: str) -> None:
         "I'm a passenger train driver",
         "Not sure, maybe two weeks",
         "I drink socially, about two beers a week",
+        "I leave for work at 8",
+        "I give my dog his pills at night",
+        "I keep my inhaler in the car",
+        "Retired mailman",
+        "I get the pain later in the day",
         "",
     ],
 )
