@@ -38,10 +38,26 @@ PAGE = "/api/v1/intakes/{id}/messages/stream"
 MESSAGE = "Hi, I have had a bad cough for a week and now a fever."
 
 
+_PORT_BASE = int(os.environ.get("BENCH_PORT_BASE", "0"))  # 0: any free port; else the first of a range
+_ports_used: set[int] = set()
+
+
 def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A free local port: any, or the next free one from BENCH_PORT_BASE (shared machines)."""
+    candidates = range(_PORT_BASE, _PORT_BASE + 100) if _PORT_BASE else [0]
+    for candidate in candidates:
+        if candidate in _ports_used:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", candidate))
+            except OSError:
+                continue
+            port = int(sock.getsockname()[1])
+            if _PORT_BASE:
+                _ports_used.add(port)
+            return port
+    raise CommandError(f"No free port in {_PORT_BASE}-{_PORT_BASE + 99}")
 
 
 def _wait_http(url: str, timeout: float = 30.0) -> None:
@@ -118,7 +134,11 @@ async def _one_turn(session: aiohttp.ClientSession, base: str, intake_id: int, t
         async with session.post(
             base + PAGE.format(id=intake_id),
             data=json.dumps({"text": MESSAGE}),
-            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+            headers={
+                "Authorization": f"Bearer {token}",
+                "Content-Type": "application/json",
+                "X-Forwarded-Proto": "https",
+            },
         ) as response:
             if response.status != 200:
                 turn.error = f"HTTP {response.status}"
@@ -263,6 +283,8 @@ class Command(BaseCommand):
             "SECRET_KEY": "bench-only-" + "x" * 40,
             "ALLOWED_HOSTS": "127.0.0.1",
             "LOG_LEVEL": "WARNING",
+            # As behind the TLS-terminating proxy of production: the clients say the request was HTTPS.
+            "SECURE_PROXY_SSL_HEADER": "X-Forwarded-Proto",
         }
         cmd = [sys.executable, "-m", "uvicorn", "intake.asgi:application", "--host", "127.0.0.1"]
         cmd += ["--port", str(port), "--no-access-log", "--log-level", "warning", "--loop", "uvloop"]
@@ -272,7 +294,7 @@ class Command(BaseCommand):
         web = subprocess.Popen(cmd, cwd=settings.BASE_DIR, env=env, start_new_session=True)  # noqa: S603
         base = f"http://127.0.0.1:{port}"
         try:
-            _wait_http(base + "/healthz")
+            _wait_http(base + "/healthz", timeout=180)  # imports take long on a busy machine
             pids = _children(web.pid) if workers > 1 else [web.pid]
             warm, solo, load = intakes[0], intakes[1:4], intakes[4:]
             asyncio.run(_load(base, [warm], 0))  # the process's first turn pays its imports and caches
