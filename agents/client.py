@@ -227,13 +227,22 @@ def _api_key() -> str:
     return settings.GEMINI_API_KEY or settings.GEMINI_EMULATOR_KEY
 
 
+def _async_limits() -> httpx2.Limits:
+    # One web process streams many replies at once, each holding its connection for seconds; past
+    # httpx's default of 100 connections the rest would wait in the pool until their attempt timed out.
+    return httpx2.Limits(
+        max_connections=settings.GEMINI_MAX_CONNECTIONS,
+        max_keepalive_connections=min(100, settings.GEMINI_MAX_CONNECTIONS),
+    )
+
+
 def _http_options() -> types.HttpOptions:
     return types.HttpOptions(
         base_url=settings.GEMINI_BASE_URL or None,
         timeout=settings.GEMINI_TIMEOUT_SECONDS * 1000,
         retry_options=types.HttpRetryOptions(attempts=max(1, settings.GEMINI_RETRY_ATTEMPTS)),
         client_args={"event_hooks": {"request": [_record_request]}},
-        async_client_args={"event_hooks": {"request": [_arecord_request]}},
+        async_client_args={"event_hooks": {"request": [_arecord_request]}, "limits": _async_limits()},
     )
 
 
@@ -243,7 +252,14 @@ _clients: dict[tuple[Any, ...], genai.Client] = {}
 def _client(*, for_async: bool) -> genai.Client:
     # Async HTTP pools belong to one event loop, so async clients are kept per loop.
     loop_key = id(asyncio.get_running_loop()) if for_async else None
-    key = (base_url(), _api_key(), settings.GEMINI_TIMEOUT_SECONDS, settings.GEMINI_RETRY_ATTEMPTS, loop_key)
+    key = (
+        base_url(),
+        _api_key(),
+        settings.GEMINI_TIMEOUT_SECONDS,
+        settings.GEMINI_RETRY_ATTEMPTS,
+        settings.GEMINI_MAX_CONNECTIONS,
+        loop_key,
+    )
     client = _clients.get(key)
     if client is None:
         if len(_clients) > 32:  # loops come and go in tests; keep the cache bounded

@@ -117,3 +117,11 @@ async def test_a_stream_that_stalls_after_it_started_fails_within_the_budget(sta
     assert not caught.value.permanent and "in time" in str(caught.value)
     assert len(stalling_server) >= 2, "a stalled attempt is retried within the budget"
     assert elapsed < 3 + 1, f"the patient waited {elapsed:.1f} s for an error, past the 3 s budget"
+
+
+async def test_many_replies_can_stream_at_once(settings: Any) -> None:
+    # httpx's default pool (100 connections) made the 101st concurrent reply wait until it timed out.
+    settings.GEMINI_MAX_CONNECTIONS = 1234
+    sdk_client = client._client(for_async=True)
+    pool = sdk_client.aio._api_client._async_httpx_client._transport._pool
+    assert pool._max_connections == 1234

@@ -97,6 +97,16 @@ def _peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """Terminate, and kill if a loaded emulator has not finished within 10 s."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+
+
 def _percentile(values: list[float], pct: float) -> float:
     if not values:
         return float("nan")
@@ -124,6 +134,7 @@ class RunResult:
     errors: int
     cpu_ms_per_turn: float
     peak_rss_mb: float
+    emulator_cpu_ms_per_turn: float = float("nan")  # the model stand-in shares the same cores
     error_kinds: dict[str, int] = field(default_factory=dict)
 
 
@@ -230,7 +241,7 @@ class Command(BaseCommand):
             _wait_http(f"http://127.0.0.1:{emulator_port}/_emulator/stats")
             header = (
                 f"{'workers':>7} {'N':>5} {'alone s':>8} {'p50 s':>7} {'p95 s':>7} {'max s':>7} "
-                f"{'added ms':>9} {'total s':>8} {'errors':>6} {'CPU ms/turn':>11} {'peak RSS MB':>11}"
+                f"{'added ms':>9} {'total s':>8} {'errors':>6} {'CPU ms/turn':>11} {'peak RSS MB':>11} {'emu CPU':>9}"
             )
             self.stdout.write(header)
             for workers in options["workers"]:
@@ -241,17 +252,18 @@ class Command(BaseCommand):
                         emulator_port=emulator_port,
                         spread=options["spread"],
                         pool_max=options["pool_max"],
+                        emulator_pid=emulator.pid,
                     )
                     results.append(result)
                     self.stdout.write(
                         f"{workers:>7} {n:>5} {result.alone_s:>8.2f} {result.p50_s:>7.2f} {result.p95_s:>7.2f} "
                         f"{result.max_s:>7.2f} {result.added_by_load_ms:>9.0f} {result.total_s:>8.1f} "
                         f"{result.errors:>6} {result.cpu_ms_per_turn:>11.1f} {result.peak_rss_mb:>11.0f}"
+                        f" {result.emulator_cpu_ms_per_turn:>9.1f}"
                         + (f"  {result.error_kinds}" if result.error_kinds else "")
                     )
         finally:
-            emulator.terminate()
-            emulator.wait(timeout=10)
+            _stop(emulator)
         report = {
             "options": {k: options[k] for k in ("n", "workers", "spread", "latency_ms", "chunk_ms", "pool_max")},
             "queries_per_turn": queries,
@@ -268,7 +280,9 @@ class Command(BaseCommand):
             self.stderr.write("matplotlib is not installed (requirements-dev.txt): no chart written.")
         self.stdout.write(f"Wrote {out / 'stream.json'} and {out / 'stream.png'}")
 
-    def _run(self, *, workers: int, n: int, emulator_port: int, spread: float, pool_max: int) -> RunResult:
+    def _run(
+        self, *, workers: int, n: int, emulator_port: int, spread: float, pool_max: int, emulator_pid: int
+    ) -> RunResult:
         intakes = _intakes_create(n + 4)  # one warm-up and three solo turns, then the N
         connections.close_all()
         port = _free_port()
@@ -300,8 +314,10 @@ class Command(BaseCommand):
             asyncio.run(_load(base, [warm], 0))  # the process's first turn pays its imports and caches
             alone = [t.first_text for t in (asyncio.run(_load(base, [s], 0))[0][0] for s in solo) if t.first_text]
             cpu_before = sum(_cpu_seconds(p) for p in pids)
+            emulator_before = _cpu_seconds(emulator_pid)
             turns, total = asyncio.run(_load(base, load, spread))
             cpu = sum(_cpu_seconds(p) for p in pids) - cpu_before
+            emulator_cpu = _cpu_seconds(emulator_pid) - emulator_before
             rss = max(_peak_rss_mb(p) for p in pids)
         finally:
             with contextlib.suppress(ProcessLookupError):
@@ -327,6 +343,7 @@ class Command(BaseCommand):
             cpu_ms_per_turn=cpu / max(1, n) * 1000,
             peak_rss_mb=rss,
             error_kinds=kinds,
+            emulator_cpu_ms_per_turn=emulator_cpu / max(1, n) * 1000,
         )
 
 
