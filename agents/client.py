@@ -19,12 +19,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+import httpx2
 from django.conf import settings
 from google import genai
 from google.genai import _interactions as interaction_errors
 from google.genai import errors as model_errors
 from google.genai import types
+from google.genai._gaos.utils import queryparams as sdk_queryparams
 from google.genai._gaos.utils import serializers as sdk_serializers
+from google.genai._gaos.utils import url as sdk_url
 
 log = logging.getLogger(__name__)
 
@@ -92,14 +95,32 @@ def _coerce_unless_plain(data: Any, typ: Any) -> Any:
     return data if _plain_json(data) else _sdk_coerce(data, typ)
 
 
+# Building every request also resolves the type hints of its path- and query-parameter classes with
+# `typing.get_type_hints` (string annotations evaluated anew each time: about 7% of the web process's
+# CPU under load). A class's hints do not change once it is defined, so they are resolved once.
+_sdk_get_type_hints = sdk_url.get_type_hints
+_sdk_hints: dict[Any, dict[str, Any]] = {}
+
+
+def _cached_type_hints(obj: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    if args or kwargs or not isinstance(obj, type):
+        return _sdk_get_type_hints(obj, *args, **kwargs)
+    hints = _sdk_hints.get(obj)
+    if hints is None:
+        hints = _sdk_hints[obj] = _sdk_get_type_hints(obj)
+    return dict(hints)  # a copy: the caller may do what it likes with it
+
+
 def sdk_serializer_cache_install() -> bool:
-    """Install the cached `create_model` (and the plain-JSON shortcut) into the SDK's serializers;
-    False on an SDK it was not written for."""
+    """Install the cached `create_model` (and the plain-JSON shortcut, and the cached type hints)
+    into the SDK's utilities; False on an SDK it was not written for."""
     if genai.__version__ != SDK_CACHE_VERSION:
         log.warning("google-genai %s is not %s: serializer cache not installed", genai.__version__, SDK_CACHE_VERSION)
         return False
     sdk_serializers.create_model = _cached_create_model
     sdk_serializers._coerce_iterables_for_type = _coerce_unless_plain
+    sdk_url.get_type_hints = _cached_type_hints
+    sdk_queryparams.get_type_hints = _cached_type_hints
     return True
 
 
@@ -107,7 +128,10 @@ def sdk_serializer_cache_uninstall() -> None:
     """Restore the SDK's own functions (for the before/after benchmark)."""
     sdk_serializers.create_model = _sdk_create_model
     sdk_serializers._coerce_iterables_for_type = _sdk_coerce
+    sdk_url.get_type_hints = _sdk_get_type_hints
+    sdk_queryparams.get_type_hints = _sdk_get_type_hints
     _sdk_models.clear()
+    _sdk_hints.clear()
 
 
 sdk_serializer_cache_install()
@@ -203,13 +227,22 @@ def _api_key() -> str:
     return settings.GEMINI_API_KEY or settings.GEMINI_EMULATOR_KEY
 
 
+def _async_limits() -> httpx2.Limits:
+    # One web process streams many replies at once, each holding its connection for seconds; past
+    # httpx's default of 100 connections the rest would wait in the pool until their attempt timed out.
+    return httpx2.Limits(
+        max_connections=settings.GEMINI_MAX_CONNECTIONS,
+        max_keepalive_connections=min(100, settings.GEMINI_MAX_CONNECTIONS),
+    )
+
+
 def _http_options() -> types.HttpOptions:
     return types.HttpOptions(
         base_url=settings.GEMINI_BASE_URL or None,
         timeout=settings.GEMINI_TIMEOUT_SECONDS * 1000,
         retry_options=types.HttpRetryOptions(attempts=max(1, settings.GEMINI_RETRY_ATTEMPTS)),
         client_args={"event_hooks": {"request": [_record_request]}},
-        async_client_args={"event_hooks": {"request": [_arecord_request]}},
+        async_client_args={"event_hooks": {"request": [_arecord_request]}, "limits": _async_limits()},
     )
 
 
@@ -219,7 +252,14 @@ _clients: dict[tuple[Any, ...], genai.Client] = {}
 def _client(*, for_async: bool) -> genai.Client:
     # Async HTTP pools belong to one event loop, so async clients are kept per loop.
     loop_key = id(asyncio.get_running_loop()) if for_async else None
-    key = (base_url(), _api_key(), settings.GEMINI_TIMEOUT_SECONDS, settings.GEMINI_RETRY_ATTEMPTS, loop_key)
+    key = (
+        base_url(),
+        _api_key(),
+        settings.GEMINI_TIMEOUT_SECONDS,
+        settings.GEMINI_RETRY_ATTEMPTS,
+        settings.GEMINI_MAX_CONNECTIONS,
+        loop_key,
+    )
     client = _clients.get(key)
     if client is None:
         if len(_clients) > 32:  # loops come and go in tests; keep the cache bounded
@@ -244,9 +284,13 @@ def _to_error(exc: Exception) -> LlmError:
             permanent=code < 500 and code not in _TRANSIENT_STATUS,
             status_code=code,
         )
-    if isinstance(exc, interaction_errors.APITimeoutError | httpx.TimeoutException | TimeoutError):
+    # A streamed body is read by the caller, outside the SDK's error wrapping: its transport (httpx2)
+    # raises its own timeout and connection errors there.
+    if isinstance(
+        exc, interaction_errors.APITimeoutError | httpx.TimeoutException | httpx2.TimeoutException | TimeoutError
+    ):
         return LlmError("Gemini did not answer in time", permanent=False)
-    if isinstance(exc, interaction_errors.APIConnectionError | httpx.HTTPError | OSError):
+    if isinstance(exc, interaction_errors.APIConnectionError | httpx.HTTPError | httpx2.HTTPError | OSError):
         return LlmError("Gemini could not be reached", permanent=False)
     return LlmError(f"Gemini call failed: {type(exc).__name__}", permanent=True)
 
@@ -255,6 +299,7 @@ _SDK_ERRORS = (
     interaction_errors.GeminiNextGenAPIClientError,
     model_errors.APIError,
     httpx.HTTPError,
+    httpx2.HTTPError,
     OSError,
     TimeoutError,
 )
@@ -327,6 +372,26 @@ def _metered() -> Iterator[_WireMeter]:
 def _create_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
     # Omit unset keys: the wire body then carries only what the caller chose to send.
     return {key: value for key, value in kwargs.items() if value is not None}
+
+
+def _raw_body_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """`create` arguments for a streamed call: scalars (model, store, previous id) as typed fields, the
+    structured ones (input, tools, system instruction, formats) in `extra_body`, the SDK's own way to
+    send JSON fields as given. The wire body is the same JSON (tests/agents/test_client_sdk_cache.py);
+    what is skipped is the SDK's typed round trip of the whole request (every step validated against the
+    Interaction unions, then serialized back), which grows with the conversation and was the largest
+    CPU item of a streamed turn (docs/benchmarks/stream.md). Only for the streamed call read from its
+    raw lines: the SDK's automatic continuation (unary calls) re-sends `extra_body` on every hop."""
+    typed: dict[str, Any] = {}
+    raw: dict[str, Any] = {}
+    for key, value in _create_kwargs(kwargs).items():
+        if isinstance(value, dict | list):  # the SDK's json.dumps refuses anything that is not JSON, loudly
+            raw[key] = value
+        else:
+            typed[key] = value
+    if raw:
+        typed["extra_body"] = raw
+    return typed
 
 
 def _sync_call(method: str, *args: Any, **kwargs: Any) -> InteractionResult:
@@ -425,7 +490,7 @@ async def _astream_once(*, timeout: float, **kwargs: Any) -> AsyncIterator[Strea
     with _metered() as meter:
         try:
             async with _client(for_async=True).aio.interactions.with_streaming_response.create(
-                stream=True, timeout=timeout, **_create_kwargs(kwargs)
+                stream=True, timeout=timeout, **_raw_body_kwargs(kwargs)
             ) as response:
                 async for line in response.iter_lines():
                     if not line.startswith("data:"):

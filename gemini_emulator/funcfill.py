@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from gemini_emulator import extract, vocab
+from gemini_emulator import extract, instruct, vocab
 from gemini_emulator.extract import Facts
 from gemini_emulator.schema_fill import URGENCY_HIGH, URGENCY_MID, _kind, _valid, _variants, best_enum, resolve
 from gemini_emulator.toolcall import words as topic_words
@@ -169,8 +169,30 @@ def read_latest(conv: list[dict[str, Any]], prior: Facts | None = None) -> Said:
             extract.read_message(text, earlier, turn, asked, context=contexts[i] if i < len(contexts) else "")
     turn, text, asked = msgs[-1]
     question = contexts[len(msgs) - 1] if len(contexts) >= len(msgs) else ""
-    lf = extract.read_message(text, Facts(), turn, asked, context=question, prior=earlier)
+    lf = Facts()
+    # Every message since the model last spoke is new to it (one saved before a reload comes with
+    # the next): each is read, in order, with its own turn number.
+    unanswered = msgs[-_messages_since_model(conv) :] if len(msgs) > 1 else msgs
+    texts = []
+    for n, said_text, said_asked in unanswered:
+        own = instruct.split_input(said_text)[1] if n != turn else said_text
+        if own.strip():
+            extract.read_message(own, lf, n, said_asked, context=question, prior=earlier)
+            texts.append(own)
+    text = "\n".join(texts) or text
     return Said(text, lf, asked, question, _warning_clauses(text) if lf.red_flags else [])
+
+
+def _messages_since_model(conv: list[dict[str, Any]]) -> int:
+    """How many user texts came after the model's last words (at least the latest one)."""
+    n = 0
+    for step in reversed(conv):
+        kind = step.get("type")
+        if kind == "model_output":
+            break
+        if kind == "user_input" and extract.step_text(step).strip():
+            n += 1
+    return max(n, 1)
 
 
 # --- values by concept -------------------------------------------------------------------------

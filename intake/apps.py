@@ -9,7 +9,10 @@ class IntakeConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_migrate
 
-        from intake import middleware  # noqa: F401  (connects the staff sign-in receiver)
+        from intake import middleware  # connects the staff sign-in receiver
+
+        # Django's own middlewares run their hooks in the event loop on the async path (no thread hops).
+        middleware.inline_hooks_install()
 
         # The groups follow patients/roles.py after every migrate (and after a test flush).
         post_migrate.connect(_roles_sync, sender=self, dispatch_uid="intake.roles_sync")

@@ -12,13 +12,18 @@ from collections.abc import Callable
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction, sync_to_async
+from csp import middleware as csp_middleware
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
+from django.contrib.auth import middleware as auth_middleware
 from django.contrib.auth.signals import user_logged_in
 from django.contrib.auth.views import redirect_to_login
+from django.contrib.messages import middleware as message_middleware
+from django.contrib.sessions import middleware as sessions
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
+from django.middleware import clickjacking, common, csrf, security
 from django.shortcuts import render
 from django.utils.decorators import sync_and_async_middleware
 
@@ -109,3 +114,73 @@ def LoginRateLimitMiddleware(get_response: Callable[[HttpRequest], Any]) -> Call
         return _login_rate_limited(request) or get_response(request)
 
     return middleware
+
+
+# --- Django's own middlewares without a thread hop on the async path ------------------------------------
+# `MiddlewareMixin.__acall__` runs every `process_request` and `process_response` through
+# `sync_to_async`: two thread hops per middleware per request, sixteen for a streamed chat turn, when
+# these hooks only look at headers and set lazy attributes. `inline_hooks_install()` (AppConfig.ready)
+# gives Django's own middleware classes below an `__acall__` that runs them in the event loop instead.
+# The classes stay Django's own, named as Django's deploy checks expect them in MIDDLEWARE. A hook that
+# may do I/O (saving a modified session, storing used messages, a CSRF token kept in the session) says
+# so below and runs in a thread as before. If an inlined hook ever touched the database, Django's
+# async-unsafe guard would raise SynchronousOnlyOperation: loud in tests, never a silently blocked loop.
+# The sync path (WSGI, the test client) is untouched.
+
+Hop = Callable[..., bool] | None
+
+
+def _session_save_needed(request: HttpRequest, response: HttpResponse) -> bool:
+    session = getattr(request, "session", None)
+    return session is not None and (session.modified or settings.SESSION_SAVE_EVERY_REQUEST)
+
+
+def _messages_stored(request: HttpRequest, response: HttpResponse) -> bool:
+    storage = getattr(request, "_messages", None)
+    return storage is not None and bool(storage.used or storage.added_new)
+
+
+def _csrf_in_session(request: HttpRequest, *args: Any) -> bool:
+    return bool(settings.CSRF_USE_SESSIONS)
+
+
+# class: (when process_request needs a thread, when process_response does); None: never.
+INLINE_MIDDLEWARE: dict[type, tuple[Hop, Hop]] = {
+    security.SecurityMiddleware: (None, None),  # the HTTPS redirect and headers
+    sessions.SessionMiddleware: (None, _session_save_needed),  # the store is lazy; saving writes
+    common.CommonMiddleware: (None, None),  # user-agent and slash checks against the URLconf
+    csrf.CsrfViewMiddleware: (_csrf_in_session, _csrf_in_session),  # a cookie, unless kept in the session
+    auth_middleware.AuthenticationMiddleware: (None, None),  # the lazy request.user / request.auser
+    message_middleware.MessageMiddleware: (None, _messages_stored),  # untouched messages store nothing
+    clickjacking.XFrameOptionsMiddleware: (None, None),  # one header
+    csp_middleware.CSPMiddleware: (None, None),  # a lazy nonce and the policy header
+}
+
+
+def _inline_acall(hop_request: Hop, hop_response: Hop) -> Callable[..., Any]:
+    async def __acall__(self: Any, request: HttpRequest) -> HttpResponse:
+        response = None
+        process_request = getattr(self, "process_request", None)
+        if process_request is not None:
+            if hop_request is not None and hop_request(request):
+                response = await sync_to_async(process_request, thread_sensitive=True)(request)
+            else:
+                response = process_request(request)
+        response = response or await self.get_response(request)
+        process_response = getattr(self, "process_response", None)
+        if process_response is not None:
+            if hop_response is not None and hop_response(request, response):
+                response = await sync_to_async(process_response, thread_sensitive=True)(request, response)
+            else:
+                response = process_response(request, response)
+        return response
+
+    __acall__.inline_hooks = True  # type: ignore[attr-defined]
+    return __acall__
+
+
+def inline_hooks_install() -> None:
+    """Give the middleware classes above their in-loop `__acall__` (idempotent)."""
+    for cls, (hop_request, hop_response) in INLINE_MIDDLEWARE.items():
+        if not getattr(cls.__dict__.get("__acall__"), "inline_hooks", False):
+            cls.__acall__ = _inline_acall(hop_request, hop_response)  # type: ignore[attr-defined]

@@ -751,11 +751,13 @@ def _finish_turn(ctx: _TurnContext, result: client.InteractionResult) -> TurnOut
         emergency = redflags.model_emergency_message(record.warning_signs)
         reply = f"{reply}\n\n{emergency}"
         updates["emergency_flagged"] = True
-    with transaction.atomic():
-        for hop in ctx.hops:
-            is_final = hop is ctx.hops[-1]
-            _turn_append(
-                ctx,
+    rows = []
+    for hop in ctx.hops:
+        is_final = hop is ctx.hops[-1]
+        rows.append(
+            IntakeTurn(
+                session_id=ctx.session_id,
+                index=ctx.next_turn_index,
                 role=IntakeTurn.Role.MODEL if is_final else IntakeTurn.Role.TOOL,
                 step=ctx.step_index,
                 text=reply if is_final else _tool_turn_text(hop.result),
@@ -768,6 +770,10 @@ def _finish_turn(ctx: _TurnContext, result: client.InteractionResult) -> TurnOut
                 thought_tokens=hop.result.usage.thought_tokens,
                 latency_ms=hop.result.latency_ms,
             )
+        )
+        ctx.next_turn_index += 1
+    with transaction.atomic():
+        IntakeTurn.objects.bulk_create(rows)  # the turn's hops in one insert
         _record_save(ctx, record)
         status = IntakeSession.Status.REVIEW if step_index == plan.REVIEW_INDEX else IntakeSession.Status.ACTIVE
         _head_advance(

@@ -257,6 +257,9 @@ GEMINI_RETRY_ATTEMPTS = env_int("GEMINI_RETRY_ATTEMPTS", 3)
 # this long (to the first byte, or between streamed chunks) is abandoned and retried.
 GEMINI_CHAT_BUDGET_SECONDS = env_int("GEMINI_CHAT_BUDGET_SECONDS", 15)
 GEMINI_CHAT_ATTEMPT_SECONDS = env_int("GEMINI_CHAT_ATTEMPT_SECONDS", 7)
+# Concurrent model connections per web process. httpx's default (100) queues the 101st streamed reply
+# behind the others until its attempt times out: a crowd of patients then gets errors, not replies.
+GEMINI_MAX_CONNECTIONS = env_int("GEMINI_MAX_CONNECTIONS", 2000)
 INTERACTIONS_STORE = env_bool("INTERACTIONS_STORE", True)
 # Interactions older than this are not trusted to still exist remotely (free tier keeps 1 day).
 INTERACTIONS_RETENTION_SECONDS = env_int("INTERACTIONS_RETENTION_SECONDS", 23 * 3600)

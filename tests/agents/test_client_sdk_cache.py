@@ -7,6 +7,7 @@ model per call), so the workaround is re-checked rather than silently patching c
 from __future__ import annotations
 
 import inspect
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -100,3 +101,62 @@ async def test_a_streamed_turn_builds_no_models_once_warm(use_emulator: Any, mod
     second = await _stream_text("It is getting worse in the mornings.")
     assert second
     assert len(model_builds) == warm, f"a warm turn built {model_builds[warm:]}"
+
+
+def test_the_type_hints_cache_is_installed_and_still_needed() -> None:
+    from google.genai._gaos.utils import queryparams, url
+
+    assert url.get_type_hints is queryparams.get_type_hints is client._cached_type_hints
+    # If the SDK stops resolving hints per request, the workaround is dead code: remove it.
+    assert "get_type_hints(path_params.__class__)" in inspect.getsource(url._populate_path_params)
+    assert "get_type_hints(query_params.__class__)" in inspect.getsource(queryparams._populate_query_params)
+
+
+def test_cached_type_hints_are_the_sdks_own() -> None:
+    from google.genai._gaos import models as sdk_models
+
+    cls = sdk_models.CreateInteractionRequest
+    assert client._cached_type_hints(cls) == client._sdk_get_type_hints(cls)
+    hints = client._cached_type_hints(cls)
+    hints.clear()  # a caller's copy: the cache keeps its own
+    assert client._cached_type_hints(cls) == client._sdk_get_type_hints(cls)
+
+
+def _wire_body(**kwargs: Any) -> dict[str, Any]:
+    """The JSON body the SDK sends for these `create` arguments (its own request builder, offline)."""
+    from google.genai._gaos import models as sdk_models
+    from google.genai._gaos.utils import requestbodies
+
+    extra = kwargs.pop("extra_body", None)
+    request = serializers.unmarshal({"body": kwargs}, sdk_models.CreateInteractionRequest)
+    content = requestbodies.serialize_request_body(
+        request.body, False, False, "json", sdk_models.CreateInteractionRequestBody, extra_body=extra
+    ).content
+    return json.loads(content)
+
+
+def test_a_streamed_request_sends_the_same_body_without_the_typed_round_trip() -> None:
+    from agents.tools import tool_declarations
+    from intake import plan
+
+    kwargs = {
+        "model": "gemini-3-flash-preview",
+        "system_instruction": plan.system_instruction(language=None),
+        "tools": tool_declarations(),
+        "store": False,
+        "stream": True,
+        "previous_interaction_id": None,
+        "input": [
+            {"type": "user_input", "content": [{"type": "text", "text": "I have had a cough for a week."}]},
+            {"type": "thought", "signature": "c2lnbmF0dXJl"},
+            {"type": "function_call", "id": "c1", "name": "record_answers", "arguments": {"complaint": "cough"}},
+            {"type": "function_result", "call_id": "c1", "name": "record_answers", "result": {"next": "Ask"}},
+            {"type": "model_output", "content": [{"type": "text", "text": "Since when?"}]},
+        ],
+    }
+    raw = client._raw_body_kwargs(kwargs)
+    assert set(raw) == {"model", "system_instruction", "store", "stream", "extra_body"}, "scalars typed"
+    assert set(raw["extra_body"]) == {"tools", "input"}, "structures as given"
+    assert _wire_body(**raw) == _wire_body(**client._create_kwargs(kwargs))
+    # A tuple still takes the SDK's typed path (which turns it into a list).
+    assert "tools" not in client._raw_body_kwargs({**kwargs, "tools": tuple(kwargs["tools"])}).get("extra_body", {})
