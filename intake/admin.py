@@ -61,7 +61,7 @@ def _record_html(session_id: int) -> str:
     return render_to_string("staff/_record.html", {"record": record})
 
 
-class _ReadOnlyRecordAdmin(admin.ModelAdmin):
+class _ReadOnlyRecord:
     """Records change only through the intake's turns; the admin shows them, never edits them."""
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -77,7 +77,7 @@ class _ReadOnlyRecordAdmin(admin.ModelAdmin):
         return False
 
 
-class IntakeRecordVersionInline(admin.TabularInline):
+class IntakeRecordVersionInline(_ReadOnlyRecord, admin.TabularInline):
     model = IntakeRecordVersion
     extra = 0
     can_delete = False
@@ -90,21 +90,9 @@ class IntakeRecordVersionInline(admin.TabularInline):
         url = reverse("admin:intake_intakerecordversion_change", args=[obj.pk])
         return format_html('<a href="{}">v{}</a>', url, obj.version)
 
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return super().has_view_permission(request, obj) or _may_read_record(request)
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 @admin.register(IntakeRecord)
-class IntakeRecordAdmin(_ReadOnlyRecordAdmin):
+class IntakeRecordAdmin(_ReadOnlyRecord, admin.ModelAdmin):
     list_display = ("__str__", "session", "version", "updated_at")
     list_select_related = ("session",)
     fields = ("session", "version", "updated_at", "record", "document")
@@ -117,7 +105,7 @@ class IntakeRecordAdmin(_ReadOnlyRecordAdmin):
 
 
 @admin.register(IntakeRecordVersion)
-class IntakeRecordVersionAdmin(_ReadOnlyRecordAdmin):
+class IntakeRecordVersionAdmin(_ReadOnlyRecord, admin.ModelAdmin):
     list_display = ("__str__", "record", "version", "turn", "created_at")
     list_select_related = ("record",)
     fields = ("record", "version", "turn", "created_at", "document")
