@@ -1234,13 +1234,16 @@ def read_message(
         facts.answers[turn] = "no"
         # A bare "no" / "none that I know of" answers the topic just asked about.
         if len(text.split()) <= 8:
+            # "illnesses that run in your family" is about the family, not the patient's own past
+            # (as for the answer's items below): the family is the topic a bare "no" answers.
+            first = ["family"] if "family" in asked else asked[:1]
             for topic, flag in (
                 ("allergies", "no_allergies"),
                 ("medications", "no_medications"),
                 ("family", "no_family_history"),
                 ("history", "no_history"),
             ):
-                if topic in asked[:1] or (topic in asked and len(asked) == 1):
+                if topic in first or (topic in asked and len(asked) == 1):
                     setattr(facts, flag, True)
                     facts.mark(topic, turn)
     name = _name(text, asked_name)

@@ -259,6 +259,7 @@ def generate(inp: ModelInput) -> ModelResult:
             return ModelResult(steps, status="requires_action")
 
     follow = _asked_to_check(inp, results, conv) if results else None
+    follow = follow or (_same_as_chart_read(inp, results, conv, before) if results else None)
     if follow is not None:
         # A result that asks for a check ("check_chart": ["identity"]) gets the lookup that can do it.
         name, arguments = follow
@@ -304,6 +305,50 @@ def _asked_to_check(
             arguments = {pname: picked}
             if not any(c.get("name") == tool.get("name") and c.get("arguments") == arguments for c in made):
                 return tool["name"], arguments
+    return None
+
+
+# Chart sections whose read-out a "same as what you have" can confirm, and how each is read out.
+_READOUT = {
+    "medications": lambda items: _meds_sentence(items, Facts()),
+    "allergies": lambda items: _allergies_sentence(items, Facts()),
+}
+
+
+def _same_as_chart_read(
+    inp: ModelInput, results: list[dict[str, Any]], conv: list[dict[str, Any]], before: Facts
+) -> tuple[str, dict[str, Any]] | None:
+    """ "Yep, all the same as what you have" said before the chart was read: this turn's lookup has
+    just returned the list, and the patient's words confirm it, so the form gets what the chart lists
+    (read as the answer to its own read-out) instead of the patient being asked to confirm it again."""
+    forms = [t for t in inp.tools if funcfill.is_form(t)]
+    said = funcfill.read_latest(conv, prior=before)
+    f = said.facts
+    if not forms or not SAME_AS_CHART_RE.search(said.text) or f.denied or f.medications or f.allergies:
+        return None
+    msgs = user_messages(conv)
+    turn, _, asked = msgs[-1]
+    made = [s for s in _calls_made(conv, said.text) if s.get("type") == "function_call"]
+    for step in results:
+        payload = _payload(step)
+        if not isinstance(payload, dict) or payload.get("error"):
+            continue
+        for key, items in payload.items():
+            readout = _READOUT.get(str(key).lower())
+            if readout is None or not isinstance(items, list) or not items:
+                continue
+            question = readout(items)
+            lf = Facts()
+            read_message(said.text, lf, turn, asked, context=question, prior=before)
+            if key.lower() == "allergies":
+                lf.allergies.extend(
+                    Allergy(substance=_item_label(i, kind="allergies").split(" (")[0].strip()) for i in items
+                )
+            again = funcfill.Said(said.text, lf, asked, question, [])
+            for tool in forms:
+                args = funcfill.fill(tool.get("parameters") or {}, again)
+                if args and not any(c.get("name") == tool.get("name") and c.get("arguments") == args for c in made):
+                    return tool["name"], args
     return None
 
 
@@ -437,6 +482,8 @@ def _chart_allergies_confirmed(conv: list[dict[str, Any]], forms: set[str], said
             continue  # the patient named it themself
         out.append(label)
     return out
+
+
 EVERY_TURN_RE = re.compile(r"\b(?:every|each)\s+(?:turn|time|message|reply)\b|\balways\b", re.I)
 
 

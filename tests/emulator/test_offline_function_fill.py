@@ -120,7 +120,9 @@ class Intake:
             model=MODEL, system_instruction=SYSTEM, tools=self.tools, input=text, previous_interaction_id=self.prev
         )
         calls: dict[str, dict] = {}
-        if r.status == "requires_action":
+        hops = 0
+        while r.status == "requires_action" and hops < 5:  # as the app: a result may lead to another call
+            hops += 1
             step_calls = [s for s in r.steps if s.type == "function_call"]
             results = []
             for call in step_calls:
@@ -351,6 +353,44 @@ def test_a_bare_no_to_a_chart_medicine_marks_it_not_taken(emulator_client):
     assert "Are you still taking it?" in reply
     args = recorded(intake, "no, not anymore")
     assert [(m["name"].lower(), m["taking"]) for m in args["medications"]] == [("loratadine", False)]
+
+
+def test_same_as_what_you_have_before_the_chart_is_read_confirms_what_it_lists(emulator_client):
+    chart = {
+        "medications": [{"name": "Hydrochlorothiazide 25 MG Oral Tablet"}, {"name": "Loratadine 5 MG"}],
+        "allergies": [{"substance": "Peanut"}],
+    }
+    intake = Intake(emulator_client, chart=chart)
+    intake.start("complaint")
+    intake.say("A sore throat since Tuesday", next_step="medications")
+    calls, reply = intake.say("Yep, all the same as what you have", next_step="allergies")
+    assert calls.get("ehr_lookup", {}).get("sections") == ["medications"]  # read in this very turn
+    names = med_names(calls["record_answers"])
+    assert any("hydrochlorothiazide" in n for n in names) and any("loratadine" in n for n in names)
+    assert all(m.get("taking") is not False for m in calls["record_answers"]["medications"])
+    # Confirmed once: the next question is asked, not "Are you still taking them?".
+    assert "still taking" not in reply and "allergies" in reply.lower()
+
+
+def test_other_answers_to_a_medicine_question_do_not_take_the_charts_list(emulator_client):
+    chart = {"medications": [{"name": "Loratadine 5 MG"}]}
+    intake = Intake(emulator_client, chart=chart)
+    intake.start("complaint")
+    intake.say("A sore throat since Tuesday", next_step="medications")
+    calls, _ = intake.say("I'm not sure what you have on file", next_step="allergies")
+    assert not med_names(calls.get("record_answers", {}))
+
+
+def test_a_bare_no_to_the_family_question_is_no_family_history(emulator_client):
+    intake = Intake(emulator_client)
+    intake.start("identity")
+    STEPS["family_history"] = "Ask about illnesses that run in the patient's family."
+    try:
+        recorded(intake, "Dana Whitfield, 02/11/1979", next_step="family_history")
+        args = recorded(intake, "no")
+    finally:
+        del STEPS["family_history"]
+    assert args.get("none") == ["family_history"], args
 
 
 def test_several_facts_in_one_sentence_and_answers_given_early(emulator_client):
