@@ -297,6 +297,7 @@ class Facts:
     no_history: bool = False
     family: list[Family] = field(default_factory=list)
     no_family_history: bool = False
+    no_email: bool = False  # "no email": the patient has none
     tobacco: str = ""
     alcohol: str = ""
     occupation: str = ""
@@ -340,6 +341,7 @@ class Facts:
                 self.declined,
                 self.no_family_history,
                 self.no_history,
+                self.no_email,
             )
         )
 
@@ -708,6 +710,12 @@ NO_ALLERGY = re.compile(
 NO_MEDS = re.compile(
     r"\b(?:no (?:regular )?medications?|not (?:on|taking) any (?:medications?|medicines?|meds|pills)|"
     r"don't take any|do not take any|no meds|no medicines?|nothing regularly|not on anything|no pills)\b",
+    re.I,
+)
+# "555-902-3318, no email", "I don't have an email": no address to give ("no email please" asks for none).
+NO_EMAIL = re.compile(
+    r"\b(?:no|(?:don't|do not|dont) (?:have|use)(?: an?)?|(?:haven't|have not|never) (?:got|had)(?: an?)?)\s+"
+    r"e-?mail(?:\s+address)?\b(?!\s+please)",
     re.I,
 )
 NO_FAMILY = re.compile(
@@ -1345,6 +1353,9 @@ def read_message(
     if NO_MEDS.search(text):
         facts.no_medications = True
         facts.mark("medications", turn)
+    if NO_EMAIL.search(text):
+        facts.no_email = True
+        facts.mark("email", turn)
     if NO_FAMILY.search(text):
         facts.no_family_history = True
         facts.mark("family", turn)

@@ -90,6 +90,7 @@ NONE_FLAGS = {
     "medications": "no_medications",
     "history": "no_history",
     "family": "no_family_history",
+    "email": "no_email",
 }
 # Concepts that describe one field of a list item (a medicine's dose, an allergy's reaction).
 ITEM_FIELDS: dict[str, tuple[str, ...]] = {
