@@ -712,10 +712,11 @@ NO_MEDS = re.compile(
     r"don't take any|do not take any|no meds|no medicines?|nothing regularly|not on anything|no pills)\b",
     re.I,
 )
-# "555-902-3318, no email", "I don't have an email": no address to give ("no email please" asks for none).
+# "555-902-3318, no email", "I don't have an email", "I don't do email": no address to give
+# ("no email please" asks not to be emailed; a message that gives an address has one).
 NO_EMAIL = re.compile(
-    r"\b(?:no|(?:don't|do not|dont) (?:have|use)(?: an?)?|(?:haven't|have not|never) (?:got|had)(?: an?)?)\s+"
-    r"e-?mail(?:\s+address)?\b(?!\s+please)",
+    r"\b(?:no|(?:don't|do not|dont)\s+(?:really\s+)?(?:have|use|do|check|read)(?:\s+an?|\s+my)?|"
+    r"(?:haven't|have not|never) (?:got|had)(?: an?)?)\s+e-?mail(?:\s+address)?\b(?!\s+please)",
     re.I,
 )
 NO_FAMILY = re.compile(
@@ -1353,7 +1354,7 @@ def read_message(
     if NO_MEDS.search(text):
         facts.no_medications = True
         facts.mark("medications", turn)
-    if NO_EMAIL.search(text):
+    if NO_EMAIL.search(text) and not EMAIL_RE.search(text):
         facts.no_email = True
         facts.mark("email", turn)
     if NO_FAMILY.search(text):

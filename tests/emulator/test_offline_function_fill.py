@@ -381,13 +381,16 @@ def test_other_answers_to_a_medicine_question_do_not_take_the_charts_list(emulat
     assert not med_names(calls.get("record_answers", {}))
 
 
-def test_no_email_beside_a_phone_number_records_that_there_is_none(emulator_client):
+@pytest.mark.parametrize("said", ["no email", "I don't do email", "I don't really check email"])
+def test_no_email_beside_a_phone_number_records_that_there_is_none(emulator_client, said):
     intake = Intake(emulator_client)
     intake.start("contact")
-    args = recorded(intake, "555-902-3318, no email")
+    args = recorded(intake, f"555-902-3318, {said}")
     assert args["phone"] == "555-902-3318" and args.get("none") == ["contact"], args
     # "no email please" asks not to be emailed: it is not a statement that there is no address.
     assert "none" not in recorded(Intake(emulator_client), "555-902-3318, no email please")
+    given = recorded(Intake(emulator_client), "555-902-3318, I don't check my email much: a.b@example.org")
+    assert "none" not in given and given["email"] == "a.b@example.org"
 
 
 def test_a_bare_no_to_the_family_question_is_no_family_history(emulator_client):
