@@ -41,7 +41,8 @@ class Case:
 
     @property
     def batch(self) -> str:
-        return self.id[0]
+        # "R001" is batch R; batches after Z are named by the prefix before "-" ("Z1-001" is Z1).
+        return self.id.split("-", 1)[0] if "-" in self.id else self.id[0]
 
     @property
     def held_out(self) -> bool:
