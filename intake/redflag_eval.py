@@ -23,7 +23,7 @@ from pathlib import Path
 from intake import redflags
 
 SUITE_DIR = Path(__file__).resolve().parent.parent / "evals" / "redflags"
-HELD_OUT = frozenset({"A", "N", "Q", "R", "S", "W"})  # never tuned against; see evals/redflags/README.md
+HELD_OUT = frozenset({"A", "N", "Q", "R", "S", "W", "Z1", "Z2"})  # never tuned against; see evals/redflags/README.md
 VIGNETTES_FILE = "semigran2015.jsonl"
 
 

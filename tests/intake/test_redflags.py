@@ -41,23 +41,26 @@ def test_every_emergency_of_the_tuning_batches_is_raised(report: redflag_eval.Re
 def test_false_alarms_on_look_alikes_stay_under_3_percent(report: redflag_eval.Report) -> None:
     assert report.false_alarms["tuning"].total >= 30
     assert report.false_alarms["tuning"].pct <= 3.0
-    # Held out: 5/140 (3.6%) as measured once R and S (an outside writer's) were added, above the
-    # 3% target (docs/benchmarks/redflags.md). Never tuned on, so the bound is "no worse than measured".
-    assert report.false_alarms["held-out"].total >= 140
-    assert report.false_alarms["held-out"].hit <= 5
+    # Held out: 7/170 (4.1%) as measured once Z1 and Z2 (an outside writer's, 2026-12-01) were added,
+    # above the 3% target (docs/benchmarks/redflags.md). Never tuned on, so the bound is "no worse than
+    # measured".
+    assert report.false_alarms["held-out"].total >= 170
+    assert report.false_alarms["held-out"].hit <= 7
 
 
 def test_held_out_batches_do_not_regress(report: redflag_eval.Report) -> None:
     # Never tuned against; their failures are not inspected. The floors are what they measured
-    # (docs/benchmarks/redflags.md: A 75/78, N 36/40, Q 34/40, W 33/40, R 32/40, S 32/40), so a change that loses
-    # held-out emergencies shows here.
+    # (docs/benchmarks/redflags.md: A 75/78, N 36/40, Q 34/40, W 33/40, R 32/40, S 32/40, Z1 24/30,
+    # Z2 22/30), so a change that loses held-out emergencies shows here.
     assert report.recall_by_batch["A"].hit >= 75
     assert report.recall_by_batch["N"].hit >= 36
     assert report.recall_by_batch["Q"].hit >= 34
     assert report.recall_by_batch["W"].hit >= 33
     assert report.recall_by_batch["R"].hit >= 32  # the outside writer's batches, scored once
     assert report.recall_by_batch["S"].hit >= 32
-    assert report.recall["held-out"].total == 278  # A 78, N 40, Q 40, R 40, S 40, W 40
+    assert report.recall_by_batch["Z1"].hit >= 24  # the outside writer's second round, scored once
+    assert report.recall_by_batch["Z2"].hit >= 22
+    assert report.recall["held-out"].total == 338  # A 78, N 40, Q 40, R 40, S 40, W 40, Z1 30, Z2 30
 
 
 def test_every_batch_is_scored_on_its_own(report: redflag_eval.Report) -> None:
