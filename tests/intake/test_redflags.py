@@ -454,10 +454,10 @@ def test_both_layers_together_and_nothing_waits_on_the_model() -> None:
     rep = redflag_model_eval.run(redflag_eval.load_suite())
     assert rep.both["tuning"].pct == 100.0
     assert rep.fa_both["tuning"].pct <= 3.0
-    # Held out, with the outside writer's R and S: 7/140 (5.0%) false alarms and 2 emergencies only
-    # the model raised, as measured (above the 3% target; docs/benchmarks/redflags.md). No worse.
-    assert rep.fa_both["held-out"].hit <= 7
+    # Held out, with the outside writer's R, S, Z1 and Z2: 9/170 (5.3%) false alarms and 4 emergencies
+    # only the model raised, as measured (above the 3% target; docs/benchmarks/redflags.md). No worse.
+    assert rep.fa_both["held-out"].hit <= 9
     assert rep.waits["tuning"].hit == 0, rep.model_only
-    assert rep.waits["held-out"].hit <= 2
+    assert rep.waits["held-out"].hit <= 4
     # The model's own judgement, measured (docs/benchmarks/redflags.md); it may grow, not shrink.
     assert rep.model["tuning"].hit >= 185 and rep.fa_model["tuning"].pct <= 1.0
