@@ -160,6 +160,27 @@ def cpu_ms_per_message(cases: list[Case], *, repeats: int = 3) -> list[float]:
     return samples
 
 
+def differences_from_reference(cases: Iterable[Case]) -> list[Case]:
+    """The cases whose result (urgency, categories, signs, the patient's words, message) differs between
+    the fast path (`redflags.evaluate`) and the slow reference pipeline (`redflags.reference_evaluate`)."""
+    return [
+        case
+        for case in cases
+        if redflags.evaluate(case.text, history=case.history)
+        != redflags.reference_evaluate(case.text, history=case.history)
+    ]
+
+
+def format_differences(cases: list[Case], different: list[Case]) -> str:
+    """Held-out cases are counted, never named (their messages stay unseen)."""
+    tuning = [c.id for c in different if not c.held_out]
+    held_out = sum(c.held_out for c in different)
+    return (
+        f"Fast path vs reference pipeline: {len(different)} of {len(cases)} messages differ "
+        f"(tuning: {len(tuning)}{' ' + ', '.join(tuning) if tuning else ''}; held-out: {held_out})"
+    )
+
+
 def percentile(samples: list[float], q: int) -> float:
     return statistics.quantiles(samples, n=100, method="inclusive")[q - 1]
 

@@ -26,7 +26,7 @@ import itertools
 import re
 import threading
 import tomllib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -225,12 +225,193 @@ def _plain_first(tokens: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     return [tokens]
 
 
-def _skip_validation(component: Any, attr: str) -> None:
-    # spaCy validates each token pattern with pydantic as it is added: 5 s for our ~1,300 patterns.
-    # tests/intake/test_redflags.py validates them all once instead. Private names of medspaCy 1.3.
-    inner = getattr(getattr(component, attr, None), "_MedspacyMatcher__matcher", None)
-    if inner is not None:
+def _prepare_matcher(component: Any, attr: str, *, indexed: bool) -> None:
+    """Before rules are added: give a medspaCy component an `_IndexedMatcher` for its spaCy Matcher.
+
+    spaCy validates each token pattern with pydantic as it is added: seconds for our ~5,000 patterns,
+    so it is skipped; tests/intake/test_redflags.py validates them all once instead.
+    Private names of medspaCy 1.3 (requirements.txt pins it).
+    """
+    outer = getattr(component, attr)
+    inner = outer._MedspacyMatcher__matcher
+    if indexed:
+        outer._MedspacyMatcher__matcher = _IndexedMatcher(inner.vocab)
+    else:
         inner.validate = False
+
+
+_MATCHER_ATTRS = (("medspacy_target_matcher", "_TargetMatcher__matcher"), ("medspacy_context", "_ConText__matcher"))
+
+
+def _indexed_matchers(nlp: Any) -> list[_IndexedMatcher]:
+    return [getattr(nlp.get_pipe(name), attr)._MedspacyMatcher__matcher for name, attr in _MATCHER_ATTRS]
+
+
+# Token attributes a pattern's first word can be indexed by, and how a token's value is read (as spaCy does).
+_INDEX_ATTRS = {"NORM": "norm", "LOWER": "lower", "ORTH": "orth", "TEXT": "orth"}
+
+
+def _regex_prefixes(regex: str) -> list[str] | None:
+    r"""The words a first-token regex `^(?:w1|w2\S*|...)$` can start with, or None for any other regex.
+
+    Each alternative is read as a prefix (an exact word starts with itself), so the index may run a
+    group that then finds nothing, never the other way round.
+    """
+    m = re.fullmatch(r"\^\(\?:(.*)\)\$", regex)
+    if not m:
+        return None
+    prefixes, word, body, i = [], [], m.group(1), 0
+    while i <= len(body):
+        if i == len(body) or body[i] == "|":
+            if not word:
+                return None
+            prefixes.append("".join(word))
+            word = []
+        elif body.startswith(r"\S*", i) and (i + 3 == len(body) or body[i + 3] == "|"):
+            i += 2  # `\S*` at the end of an alternative: the word is a prefix
+        elif body[i] == "\\" and i + 1 < len(body) and not body[i + 1].isalnum():
+            word.append(body[i + 1])
+            i += 1
+        elif body[i] in r".^$*+?{}[]()\|":
+            return None
+        else:
+            word.append(body[i])
+        i += 1
+    return prefixes
+
+
+def _first_word_index(first: dict[str, Any]) -> tuple[str, list[str], bool] | None:
+    """How a pattern's first token is indexed: (token attribute, words, words are prefixes), or None."""
+    if len(first) != 1:
+        return None  # an operator ("?", "*") or two attributes: the pattern runs on every message
+    attr, value = next(iter(first.items()))
+    read = _INDEX_ATTRS.get(attr.upper())
+    if read is None:
+        return None
+    if isinstance(value, str):
+        return read, [value], False
+    if isinstance(value, dict) and len(value) == 1 and isinstance(value.get("IN"), list):
+        return read, [str(v) for v in value["IN"]], False
+    if isinstance(value, dict) and len(value) == 1 and isinstance(value.get("REGEX"), str):
+        prefixes = _regex_prefixes(value["REGEX"])
+        return (read, prefixes, True) if prefixes else None
+    return None
+
+
+class _IndexedMatcher:
+    """spaCy's Matcher with its patterns indexed by their first word: the same matches, in the same order.
+
+    spaCy's Matcher starts every pattern at every token: ~5,000 patterns times each word of a message,
+    most of the CPU of a check. Here the patterns that start with the same token are one group, its own
+    spaCy Matcher, indexed by the words (or, for a regular expression of words, the prefixes) that
+    token can be; a message runs only the groups whose first word it contains. A pattern that starts
+    with anything else (a number, an operator) is in a group that runs on every message.
+
+    Exactness: spaCy moves each pattern's states independently and keeps them in order, so a Matcher of
+    some of the patterns returns exactly the full Matcher's matches of those patterns, in the same
+    relative order. Matches of two groups are merged into the full Matcher's order: a match ending at
+    token `e` is emitted while spaCy reads token `e - 1` or `e`, so two matches whose ends differ by two
+    or more come in the order of their ends. When two groups' matches end closer than that, the matched
+    patterns are run again together in one Matcher of just them (cached by the set), which is spaCy's
+    own order. `tests/intake/test_redflags.py` compares this with the full Matcher on every tuning message.
+    """
+
+    def __init__(self, vocab: Any) -> None:
+        self.vocab = vocab
+        self._patterns: list[tuple[str, list[dict[str, Any]]]] = []
+        self._groups: list[Any] | None = None
+        self._always: list[int] = []
+        self._exact: dict[tuple[str, int], list[int]] = {}  # (token attribute, word hash) -> groups
+        self._prefix: dict[str, dict[str, list[int]]] = {}  # token attribute -> prefix -> groups
+        self._by_key: dict[int, list[int]] = {}
+        self.merged = functools.lru_cache(maxsize=1024)(self._matcher)
+
+    def add(self, key: str, patterns: list[list[dict[str, Any]]], on_match: Any = None) -> None:
+        if on_match is not None:
+            raise ValueError("the indexed matcher takes no on_match callbacks")
+        self._patterns.extend((key, p) for p in patterns)
+        self._groups = None
+
+    def _matcher(self, indices: Iterable[int]) -> Any:
+        from spacy.matcher import Matcher
+
+        matcher = Matcher(self.vocab, validate=False)
+        for i in sorted(indices):  # the full Matcher's order
+            key, pattern = self._patterns[i]
+            matcher.add(key, [pattern])
+        return matcher
+
+    def build(self) -> None:
+        """Group and compile the patterns (once, after the last `add`)."""
+        import json
+
+        by_first: dict[str, list[int]] = {}
+        self._by_key = {}
+        for i, (key, pattern) in enumerate(self._patterns):
+            self._by_key.setdefault(self.vocab.strings.add(key), []).append(i)
+            by_first.setdefault(json.dumps(pattern[0], sort_keys=True), []).append(i)
+        self._always, self._exact, self._prefix = [], {}, {}
+        groups = []
+        for g, (first, indices) in enumerate(by_first.items()):
+            groups.append(self._matcher(indices))
+            index = _first_word_index(json.loads(first))
+            if index is None:
+                self._always.append(g)
+                continue
+            read, words, prefixes = index
+            for word in words:
+                if prefixes:
+                    self._prefix.setdefault(read, {}).setdefault(word, []).append(g)
+                else:
+                    self._exact.setdefault((read, self.vocab.strings.add(word)), []).append(g)
+        self._exact_attrs = sorted({read for read, _ in self._exact})
+        self._longest = {read: max(map(len, table)) for read, table in self._prefix.items()}
+        self._groups = groups
+        self.merged.cache_clear()
+
+    def _candidates(self, doc: Any) -> set[int]:
+        found = set(self._always)
+        for token in doc:
+            for read in self._exact_attrs:
+                found.update(self._exact.get((read, getattr(token, read)), ()))
+            for read, table in self._prefix.items():
+                text = self.vocab.strings[getattr(token, read)]
+                for k in range(1, min(len(text), self._longest[read]) + 1):
+                    found.update(table.get(text[:k], ()))
+        return found
+
+    def __call__(self, doc: Any) -> list[tuple[int, int, int]]:
+        if self._groups is None:
+            self.build()
+        assert self._groups is not None
+        runs = [run for g in sorted(self._candidates(doc)) if (run := self._groups[g](doc))]
+        if len(runs) <= 1:
+            return runs[0] if runs else []
+        merged = _merge_by_end(runs)
+        if merged is not None:
+            return merged
+        keys = {key for run in runs for key, _, _ in run}
+        return self.merged(frozenset(i for key in keys for i in self._by_key[key]))(doc)
+
+
+def _merge_by_end(runs: list[list[tuple[int, int, int]]]) -> list[tuple[int, int, int]] | None:
+    """Merge several groups' matches in spaCy's order, or None when two of them end too close to tell."""
+    for a, b in itertools.combinations(runs, 2):
+        if any(abs(x[2] - y[2]) < 2 for x in a for y in b):
+            return None
+    heads = [0] * len(runs)
+    out: list[tuple[int, int, int]] = []
+    seen: set[tuple[int, int, int]] = set()
+    while True:
+        live = [k for k, run in enumerate(runs) if heads[k] < len(run)]
+        if not live:
+            return out
+        k = min(live, key=lambda k: runs[k][heads[k]][2])
+        match = runs[k][heads[k]]
+        heads[k] += 1
+        if match not in seen:  # spaCy keeps the first of equal matches
+            seen.add(match)
+            out.append(match)
 
 
 class _Vocabulary:
@@ -354,6 +535,16 @@ _NLP_LOCK = threading.RLock()
 @functools.cache
 def _nlp() -> Any:
     """The pipeline, built once per process: blank English, sentencizer, TargetMatcher, ConText."""
+    return _pipeline(indexed=True)
+
+
+@functools.cache
+def _reference_nlp() -> Any:
+    """The same pipeline on spaCy's own Matchers: slow, the reference `reference_evaluate` reads with."""
+    return _pipeline(indexed=False)
+
+
+def _pipeline(*, indexed: bool) -> Any:
     import spacy
     from medspacy.context import ConText, ConTextRule  # noqa: F401 (registers the factory)
     from medspacy.target_matcher import TargetMatcher, TargetRule  # noqa: F401
@@ -366,21 +557,22 @@ def _nlp() -> Any:
     rules = []
     for name, concept in _load("concepts.toml")["concept"].items():
         for line in concept["patterns"]:
-            rules.extend(
-                TargetRule(line, name, pattern=p) for p in compile_pattern(line, nlp.tokenizer, hedges=True)
-            )
+            rules.extend(TargetRule(line, name, pattern=p) for p in compile_pattern(line, nlp.tokenizer, hedges=True))
     ctx_rules = _context_rules(nlp.tokenizer)
     words = _Vocabulary([r.pattern for r in rules] + [r.pattern for r in ctx_rules])
     nlp.add_pipe("redflag_norms").vocabulary = words
     matcher = nlp.add_pipe("medspacy_target_matcher", config={"result_type": "group", "prune": False})
-    _skip_validation(matcher, "_TargetMatcher__matcher")
+    _prepare_matcher(matcher, "_TargetMatcher__matcher", indexed=indexed)
     matcher.add(rules)
     context = nlp.add_pipe(
         "medspacy_context",
         config={"rules": None, "input_span_type": "group", "span_attrs": None, "prune_on_target_overlap": True},
     )
-    _skip_validation(context, "_ConText__matcher")
+    _prepare_matcher(context, "_ConText__matcher", indexed=indexed)
     context.add(ctx_rules)
+    if indexed:
+        for inner in _indexed_matchers(nlp):
+            inner.build()
     return nlp
 
 
@@ -408,9 +600,12 @@ def clear_cache() -> None:
     """Forget every message and word seen (the benchmark times first sight)."""
     _message_hits.cache_clear()
     _present_verb.cache_clear()
-    norms = _nlp().get_pipe("redflag_norms")
+    nlp = _nlp()
+    norms = nlp.get_pipe("redflag_norms")
     if norms.vocabulary is not None:
         norms.vocabulary.read.cache_clear()
+    for inner in _indexed_matchers(nlp):
+        inner.merged.cache_clear()
 
 
 def warm_up() -> None:
@@ -439,15 +634,33 @@ def _normalise(text: str) -> str:
     return re.sub(r"(\d)([cCfF])\b", r"\1 \2", text)
 
 
+_MessageHits = tuple[tuple[str, str, int, int, frozenset[str]], ...]
+
+
 @functools.lru_cache(maxsize=4096)
-def _message_hits(text: str) -> tuple[tuple[str, str, int, int, frozenset[str]], ...]:
+def _message_hits(text: str) -> _MessageHits:
     """The signs in one message with their ConText modifiers. Cached: each turn re-reads the earlier messages."""
     nlp = _nlp()
     with _NLP_LOCK:  # spaCy adds new words to a shared vocabulary: one message at a time per process
+        doc = nlp.make_doc(_normalise(text))
+        for name, component in nlp.pipeline:
+            if name == "medspacy_context" and not doc.spans.get("medspacy_spans"):
+                break  # no sign, nothing for ConText to read (it would only find modifiers of nothing)
+            doc = component(doc)
+    return _signs(doc)
+
+
+def _reference_hits(text: str) -> _MessageHits:
+    """`_message_hits` the slow way: spaCy's own Matchers, every component on every message, no cache."""
+    nlp = _reference_nlp()
+    with _NLP_LOCK:
         doc = nlp(_normalise(text))
+    return _signs(doc)
+
+
+def _signs(doc: Any) -> _MessageHits:
     return tuple(
-        (span.label_, span.text, span.start, span.end, _modifiers(span))
-        for span in doc.spans.get("medspacy_spans", [])
+        (span.label_, span.text, span.start, span.end, _modifiers(span)) for span in doc.spans.get("medspacy_spans", [])
     )
 
 
@@ -495,11 +708,11 @@ def _modifiers(span: Any) -> frozenset[str]:
     return frozenset(mods)
 
 
-def _hits(texts: Sequence[str]) -> list[_Hit]:
+def _hits(texts: Sequence[str], read: Callable[[str], _MessageHits]) -> list[_Hit]:
     return [
         _Hit(concept, words, i == 0, i, start, end, mods)
         for i, text in enumerate(texts)
-        for concept, words, start, end, mods in _message_hits(text)
+        for concept, words, start, end, mods in read(text)
     ]
 
 
@@ -644,7 +857,20 @@ def evaluate(text: str, *, history: Sequence[str] = ()) -> RedFlagResult:
     A sign only in earlier messages does not raise again; it can complete a sign in the latest one
     (arm pain earlier, sweating now).
     """
-    hits = _hits([text, *history])
+    return _evaluate([text, *history], _message_hits)
+
+
+def reference_evaluate(text: str, *, history: Sequence[str] = ()) -> RedFlagResult:
+    """`evaluate` read by the slow reference pipeline (spaCy's own Matchers, ConText on every message).
+
+    The fast path must give the same result for every message: `tests/intake/test_redflags.py` and
+    `manage.py eval_redflags --compare` check it on the whole suite.
+    """
+    return _evaluate([text, *history], _reference_hits)
+
+
+def _evaluate(texts: Sequence[str], read: Callable[[str], _MessageHits]) -> RedFlagResult:
+    hits = _hits(texts, read)
     findings = [f for cat in CATEGORIES if (f := _finding(cat, hits))]
     by_key = {c.key: c for c in CATEGORIES}
     matched = _ordered(by_key[f.category] for f in findings if f.urgency == "emergent")

@@ -21,12 +21,23 @@ class Command(BaseCommand):
             help="Also score the offline model (gemini_emulator, in process) and both layers together.",
         )
         parser.add_argument("--check", action="store_true", help="Exit 1 unless the tuning set meets the targets.")
+        parser.add_argument(
+            "--compare",
+            action="store_true",
+            help="Only compare the fast path with the slow reference pipeline on each message (exit 1 if they differ).",
+        )
 
     def handle(self, *args, **options):  # type: ignore[no-untyped-def]
         if options["repeats"] < 1:
             raise CommandError("--repeats must be at least 1")
         build_s = redflag_eval.build_seconds()
         cases = redflag_eval.load_suite()
+        if options["compare"]:
+            different = redflag_eval.differences_from_reference(cases)
+            self.stdout.write(redflag_eval.format_differences(cases, different))
+            if different:
+                raise CommandError("the fast path and the reference pipeline disagree")
+            return
         cpu_ms = redflag_eval.cpu_ms_per_message(cases, repeats=options["repeats"])
         if options["bench"]:
             self.stdout.write(redflag_eval.format_cpu(cpu_ms=cpu_ms, build_s=build_s))
