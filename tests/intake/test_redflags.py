@@ -444,15 +444,22 @@ def test_indexed_matcher_returns_spacys_matches_in_spacys_order(monkeypatch: pyt
     assert paths["merged"] and paths["run again"], paths  # both ways of merging groups were exercised
 
 
-def test_first_word_index_reads_only_regexes_of_words() -> None:
+def test_index_reads_words_only_where_a_token_must_be_one_of_them() -> None:
     assert redflags._regex_prefixes(r"^(?:bleed\S*|blood|c\-section)$") == ["bleed", "blood", "c-section"]
-    assert redflags._regex_prefixes(r"^(?:[0-9]+(?:\.[0-9]+)?)$") is None  # a number: runs on every message
+    assert redflags._regex_prefixes(r"^(?:[0-9]+(?:\.[0-9]+)?)$") is None  # a number: not indexed
     assert redflags._regex_prefixes(r"^(?:a\S*b)$") is None
     assert redflags._regex_prefixes(r"^(?:\S*)$") is None  # any word
-    assert redflags._first_word_index({"NORM": "chest"}) == ("norm", ["chest"], False)
-    assert redflags._first_word_index({"LOWER": {"IN": ["hx", "pmh"]}}) == ("lower", ["hx", "pmh"], False)
-    assert redflags._first_word_index({"NORM": "chest", "OP": "?"}) is None
-    assert redflags._first_word_index({"LIKE_NUM": True}) is None
+    strings = redflags._nlp().vocab.strings
+    assert redflags._spec_words({"NORM": "chest"}, strings) == {("norm", strings["chest"])}
+    assert redflags._spec_words({"LOWER": {"IN": ["hx", "pmh"]}}, strings) == {
+        ("lower", strings["hx"]),
+        ("lower", strings["pmh"]),
+    }
+    assert redflags._spec_words({"NORM": {"REGEX": r"^(?:weak\S*)$"}}, strings) == {("norm", "weak")}
+    assert redflags._spec_words({"NORM": "chest", "OP": "?"}, strings) is None  # may be absent
+    assert redflags._spec_words({"NORM": {"NOT_IN": ["not"]}}, strings) is None  # anything else
+    assert redflags._spec_words({"TAG": "HEDGE", "OP": "*"}, strings) is None
+    assert redflags._spec_words({"LIKE_NUM": True}, strings) is None
 
 
 # --- urgency only goes up ---------------------------------------------------------------------------
