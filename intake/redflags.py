@@ -337,6 +337,7 @@ class _IndexedMatcher:
         # Per group, what each of its patterns needs (one word of each set, by id), the weakest needs only.
         self._needs: list[list[frozenset[int]]] = []
         self._by_key: dict[int, list[int]] = {}
+        self._plain: dict[int, tuple[int, int]] = {}
         self.merged = functools.lru_cache(maxsize=1024)(self._matcher)
         self.word = functools.lru_cache(maxsize=8192)(self._word)
 
@@ -393,6 +394,13 @@ class _IndexedMatcher:
             read: max((len(w) for r, w in self._index if r == read and isinstance(w, str)), default=0)
             for read in self._reads
         }
+        # Patterns whose matches can be "plain" (see _merge_by_end): key -> (required tokens, pattern index).
+        self._plain = {}
+        for key, indices in self._by_key.items():
+            pattern = self._patterns[indices[0]][1]
+            ops = [spec.get("OP") for spec in pattern]
+            if len(indices) == 1 and ops[-1] is None and set(ops) <= {None, "?", "*"}:
+                self._plain[key] = (ops.count(None), indices[0])
         self._groups = groups
         self.merged.cache_clear()
         self.word.cache_clear()
@@ -425,31 +433,45 @@ class _IndexedMatcher:
         runs = [run for g in self._candidates(doc) if (run := self._groups[g](doc))]
         if len(runs) <= 1:
             return runs[0] if runs else []
-        merged = _merge_by_end(runs)
+        merged = _merge_by_end(runs, self._plain)
         if merged is not None:
             return merged
         keys = {key for run in runs for key, _, _ in run}
         return self.merged(frozenset(i for key in keys for i in self._by_key[key]))(doc)
 
 
-def _merge_by_end(runs: list[list[tuple[int, int, int]]]) -> list[tuple[int, int, int]] | None:
-    """Merge several groups' matches in spaCy's order, or None when two of them end too close to tell."""
-    for a, b in itertools.combinations(runs, 2):
-        if any(abs(x[2] - y[2]) < 2 for x in a for y in b):
+_Match = tuple[int, int, int]  # (key, start, end), as spaCy's Matcher returns them
+
+
+def _merge_by_end(runs: list[list[_Match]], plain: dict[int, tuple[int, int]]) -> list[_Match] | None:
+    """Merge several groups' matches into spaCy's order, or None when that order cannot be told.
+
+    spaCy emits a match ending at token `e` while it reads token `e - 1` or `e`, in the order its states
+    stand at that token. So matches whose ends differ by two or more come in the order of their ends.
+    A "plain" match (`plain[key]` = (tokens, pattern index): its pattern's last token is required and the
+    match is exactly as long as the pattern's required tokens, so it took no optional word) is emitted at
+    `e - 1` by a state that was never copied, and such states stand in the order of their start, then of
+    their pattern: two plain matches come in the order (end, start, pattern).
+    """
+
+    def before(a: _Match, b: _Match) -> bool | None:
+        if abs(a[2] - b[2]) >= 2:
+            return a[2] < b[2]
+        pa, pb = plain.get(a[0]), plain.get(b[0])
+        if pa and pb and pa[0] == a[2] - a[1] and pb[0] == b[2] - b[1]:
+            return (a[2], a[1], pa[1]) < (b[2], b[1], pb[1])
+        return None
+
+    for run_a, run_b in itertools.combinations(runs, 2):
+        if any(before(a, b) is None for a in run_a for b in run_b):
             return None
     heads = [0] * len(runs)
-    out: list[tuple[int, int, int]] = []
-    seen: set[tuple[int, int, int]] = set()
-    while True:
-        live = [k for k, run in enumerate(runs) if heads[k] < len(run)]
-        if not live:
-            return out
-        k = min(live, key=lambda k: runs[k][heads[k]][2])
-        match = runs[k][heads[k]]
+    out: list[_Match] = []
+    while live := [k for k, run in enumerate(runs) if heads[k] < len(run)]:
+        k = next(k for k in live if all(before(runs[k][heads[k]], runs[j][heads[j]]) for j in live if j != k))
+        out.append(runs[k][heads[k]])
         heads[k] += 1
-        if match not in seen:  # spaCy keeps the first of equal matches
-            seen.add(match)
-            out.append(match)
+    return out
 
 
 class _Vocabulary:

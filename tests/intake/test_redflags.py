@@ -429,8 +429,8 @@ def test_indexed_matcher_returns_spacys_matches_in_spacys_order(monkeypatch: pyt
     paths = {"merged": 0, "run again": 0}
     merge = redflags._merge_by_end
 
-    def spy(runs):  # type: ignore[no-untyped-def]
-        merged = merge(runs)
+    def spy(runs, plain):  # type: ignore[no-untyped-def]
+        merged = merge(runs, plain)
         paths["merged" if merged is not None else "run again"] += 1
         return merged
 
