@@ -14,8 +14,10 @@ Any layer raises, none lowers: this layer, the model's own per-turn judgement an
 each produce an urgency and the session keeps `max_urgency` of them all, so no layer can lower what
 another raised. The emergency message is fixed text, never model output.
 
-The spaCy pipeline is built once, on first use (about a second), then each message costs about a
-millisecond of CPU (`manage.py eval_redflags --bench` prints p50/p95).
+The spaCy pipeline is built once per process, at start-up (`warm_up`, a few seconds), then each message
+costs a millisecond or two of CPU (`manage.py eval_redflags --bench` prints p50/p95/max): the matchers
+are indexed by each pattern's first word (`_IndexedMatcher`, the same matches as spaCy's own Matcher)
+and `manage.py eval_redflags --compare` checks the result against the slow reference pipeline.
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ DB-free: redflags.py and redflag_eval.py are pure. The spaCy pipeline is built o
 from __future__ import annotations
 
 import tomllib
+from pathlib import Path
 
 import pytest
 
@@ -497,6 +498,24 @@ def test_eval_command_prints_cpu_per_message() -> None:
     call_command("eval_redflags", "--bench", "--repeats", "1", stdout=out)
     text = out.getvalue()
     assert "CPU per message: p50" in text and "p95" in text and "Pipeline build" in text
+    assert "process CPU time; load average" in text  # CPU, not wall time, and how loaded the machine was
+
+
+def test_eval_command_compares_with_the_reference_on_another_suite(tmp_path: Path) -> None:
+    import json
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    rows = [
+        {"id": "T1-001", "text": "my chest is crushing and my left arm is numb", "expect": "emergent"},
+        {"id": "T1-002", "text": "had a stroke in 2015, fine now", "expect": "routine", "kind": "history"},
+        {"id": "T1-003", "text": "and now I'm sweating", "expect": "emergent", "history": ["pain down my left arm"]},
+    ]
+    (tmp_path / "batch_t1.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = StringIO()
+    call_command("eval_redflags", "--compare", "--suite", str(tmp_path), stdout=out)
+    assert "0 of 3 messages differ" in out.getvalue()
 
 
 def test_eval_command_refuses_zero_repeats() -> None:
