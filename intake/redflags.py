@@ -14,19 +14,22 @@ Any layer raises, none lowers: this layer, the model's own per-turn judgement an
 each produce an urgency and the session keeps `max_urgency` of them all, so no layer can lower what
 another raised. The emergency message is fixed text, never model output.
 
-The spaCy pipeline is built once, on first use (about a second), then each message costs about a
-millisecond of CPU (`manage.py eval_redflags --bench` prints p50/p95).
+The spaCy pipeline is built once per process, at start-up (`warm_up`, a few seconds), then each message
+costs a millisecond or two of CPU (`manage.py eval_redflags --bench` prints p50/p95/max): the matchers
+are indexed by each pattern's first word (`_IndexedMatcher`, the same matches as spaCy's own Matcher)
+and `manage.py eval_redflags --compare` checks the result against the slow reference pipeline.
 """
 
 from __future__ import annotations
 
 import difflib
 import functools
+import gc
 import itertools
 import re
 import threading
 import tomllib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -225,12 +228,252 @@ def _plain_first(tokens: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     return [tokens]
 
 
-def _skip_validation(component: Any, attr: str) -> None:
-    # spaCy validates each token pattern with pydantic as it is added: 5 s for our ~1,300 patterns.
-    # tests/intake/test_redflags.py validates them all once instead. Private names of medspaCy 1.3.
-    inner = getattr(getattr(component, attr, None), "_MedspacyMatcher__matcher", None)
-    if inner is not None:
+def _prepare_matcher(component: Any, attr: str, *, indexed: bool) -> None:
+    """Before rules are added: give a medspaCy component an `_IndexedMatcher` for its spaCy Matcher.
+
+    spaCy validates each token pattern with pydantic as it is added: seconds for our ~5,000 patterns,
+    so it is skipped; tests/intake/test_redflags.py validates them all once instead.
+    Private names of medspaCy 1.3 (requirements.txt pins it).
+    """
+    outer = getattr(component, attr)
+    inner = outer._MedspacyMatcher__matcher
+    if indexed:
+        outer._MedspacyMatcher__matcher = _IndexedMatcher(inner.vocab)
+    else:
         inner.validate = False
+
+
+_MATCHER_ATTRS = (("medspacy_target_matcher", "_TargetMatcher__matcher"), ("medspacy_context", "_ConText__matcher"))
+
+
+def _indexed_matchers(nlp: Any) -> list[_IndexedMatcher]:
+    return [getattr(nlp.get_pipe(name), attr)._MedspacyMatcher__matcher for name, attr in _MATCHER_ATTRS]
+
+
+# Token attributes a pattern's first word can be indexed by, and how a token's value is read (as spaCy does).
+_INDEX_ATTRS = {"NORM": "norm", "LOWER": "lower", "ORTH": "orth", "TEXT": "orth"}
+
+
+def _regex_prefixes(regex: str) -> list[str] | None:
+    r"""The words a first-token regex `^(?:w1|w2\S*|...)$` can start with, or None for any other regex.
+
+    Each alternative is read as a prefix (an exact word starts with itself), so the index may run a
+    group that then finds nothing, never the other way round.
+    """
+    m = re.fullmatch(r"\^\(\?:(.*)\)\$", regex)
+    if not m:
+        return None
+    prefixes, word, body, i = [], [], m.group(1), 0
+    while i <= len(body):
+        if i == len(body) or body[i] == "|":
+            if not word:
+                return None
+            prefixes.append("".join(word))
+            word = []
+        elif body.startswith(r"\S*", i) and (i + 3 == len(body) or body[i + 3] == "|"):
+            i += 2  # `\S*` at the end of an alternative: the word is a prefix
+        elif body[i] == "\\" and i + 1 < len(body) and not body[i + 1].isalnum():
+            word.append(body[i + 1])
+            i += 1
+        elif body[i] in r".^$*+?{}[]()\|":
+            return None
+        else:
+            word.append(body[i])
+        i += 1
+    return prefixes
+
+
+# A word a token must be: (token attribute, word hash), or (token attribute, prefix text) for a prefix.
+_Word = tuple[str, int | str]
+
+
+def _spec_words(spec: dict[str, Any], strings: Any) -> frozenset[_Word] | None:
+    """The words one token of a pattern can be (any one of them), or None if it may be absent or anything.
+
+    A regular expression of words (`^(?:w1|w2\\S*|...)$`, as `compile_pattern` writes them) is read as
+    prefixes: an exact word starts with itself, so the index may run a pattern that then finds nothing,
+    never the other way round.
+    """
+    if spec.get("OP", "1") not in ("1", "+"):
+        return None  # optional, repeated from none, or negated: the pattern matches without it
+    for attr, value in spec.items():
+        read = _INDEX_ATTRS.get(attr.upper()) if isinstance(attr, str) else None
+        if read is None:
+            continue
+        if isinstance(value, str):
+            return frozenset({(read, strings.add(value))})
+        if isinstance(value, dict) and len(value) == 1 and isinstance(value.get("IN"), list):
+            return frozenset((read, strings.add(str(v))) for v in value["IN"])
+        if isinstance(value, dict) and len(value) == 1 and isinstance(value.get("REGEX"), str):
+            prefixes = _regex_prefixes(value["REGEX"])
+            if prefixes:
+                return frozenset((read, p) for p in prefixes)
+    return None
+
+
+class _IndexedMatcher:
+    """spaCy's Matcher with its patterns indexed by their first word: the same matches, in the same order.
+
+    spaCy's Matcher starts every pattern at every token: ~5,000 patterns times each word of a message,
+    most of the CPU of a check. Here the patterns that start with the same token are one group, its own
+    spaCy Matcher, indexed by the words (or, for a regular expression of words, the prefixes) that
+    token can be; a message runs only the groups whose first word it contains. A pattern that starts
+    with anything else (a number, an operator) is in a group that runs on every message.
+
+    Exactness: spaCy moves each pattern's states independently and keeps them in order, so a Matcher of
+    some of the patterns returns exactly the full Matcher's matches of those patterns, in the same
+    relative order. Matches of two groups are merged into the full Matcher's order: a match ending at
+    token `e` is emitted while spaCy reads token `e - 1` or `e`, so two matches whose ends differ by two
+    or more come in the order of their ends. When two groups' matches end closer than that, the matched
+    patterns are run again together in one Matcher of just them (cached by the set), which is spaCy's
+    own order. `tests/intake/test_redflags.py` compares this with the full Matcher on every tuning message.
+    """
+
+    def __init__(self, vocab: Any) -> None:
+        self.vocab = vocab
+        self._patterns: list[tuple[str, list[dict[str, Any]]]] = []
+        self._groups: list[Any] | None = None
+        self._always: list[int] = []
+        # A word -> (the groups that start with it, the sets of words it belongs to).
+        self._index: dict[_Word, tuple[frozenset[int], frozenset[int]]] = {}
+        # Per group, what each of its patterns needs (one word of each set, by id), the weakest needs only.
+        self._needs: list[list[frozenset[int]]] = []
+        self._by_key: dict[int, list[int]] = {}
+        self._plain: dict[int, tuple[int, int]] = {}
+        self.merged = functools.lru_cache(maxsize=1024)(self._matcher)
+        self.word = functools.lru_cache(maxsize=8192)(self._word)
+
+    def add(self, key: str, patterns: list[list[dict[str, Any]]], on_match: Any = None) -> None:
+        if on_match is not None:
+            raise ValueError("the indexed matcher takes no on_match callbacks")
+        self._patterns.extend((key, p) for p in patterns)
+        self._groups = None
+
+    def _matcher(self, indices: Iterable[int]) -> Any:
+        from spacy.matcher import Matcher
+
+        matcher = Matcher(self.vocab, validate=False)
+        for i in sorted(indices):  # the full Matcher's order
+            key, pattern = self._patterns[i]
+            matcher.add(key, [pattern])
+        return matcher
+
+    def build(self) -> None:
+        """Group and compile the patterns (once, after the last `add`)."""
+        import json
+
+        by_first: dict[str, list[int]] = {}
+        self._by_key = {}
+        for i, (key, pattern) in enumerate(self._patterns):
+            self._by_key.setdefault(self.vocab.strings.add(key), []).append(i)
+            by_first.setdefault(json.dumps(pattern[0], sort_keys=True), []).append(i)
+        strings = self.vocab.strings
+        self._always, self._needs = [], []
+        clause_ids: dict[frozenset[_Word], int] = {}
+        first: dict[_Word, set[int]] = {}
+        groups = []
+        for g, (first_spec, indices) in enumerate(by_first.items()):
+            groups.append(self._matcher(indices))
+            needs = set()
+            for i in indices:
+                specs = (_spec_words(spec, strings) for spec in self._patterns[i][1])
+                needs.add(frozenset(clause_ids.setdefault(w, len(clause_ids)) for w in specs if w is not None))
+            self._needs.append([n for n in needs if not any(other < n for other in needs)])
+            first_words = _spec_words(json.loads(first_spec), strings)
+            if first_words is None:
+                self._always.append(g)
+            for word in first_words or ():
+                first.setdefault(word, set()).add(g)
+        clauses: dict[_Word, set[int]] = {}
+        for words, c in clause_ids.items():
+            for word in words:
+                clauses.setdefault(word, set()).add(c)
+        self._index = {
+            w: (frozenset(first.get(w, ())), frozenset(clauses.get(w, ()))) for w in first.keys() | clauses.keys()
+        }
+        self._reads = sorted({read for read, _ in self._index})
+        self._longest = {
+            read: max((len(w) for r, w in self._index if r == read and isinstance(w, str)), default=0)
+            for read in self._reads
+        }
+        # Patterns whose matches can be "plain" (see _merge_by_end): key -> (required tokens, pattern index).
+        self._plain = {}
+        for key, indices in self._by_key.items():
+            pattern = self._patterns[indices[0]][1]
+            ops = [spec.get("OP") for spec in pattern]
+            if len(indices) == 1 and ops[-1] is None and set(ops) <= {None, "?", "*"}:
+                self._plain[key] = (ops.count(None), indices[0])
+        self._groups = groups
+        self.merged.cache_clear()
+        self.word.cache_clear()
+
+    def _word(self, read: str, value: int) -> tuple[frozenset[int], frozenset[int]]:
+        """For one word of a message: the groups that start with it, and the needs (sets of words) it meets."""
+        nothing: tuple[frozenset[int], frozenset[int]] = (frozenset(), frozenset())
+        found = [self._index.get((read, value), nothing)]
+        if self._longest[read]:
+            text = self.vocab.strings[value]
+            longest = min(len(text), self._longest[read])
+            found.extend(self._index.get((read, text[:k]), nothing) for k in range(1, longest + 1))
+        return frozenset().union(*(g for g, _ in found)), frozenset().union(*(c for _, c in found))
+
+    def _candidates(self, doc: Any) -> list[int]:
+        """The groups that could match: the message has their first word and every word one of their
+        patterns needs."""
+        found, met = set(self._always), set()
+        for token in doc:
+            for read in self._reads:
+                groups, needs = self.word(read, getattr(token, read))
+                found.update(groups)
+                met.update(needs)
+        return sorted(g for g in found if any(need <= met for need in self._needs[g]))
+
+    def __call__(self, doc: Any) -> list[tuple[int, int, int]]:
+        if self._groups is None:
+            self.build()
+        assert self._groups is not None
+        runs = [run for g in self._candidates(doc) if (run := self._groups[g](doc))]
+        if len(runs) <= 1:
+            return runs[0] if runs else []
+        merged = _merge_by_end(runs, self._plain)
+        if merged is not None:
+            return merged
+        keys = {key for run in runs for key, _, _ in run}
+        return self.merged(frozenset(i for key in keys for i in self._by_key[key]))(doc)
+
+
+_Match = tuple[int, int, int]  # (key, start, end), as spaCy's Matcher returns them
+
+
+def _merge_by_end(runs: list[list[_Match]], plain: dict[int, tuple[int, int]]) -> list[_Match] | None:
+    """Merge several groups' matches into spaCy's order, or None when that order cannot be told.
+
+    spaCy emits a match ending at token `e` while it reads token `e - 1` or `e`, in the order its states
+    stand at that token. So matches whose ends differ by two or more come in the order of their ends.
+    A "plain" match (`plain[key]` = (tokens, pattern index): its pattern's last token is required and the
+    match is exactly as long as the pattern's required tokens, so it took no optional word) is emitted at
+    `e - 1` by a state that was never copied, and such states stand in the order of their start, then of
+    their pattern: two plain matches come in the order (end, start, pattern).
+    """
+
+    def before(a: _Match, b: _Match) -> bool | None:
+        if abs(a[2] - b[2]) >= 2:
+            return a[2] < b[2]
+        pa, pb = plain.get(a[0]), plain.get(b[0])
+        if pa and pb and pa[0] == a[2] - a[1] and pb[0] == b[2] - b[1]:
+            return (a[2], a[1], pa[1]) < (b[2], b[1], pb[1])
+        return None
+
+    for run_a, run_b in itertools.combinations(runs, 2):
+        if any(before(a, b) is None for a in run_a for b in run_b):
+            return None
+    heads = [0] * len(runs)
+    out: list[_Match] = []
+    while live := [k for k, run in enumerate(runs) if heads[k] < len(run)]:
+        k = next(k for k in live if all(before(runs[k][heads[k]], runs[j][heads[j]]) for j in live if j != k))
+        out.append(runs[k][heads[k]])
+        heads[k] += 1
+    return out
 
 
 class _Vocabulary:
@@ -354,6 +597,16 @@ _NLP_LOCK = threading.RLock()
 @functools.cache
 def _nlp() -> Any:
     """The pipeline, built once per process: blank English, sentencizer, TargetMatcher, ConText."""
+    return _pipeline(indexed=True)
+
+
+@functools.cache
+def _reference_nlp() -> Any:
+    """The same pipeline on spaCy's own Matchers: slow, the reference `reference_evaluate` reads with."""
+    return _pipeline(indexed=False)
+
+
+def _pipeline(*, indexed: bool) -> Any:
     import spacy
     from medspacy.context import ConText, ConTextRule  # noqa: F401 (registers the factory)
     from medspacy.target_matcher import TargetMatcher, TargetRule  # noqa: F401
@@ -366,21 +619,25 @@ def _nlp() -> Any:
     rules = []
     for name, concept in _load("concepts.toml")["concept"].items():
         for line in concept["patterns"]:
-            rules.extend(
-                TargetRule(line, name, pattern=p) for p in compile_pattern(line, nlp.tokenizer, hedges=True)
-            )
+            rules.extend(TargetRule(line, name, pattern=p) for p in compile_pattern(line, nlp.tokenizer, hedges=True))
     ctx_rules = _context_rules(nlp.tokenizer)
     words = _Vocabulary([r.pattern for r in rules] + [r.pattern for r in ctx_rules])
     nlp.add_pipe("redflag_norms").vocabulary = words
     matcher = nlp.add_pipe("medspacy_target_matcher", config={"result_type": "group", "prune": False})
-    _skip_validation(matcher, "_TargetMatcher__matcher")
+    _prepare_matcher(matcher, "_TargetMatcher__matcher", indexed=indexed)
     matcher.add(rules)
     context = nlp.add_pipe(
         "medspacy_context",
         config={"rules": None, "input_span_type": "group", "span_attrs": None, "prune_on_target_overlap": True},
     )
-    _skip_validation(context, "_ConText__matcher")
+    _prepare_matcher(context, "_ConText__matcher", indexed=indexed)
     context.add(ctx_rules)
+    if indexed:
+        for inner in _indexed_matchers(nlp):
+            inner.build()
+    # The pipeline lives as long as the process: ~190,000 objects a full garbage collection would walk
+    # each time (0.25-0.5 s of CPU, on whichever patient's turn triggers it). Frozen, it walks none of them.
+    gc.freeze()
     return nlp
 
 
@@ -408,9 +665,13 @@ def clear_cache() -> None:
     """Forget every message and word seen (the benchmark times first sight)."""
     _message_hits.cache_clear()
     _present_verb.cache_clear()
-    norms = _nlp().get_pipe("redflag_norms")
+    nlp = _nlp()
+    norms = nlp.get_pipe("redflag_norms")
     if norms.vocabulary is not None:
         norms.vocabulary.read.cache_clear()
+    for inner in _indexed_matchers(nlp):
+        inner.merged.cache_clear()
+        inner.word.cache_clear()
 
 
 def warm_up() -> None:
@@ -439,15 +700,33 @@ def _normalise(text: str) -> str:
     return re.sub(r"(\d)([cCfF])\b", r"\1 \2", text)
 
 
+_MessageHits = tuple[tuple[str, str, int, int, frozenset[str]], ...]
+
+
 @functools.lru_cache(maxsize=4096)
-def _message_hits(text: str) -> tuple[tuple[str, str, int, int, frozenset[str]], ...]:
+def _message_hits(text: str) -> _MessageHits:
     """The signs in one message with their ConText modifiers. Cached: each turn re-reads the earlier messages."""
     nlp = _nlp()
     with _NLP_LOCK:  # spaCy adds new words to a shared vocabulary: one message at a time per process
+        doc = nlp.make_doc(_normalise(text))
+        for name, component in nlp.pipeline:
+            if name == "medspacy_context" and not doc.spans.get("medspacy_spans"):
+                break  # no sign, nothing for ConText to read (it would only find modifiers of nothing)
+            doc = component(doc)
+    return _signs(doc)
+
+
+def _reference_hits(text: str) -> _MessageHits:
+    """`_message_hits` the slow way: spaCy's own Matchers, every component on every message, no cache."""
+    nlp = _reference_nlp()
+    with _NLP_LOCK:
         doc = nlp(_normalise(text))
+    return _signs(doc)
+
+
+def _signs(doc: Any) -> _MessageHits:
     return tuple(
-        (span.label_, span.text, span.start, span.end, _modifiers(span))
-        for span in doc.spans.get("medspacy_spans", [])
+        (span.label_, span.text, span.start, span.end, _modifiers(span)) for span in doc.spans.get("medspacy_spans", [])
     )
 
 
@@ -495,11 +774,11 @@ def _modifiers(span: Any) -> frozenset[str]:
     return frozenset(mods)
 
 
-def _hits(texts: Sequence[str]) -> list[_Hit]:
+def _hits(texts: Sequence[str], read: Callable[[str], _MessageHits]) -> list[_Hit]:
     return [
         _Hit(concept, words, i == 0, i, start, end, mods)
         for i, text in enumerate(texts)
-        for concept, words, start, end, mods in _message_hits(text)
+        for concept, words, start, end, mods in read(text)
     ]
 
 
@@ -644,7 +923,20 @@ def evaluate(text: str, *, history: Sequence[str] = ()) -> RedFlagResult:
     A sign only in earlier messages does not raise again; it can complete a sign in the latest one
     (arm pain earlier, sweating now).
     """
-    hits = _hits([text, *history])
+    return _evaluate([text, *history], _message_hits)
+
+
+def reference_evaluate(text: str, *, history: Sequence[str] = ()) -> RedFlagResult:
+    """`evaluate` read by the slow reference pipeline (spaCy's own Matchers, ConText on every message).
+
+    The fast path must give the same result for every message: `tests/intake/test_redflags.py` and
+    `manage.py eval_redflags --compare` check it on the whole suite.
+    """
+    return _evaluate([text, *history], _reference_hits)
+
+
+def _evaluate(texts: Sequence[str], read: Callable[[str], _MessageHits]) -> RedFlagResult:
+    hits = _hits(texts, read)
     findings = [f for cat in CATEGORIES if (f := _finding(cat, hits))]
     by_key = {c.key: c for c in CATEGORIES}
     matched = _ordered(by_key[f.category] for f in findings if f.urgency == "emergent")

@@ -6,6 +6,7 @@ DB-free: redflags.py and redflag_eval.py are pure. The spaCy pipeline is built o
 from __future__ import annotations
 
 import tomllib
+from pathlib import Path
 
 import pytest
 
@@ -395,6 +396,76 @@ def test_pattern_syntax() -> None:
     assert pattern[3] == {"NORM": {"REGEX": r"^(?:weak\S*)$"}}
 
 
+# --- the fast path reads exactly what the slow one reads --------------------------------------------
+
+
+def test_fast_path_gives_the_reference_result_for_every_tuning_message() -> None:
+    # The indexed matchers and skipping ConText on a message without signs are speed only: urgency,
+    # categories, signs, the patient's words and the message must be those of spaCy's own Matchers
+    # with every component run. `manage.py eval_redflags --compare` checks the held-out batches too.
+    cases = [c for c in redflag_eval.load_suite() if not c.held_out]
+    different = redflag_eval.differences_from_reference(cases)
+    assert [c.id for c in different] == []
+
+
+# Written for this test, not taken from the suite: several signs in one message, signs that overlap or
+# end on neighbouring words, hedges and fillers between words, words that start with a vocabulary stem.
+FRESH_MESSAGES = [
+    "crushing chest pain going down my left arm and my jaw and I'm sweating buckets",
+    "she is not breathing properly, lips are going blue and she's really really drowsy",
+    "my face is sort of drooping on one side and my words come out slurred",
+    "bleeding heavily since the birth, soaking a pad every hour, feel faint",
+    "took the whole bottle of my sleeping pills about an hour ago, want to die",
+    "no chest pain, no shortness of breath, just a cough for a week",
+    "my dad had a stroke in 2019 and my mum has asthma",
+    "baby is 6 weeks old with a temp of 38.5 and wont feed",
+    "hit my head on the cupboard, threw up twice and now I'm confused",
+    "throat closing up after eating peanuts, tongue swelling, epipen didn't help",
+    "worst headache of my life, stiff neck and a rash that doesn't fade under a glass",
+    "",
+    "ok",
+    "I take lisinopril 10 mg and metformin 500 mg twice a day",
+]
+
+
+def test_indexed_matcher_returns_spacys_matches_in_spacys_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    nlp = redflags._nlp()
+    paths = {"merged": 0, "run again": 0}
+    merge = redflags._merge_by_end
+
+    def spy(runs, plain):  # type: ignore[no-untyped-def]
+        merged = merge(runs, plain)
+        paths["merged" if merged is not None else "run again"] += 1
+        return merged
+
+    monkeypatch.setattr(redflags, "_merge_by_end", spy)
+    indexed = redflags._indexed_matchers(nlp)
+    full = [m._matcher(range(len(m._patterns))) for m in indexed]  # one spaCy Matcher of every pattern
+    for text in FRESH_MESSAGES:
+        doc = nlp(redflags._normalise(text))  # the matchers read each token's NORM, LOWER and tag
+        for m, spacy_matcher in zip(indexed, full, strict=True):
+            assert m(doc) == spacy_matcher(doc), text
+    assert paths["merged"] and paths["run again"], paths  # both ways of merging groups were exercised
+
+
+def test_index_reads_words_only_where_a_token_must_be_one_of_them() -> None:
+    assert redflags._regex_prefixes(r"^(?:bleed\S*|blood|c\-section)$") == ["bleed", "blood", "c-section"]
+    assert redflags._regex_prefixes(r"^(?:[0-9]+(?:\.[0-9]+)?)$") is None  # a number: not indexed
+    assert redflags._regex_prefixes(r"^(?:a\S*b)$") is None
+    assert redflags._regex_prefixes(r"^(?:\S*)$") is None  # any word
+    strings = redflags._nlp().vocab.strings
+    assert redflags._spec_words({"NORM": "chest"}, strings) == {("norm", strings["chest"])}
+    assert redflags._spec_words({"LOWER": {"IN": ["hx", "pmh"]}}, strings) == {
+        ("lower", strings["hx"]),
+        ("lower", strings["pmh"]),
+    }
+    assert redflags._spec_words({"NORM": {"REGEX": r"^(?:weak\S*)$"}}, strings) == {("norm", "weak")}
+    assert redflags._spec_words({"NORM": "chest", "OP": "?"}, strings) is None  # may be absent
+    assert redflags._spec_words({"NORM": {"NOT_IN": ["not"]}}, strings) is None  # anything else
+    assert redflags._spec_words({"TAG": "HEDGE", "OP": "*"}, strings) is None
+    assert redflags._spec_words({"LIKE_NUM": True}, strings) is None
+
+
 # --- urgency only goes up ---------------------------------------------------------------------------
 
 
@@ -430,6 +501,24 @@ def test_eval_command_prints_cpu_per_message() -> None:
     call_command("eval_redflags", "--bench", "--repeats", "1", stdout=out)
     text = out.getvalue()
     assert "CPU per message: p50" in text and "p95" in text and "Pipeline build" in text
+    assert "process CPU time; load average" in text  # CPU, not wall time, and how loaded the machine was
+
+
+def test_eval_command_compares_with_the_reference_on_another_suite(tmp_path: Path) -> None:
+    import json
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    rows = [
+        {"id": "T1-001", "text": "my chest is crushing and my left arm is numb", "expect": "emergent"},
+        {"id": "T1-002", "text": "had a stroke in 2015, fine now", "expect": "routine", "kind": "history"},
+        {"id": "T1-003", "text": "and now I'm sweating", "expect": "emergent", "history": ["pain down my left arm"]},
+    ]
+    (tmp_path / "batch_t1.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = StringIO()
+    call_command("eval_redflags", "--compare", "--suite", str(tmp_path), stdout=out)
+    assert "0 of 3 messages differ" in out.getvalue()
 
 
 def test_eval_command_refuses_zero_repeats() -> None:
