@@ -54,3 +54,45 @@ class DatabaseBusyMiddleware:
 
     def process_exception(self, request: HttpRequest, exc: Exception) -> HttpResponse | None:
         return busy_response(request, exc) if isinstance(exc, BUSY_ERRORS) else None
+
+
+# --- Turns in flight: admission control per web process ---------------------------------------------
+# A web process has one event loop on one core. When more chat turns arrive than that core can carry
+# (each costs some milliseconds of CPU, docs/benchmarks/stream.md), fair scheduling makes every turn
+# late: all of them run past the chat budget together and none is answered. A cap on the turns a
+# process carries at once serves the admitted ones on time and tells the rest at once, with a 503 that
+# the chat page shows beside the patient's message, still in the box, to send again (never lost).
+TURNS_BUSY_DETAIL = "We are very busy right now. Your message is kept; please send it again in a moment."
+
+
+class TurnSlots:
+    """A counter of the chat turns this process is carrying; one event loop, so no lock is needed."""
+
+    def __init__(self) -> None:
+        self.in_flight = 0
+
+    def take(self, limit: int) -> Callable[[], None] | None:
+        """A slot, as the function that gives it back (safe to call twice); None when all are taken.
+        A limit of 0 or less means no cap."""
+        if 0 < limit <= self.in_flight:
+            return None
+        self.in_flight += 1
+        given_back = False
+
+        def give_back() -> None:
+            nonlocal given_back
+            if not given_back:
+                given_back = True
+                self.in_flight -= 1
+
+        return give_back
+
+
+turn_slots = TurnSlots()
+
+
+def turns_busy_response() -> HttpResponse:
+    logger.warning("chat turns in flight at the cap (%d): answered 503", turn_slots.in_flight)
+    response = JsonResponse({"detail": TURNS_BUSY_DETAIL}, status=503)
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
