@@ -510,10 +510,8 @@ async def _astream_once(*, timeout: float, **kwargs: Any) -> AsyncIterator[Strea
             async with _client(for_async=True).aio.interactions.with_streaming_response.create(
                 stream=True, timeout=timeout, **_raw_body_kwargs(kwargs)
             ) as response:
-                async for line in response.iter_lines():
-                    if not line.startswith("data:"):
-                        continue  # `event:` names repeat `event_type`; blank lines end events
-                    event = json.loads(line[5:])
+                async for line in _sse_data_lines(response.iter_bytes()):
+                    event = json.loads(line)
                     kind = event.get("event_type")
                     if kind == "step.delta":
                         delta = event.get("delta") or {}
@@ -566,6 +564,24 @@ async def _astream_once(*, timeout: float, **kwargs: Any) -> AsyncIterator[Strea
             model_steps=model_steps,
         )
     )
+
+
+async def _sse_data_lines(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """The `data:` payloads of a server-sent event stream, from its raw bytes.
+
+    The stream's other lines (`event:` names repeat each event's `event_type`; blank lines end events)
+    are skipped. Splitting the bytes here replaces httpx's text and line decoders, two generator layers
+    per network chunk (about a third of the CPU of reading a streamed reply); JSON is UTF-8, and
+    `json.loads` takes the bytes as they are."""
+    rest = b""
+    async for chunk in chunks:
+        lines = (rest + chunk).split(b"\n")
+        rest = lines.pop()  # an unfinished line waits for the next chunk
+        for line in lines:
+            if line.startswith(b"data:"):
+                yield line[5:].rstrip(b"\r")
+    if rest.startswith(b"data:"):
+        yield rest[5:].rstrip(b"\r")
 
 
 def _parse_arguments(raw: str) -> dict[str, Any]:

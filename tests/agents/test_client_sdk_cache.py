@@ -218,3 +218,22 @@ def test_the_inline_auth_hook_is_installed_and_the_sdk_still_hops() -> None:
     assert adapters.SyncToAsyncBeforeRequestAdapter.before_request is client._auth_inline_before_request
     # If the SDK stops sending its sync hooks to a thread, the workaround is dead code: remove it.
     assert "asyncio.to_thread" in inspect.getsource(client._sdk_adapter_before_request)
+
+
+async def test_sse_data_lines_are_split_from_raw_bytes_across_chunks() -> None:
+    async def chunks(*parts: bytes) -> Any:
+        for part in parts:
+            yield part
+
+    wire = (
+        'event: step.delta\r\ndata: {"text": "caf\u00e9"}\r\n\r\n'
+        'event: done\ndata:{"n": 2}\n\n: comment\ndata: {"n": 3}'
+    )
+    raw = wire.encode()
+    # Every split point, including inside the two bytes of the "é" and inside "\r\n".
+    for cut in range(1, len(raw)):
+        got = [json.loads(line) async for line in client._sse_data_lines(chunks(raw[:cut], raw[cut:]))]
+        assert got == [{"text": "caf\u00e9"}, {"n": 2}, {"n": 3}], cut
+    one_byte_each = [raw[i : i + 1] for i in range(len(raw))]
+    got = [json.loads(x) async for x in client._sse_data_lines(chunks(*one_byte_each))]
+    assert got == [{"text": "caf\u00e9"}, {"n": 2}, {"n": 3}]
