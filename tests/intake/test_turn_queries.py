@@ -74,3 +74,35 @@ def test_the_lease_reads_what_the_orm_reads(staff_api, demo_patient):
         services._lease_acquire(body["id"], allowed=(IntakeSession.Status.ACTIVE,))
     with pytest.raises(services.IntakeNotFoundError):
         services._lease_acquire(body["id"] + 1000, allowed=(IntakeSession.Status.ACTIVE,))
+
+
+def test_rows_inserted_without_the_orm_read_back_as_the_orm_writes_them(staff_api, demo_patient):
+    from django.utils import timezone
+
+    from intake import services
+    from intake.models import IntakeRecord, IntakeRecordVersion, IntakeTurn
+
+    body = staff_api.post("/api/v1/intakes", {"patient_id": demo_patient.pk}).json()
+    before = timezone.now()
+    services._rows_insert(
+        IntakeTurn,
+        [
+            {"session_id": body["id"], "index": 5, "role": "tool", "text": "[tool call] x", "latency_ms": 7},
+            {"session_id": body["id"], "index": 6, "role": "model", "text": "Caf\u00e9? \u2713", "input_tokens": 3},
+        ],
+    )
+    tool, model = IntakeTurn.objects.filter(session_id=body["id"], index__in=[5, 6]).order_by("index")
+    assert (tool.role, tool.text, tool.latency_ms, tool.attachments, tool.idempotency_key) == (
+        "tool",
+        "[tool call] x",
+        7,
+        [],
+        "",
+    )
+    assert (model.text, model.input_tokens, model.step) == ("Caf\u00e9? \u2713", 3, 0)
+    assert before <= model.created_at <= timezone.now()
+    record = IntakeRecord.objects.get(session_id=body["id"])
+    document = {"nested": {"list": [1, "two", None]}, "text": "O'Brien \u00e9"}
+    version = {"record_id": record.pk, "version": 9, "turn": 2, "document": document}
+    services._rows_insert(IntakeRecordVersion, [version])
+    assert IntakeRecordVersion.objects.get(record=record, version=9).document == document
