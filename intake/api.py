@@ -27,7 +27,7 @@ from ninja.utils import check_csrf
 
 from intake import links, selectors, services
 from intake.attachments import MAX_ATTACHMENTS_PER_TURN, Attachment, AttachmentError, attachment_parse
-from intake.busy import BUSY_DETAIL, BUSY_ERRORS, busy_response, turn_slots, turns_busy_response
+from intake.busy import BUSY_DETAIL, BUSY_ERRORS, busy_response, turn_slot_take, turns_busy_response
 from intake.ratelimit import RateLimitedError, rate_limit_check, rate_limit_refund
 from patients import services as patient_services
 from patients.models import PatientSummary
@@ -380,7 +380,7 @@ def _attachments(payload: MessageIn) -> list[Attachment]:
     tags=["intake"],
 )
 async def intake_message(request: HttpRequest, intake_id: int, payload: MessageIn) -> Any:
-    give_back = turn_slots.take(settings.CHAT_MAX_TURNS_IN_FLIGHT)
+    give_back = turn_slot_take(payload.text, settings.CHAT_MAX_TURNS_IN_FLIGHT)
     if give_back is None:
         return turns_busy_response()  # before anything is read or stored: the page keeps the message
     try:
@@ -409,7 +409,7 @@ def _sse(event: str, data: dict[str, Any]) -> bytes:
     summary="Send a message; the reply streams as server-sent events (delta, then done or error)",
 )
 async def intake_message_stream(request: HttpRequest, intake_id: int, payload: MessageIn) -> HttpResponse:
-    give_back = turn_slots.take(settings.CHAT_MAX_TURNS_IN_FLIGHT)
+    give_back = turn_slot_take(payload.text, settings.CHAT_MAX_TURNS_IN_FLIGHT)
     if give_back is None:
         return turns_busy_response()  # before anything is read or stored: the page keeps the message
     try:

@@ -91,6 +91,20 @@ class TurnSlots:
 turn_slots = TurnSlots()
 
 
+def turn_slot_take(text: str, limit: int) -> Callable[[], None] | None:
+    """A slot for a chat turn, or None: answer 503. A message that reads as an emergency on its own
+    is never turned away (its fixed emergency advice must not wait for a quieter moment): the red-flag
+    rules run on it here, at a few ms of CPU, and it is admitted past the cap."""
+    give_back = turn_slots.take(limit)
+    if give_back is None:
+        from intake import redflags  # spaCy: imported by the chat path anyway, not by every user of busy.py
+
+        if redflags.evaluate(text or "").matched:
+            logger.warning("chat turns in flight at the cap (%d): an emergency admitted past it", turn_slots.in_flight)
+            give_back = turn_slots.take(0)
+    return give_back
+
+
 def turns_busy_response() -> HttpResponse:
     logger.warning("chat turns in flight at the cap (%d): answered 503", turn_slots.in_flight)
     response = JsonResponse({"detail": TURNS_BUSY_DETAIL}, status=503)

@@ -97,3 +97,25 @@ async def test_a_refused_turn_gives_its_slot_back(use_emulator: Any, settings: A
     assert answered.status_code == 200
     assert b"event: done" in b"".join([chunk async for chunk in answered.streaming_content])
     assert turn_slots.in_flight == 0
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_an_emergency_is_never_turned_away_by_the_cap(use_emulator: Any, settings: Any) -> None:
+    settings.CHAT_MAX_TURNS_IN_FLIGHT = 1
+    intake_id, token = await sync_to_async(_new_intake)()
+    other_turn = turn_slots.take(1)  # the process is at its cap
+    assert other_turn is not None
+    try:
+        response = await AsyncClient().post(
+            f"/api/v1/intakes/{intake_id}/messages/stream",
+            data=json.dumps({"text": "My face is drooping on one side and my words come out slurred."}),
+            content_type="application/json",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert response.status_code == 200
+        body = b"".join([chunk async for chunk in response.streaming_content]).decode()
+    finally:
+        other_turn()
+    first = body.split("\n\n")[0]
+    assert first.startswith("event: delta") and "911" in first, "the emergency advice comes first, at once"
+    assert turn_slots.in_flight == 0
