@@ -27,7 +27,7 @@ from ninja.utils import check_csrf
 
 from intake import links, selectors, services
 from intake.attachments import MAX_ATTACHMENTS_PER_TURN, Attachment, AttachmentError, attachment_parse
-from intake.busy import BUSY_DETAIL, BUSY_ERRORS, busy_response
+from intake.busy import BUSY_DETAIL, BUSY_ERRORS, busy_response, turn_slot_take, turns_busy_response
 from intake.ratelimit import RateLimitedError, rate_limit_check, rate_limit_refund
 from patients import services as patient_services
 from patients.models import PatientSummary
@@ -379,16 +379,22 @@ def _attachments(payload: MessageIn) -> list[Attachment]:
     response={200: MessageOut, 400: Error, 404: Error, 409: Error, 413: Error, 415: Error, 422: Error, 503: Error},
     tags=["intake"],
 )
-async def intake_message(request: HttpRequest, intake_id: int, payload: MessageIn) -> dict[str, Any]:
-    _intake_id_allowed(request, intake_id, "intake.start_intake")
-    with _model_call_budget(intake_id):
-        outcome = await services.aintake_turn_submit(
-            session_id=intake_id,
-            text=payload.text,
-            attachments=_attachments(payload),
-            language=payload.language,
-            idempotency_key=_idempotency_key(request),
-        )
+async def intake_message(request: HttpRequest, intake_id: int, payload: MessageIn) -> Any:
+    give_back = turn_slot_take(payload.text, settings.CHAT_MAX_TURNS_IN_FLIGHT)
+    if give_back is None:
+        return turns_busy_response()  # before anything is read or stored: the page keeps the message
+    try:
+        _intake_id_allowed(request, intake_id, "intake.start_intake")
+        with _model_call_budget(intake_id):
+            outcome = await services.aintake_turn_submit(
+                session_id=intake_id,
+                text=payload.text,
+                attachments=_attachments(payload),
+                language=payload.language,
+                idempotency_key=_idempotency_key(request),
+            )
+    finally:
+        give_back()
     return outcome.as_dict()
 
 
@@ -403,31 +409,44 @@ def _sse(event: str, data: dict[str, Any]) -> bytes:
     summary="Send a message; the reply streams as server-sent events (delta, then done or error)",
 )
 async def intake_message_stream(request: HttpRequest, intake_id: int, payload: MessageIn) -> HttpResponse:
-    _intake_id_allowed(request, intake_id, "intake.start_intake")
-    with _model_call_budget(intake_id):
-        immediate, events = await services.aintake_turn_stream(
-            session_id=intake_id,
-            text=payload.text,
-            attachments=_attachments(payload),
-            language=payload.language,
-            idempotency_key=_idempotency_key(request),
-        )
+    give_back = turn_slot_take(payload.text, settings.CHAT_MAX_TURNS_IN_FLIGHT)
+    if give_back is None:
+        return turns_busy_response()  # before anything is read or stored: the page keeps the message
+    try:
+        _intake_id_allowed(request, intake_id, "intake.start_intake")
+        with _model_call_budget(intake_id):
+            immediate, events = await services.aintake_turn_stream(
+                session_id=intake_id,
+                text=payload.text,
+                attachments=_attachments(payload),
+                language=payload.language,
+                idempotency_key=_idempotency_key(request),
+            )
+    except BaseException:
+        give_back()
+        raise
 
     async def body() -> Any:
-        if immediate is not None:
-            yield _sse("done", {"type": "done", **immediate.as_dict()})
-            return
-        assert events is not None
         try:
-            async for event in events:
-                yield _sse(event["type"], event)
-        except BUSY_ERRORS:  # the 200 is already sent: say it in the stream
-            logger.warning("intake %s: database unavailable mid-stream", intake_id)
-            yield _sse("error", {"type": "error", "detail": BUSY_DETAIL})
+            if immediate is not None:
+                yield _sse("done", {"type": "done", **immediate.as_dict()})
+                return
+            assert events is not None
+            try:
+                async for event in events:
+                    yield _sse(event["type"], event)
+            except BUSY_ERRORS:  # the 200 is already sent: say it in the stream
+                logger.warning("intake %s: database unavailable mid-stream", intake_id)
+                yield _sse("error", {"type": "error", "detail": BUSY_DETAIL})
+        finally:
+            give_back()
 
     response = StreamingHttpResponse(body(), content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"  # proxies must not hold the stream back
+    # A body never started (the patient left first) has no `finally` to run: closing the response
+    # gives the slot back too (twice is harmless).
+    response._resource_closers.append(give_back)
     return response
 
 

@@ -9,18 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass, field
 from dataclasses import replace as dataclasses_replace
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Count, F, Max, Q
+from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from pydantic import ValidationError
 
 from agents import client
@@ -201,11 +203,9 @@ def intake_session_for_token(token: str) -> IntakeSession | None:
     return IntakeSession.objects.select_related("patient").filter(token_hash=token_hash(token)).first()
 
 
-def _scope_for(session: IntakeSession) -> ehr.PatientScope:
+def _scope_for(*, session_id: int, patient_id: int, fhir_patient_id: str) -> ehr.PatientScope:
     return ehr.PatientScope(
-        patient_id=session.patient_id,
-        fhir_patient_id=session.patient.fhir_patient_id,
-        actor_label=f"intake-session:{session.pk}",
+        patient_id=patient_id, fhir_patient_id=fhir_patient_id, actor_label=f"intake-session:{session_id}"
     )
 
 
@@ -213,53 +213,105 @@ def _scope_for(session: IntakeSession) -> ehr.PatientScope:
 # Lease and head: compare-and-set, no lock held during the model call
 
 
+def _db_datetime(value: Any) -> Any:
+    """A datetime read by raw SQL: SQLite gives a naive one (or text) in UTC, PostgreSQL an aware one."""
+    if isinstance(value, str):
+        value = parse_datetime(value)
+    if value is not None and settings.USE_TZ and timezone.is_naive(value):
+        value = timezone.make_aware(value, UTC)
+    return value
+
+
+def _db_json(value: Any) -> Any:
+    """A JSON column read by raw SQL: Django's backends hand it over as text."""
+    return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+def _lease_sql() -> tuple[str, str]:
+    """The lease claim and the turn's read as two plain statements (SQLite and PostgreSQL alike).
+
+    Through the ORM they were four queries whose compilation cost more CPU than the database's work
+    (the turn aggregate alone 2 ms): the largest part of a turn's ORM time (docs/benchmarks/stream.md)."""
+    q = connection.ops.quote_name
+    session = IntakeSession._meta.db_table
+    claim = (
+        f"UPDATE {q(session)} SET {q('lease_token')} = %s, {q('lease_expires_at')} = %s "  # noqa: S608 (names only)
+        f"WHERE {q('id')} = %s AND {q('status')} IN ({{statuses}}) "
+        f"AND ({q('lease_token')} = '' OR {q('lease_expires_at')} < %s)"
+    )
+    role, index = q("role"), q("index")
+    read = (
+        f"SELECT s.{q('status')}, s.{q('head_interaction_id')}, s.{q('head_version')}, "  # noqa: S608 (names only)
+        f"s.{q('head_created_at')}, "
+        f"s.{q('step_index')}, s.{q('urgency')}, s.{q('store')}, s.{q('answers')}, s.{q('patient_id')}, "
+        f"p.{q('fhir_patient_id')}, r.{q('id')}, r.{q('version')}, r.{q('document')}, "
+        f"t.last, t.last_model, t.last_patient, t.patients "
+        f"FROM {q(session)} s "
+        f"JOIN {q(Patient._meta.db_table)} p ON p.{q('id')} = s.{q('patient_id')} "
+        f"LEFT JOIN {q(IntakeRecord._meta.db_table)} r ON r.{q('session_id')} = s.{q('id')} "
+        f"CROSS JOIN (SELECT MAX({index}) AS last, "
+        f"MAX(CASE WHEN {role} = %s THEN {index} END) AS last_model, "
+        f"MAX(CASE WHEN {role} = %s THEN {index} END) AS last_patient, "
+        f"COUNT(CASE WHEN {role} = %s THEN 1 END) AS patients "
+        f"FROM {q(IntakeTurn._meta.db_table)} WHERE {q('session_id')} = %s) t "
+        f"WHERE s.{q('id')} = %s"
+    )
+    return claim, read
+
+
+_STATUS_LABELS = dict(IntakeSession.Status.choices)
+
+
 def _lease_acquire(session_id: int, *, allowed: tuple[str, ...]) -> _TurnContext:
     now = timezone.now()
     lease = secrets.token_hex(8)
-    claimed = (
-        IntakeSession.objects.filter(pk=session_id, status__in=allowed)
-        .filter(Q(lease_token="") | Q(lease_expires_at__lt=now))
-        .update(lease_token=lease, lease_expires_at=now + timedelta(seconds=settings.INTAKE_LEASE_SECONDS))
-    )
-    session = IntakeSession.objects.select_related("patient", "record").filter(pk=session_id).first()
-    if session is None:
+    expires = now + timedelta(seconds=settings.INTAKE_LEASE_SECONDS)
+    claim_sql, read_sql = _lease_sql()
+    adapt = connection.ops.adapt_datetimefield_value
+    model, patient = IntakeTurn.Role.MODEL, IntakeTurn.Role.PATIENT
+    with connection.cursor() as cursor:
+        cursor.execute(
+            claim_sql.format(statuses=", ".join(["%s"] * len(allowed))),
+            [lease, adapt(expires), session_id, *allowed, adapt(now)],
+        )
+        claimed = cursor.rowcount
+        cursor.execute(read_sql, [model, patient, patient, session_id, session_id])
+        row = cursor.fetchone()
+    if row is None:
         raise IntakeNotFoundError("No such intake.")
+    status, head_id, head_version, head_created_at, step_index, urgency, store, answers, patient_id = row[:9]
+    fhir_patient_id, record_id, record_version, document, last, last_model, last_patient, patients = row[9:]
     if not claimed:
-        if session.status not in allowed:
-            raise IntakeClosedError(
-                f"This intake is {session.get_status_display().lower()} and takes no more messages."
-            )
+        if status not in allowed:
+            label = str(_STATUS_LABELS.get(status, status)).lower()
+            raise IntakeClosedError(f"This intake is {label} and takes no more messages.")
         raise IntakeBusyError("Another message for this intake is still being answered. Please wait for the reply.")
-    counts = session.turns.aggregate(
-        last=Max("index"),
-        last_model=Max("index", filter=Q(role=IntakeTurn.Role.MODEL)),
-        last_patient=Max("index", filter=Q(role=IntakeTurn.Role.PATIENT)),
-        patients=Count("pk", filter=Q(role=IntakeTurn.Role.PATIENT)),
-    )
-    record_row = _record_row(session)
-    record = IntakeRecordSchema.model_validate(record_row.document or {})
-    last_is_patient = counts["last"] is not None and counts["last"] == counts["last_patient"]
+    if record_id is None:  # an intake started before records existed
+        record_row = _record_row(IntakeSession.objects.get(pk=session_id))
+        record_id, record_version, document = record_row.pk, record_row.version, record_row.document
+    record = IntakeRecordSchema.model_validate(_db_json(document) or {})
+    last_is_patient = last is not None and last == last_patient
     return _TurnContext(
-        session_id=session.pk,
+        session_id=session_id,
         lease=lease,
-        head_id=session.head_interaction_id,
-        head_version=session.head_version,
-        head_created_at=session.head_created_at,
-        step_index=session.step_index,
-        urgency=session.urgency,
-        store=session.store,
-        stateless=not session.store,
-        scope=_scope_for(session),
-        next_turn_index=(counts["last"] or 0) + 1,
-        record_id=record_row.pk,
-        record_version=record_row.version,
+        head_id=head_id,
+        head_version=head_version,
+        head_created_at=_db_datetime(head_created_at),
+        step_index=step_index,
+        urgency=urgency,
+        store=bool(store),
+        stateless=not store,
+        scope=_scope_for(session_id=session_id, patient_id=patient_id, fhir_patient_id=fhir_patient_id),
+        next_turn_index=(last or 0) + 1,
+        record_id=record_id,
+        record_version=record_version,
         record=record,
         working=record.model_copy(deep=True),
-        patient_turn=(counts["patients"] or 0) + 1,
+        patient_turn=(patients or 0) + 1,
         asked_index=plan.current_index(record),
-        last_model_index=counts["last_model"] or 0,
+        last_model_index=last_model or 0,
         last_role=IntakeTurn.Role.PATIENT if last_is_patient else "",
-        stopped=bool((session.answers or {}).get("stop_intake")),
+        stopped=bool((_db_json(answers) or {}).get("stop_intake")),
     )
 
 
@@ -538,8 +590,7 @@ def _prepare_turn(
             ctx.flags = flags
             _emergency_record(ctx, text, attachments, flags)
             return ctx, flags, text
-        with transaction.atomic():
-            _record_patient_turn(ctx, text, attachments)
+        _record_patient_turn(ctx, text, attachments)  # one INSERT: atomic by itself
     except Exception:
         _lease_release(ctx)
         raise
@@ -755,25 +806,25 @@ def _finish_turn(ctx: _TurnContext, result: client.InteractionResult) -> TurnOut
     for hop in ctx.hops:
         is_final = hop is ctx.hops[-1]
         rows.append(
-            IntakeTurn(
-                session_id=ctx.session_id,
-                index=ctx.next_turn_index,
-                role=IntakeTurn.Role.MODEL if is_final else IntakeTurn.Role.TOOL,
-                step=ctx.step_index,
-                text=reply if is_final else _tool_turn_text(hop.result),
-                interaction_id=hop.result.id if ctx.store else "",
-                previous_interaction_id=hop.previous_id,
-                request_bytes=hop.result.request_bytes,
-                input_tokens=hop.result.usage.input_tokens,
-                output_tokens=hop.result.usage.output_tokens,
-                cached_tokens=hop.result.usage.cached_tokens,
-                thought_tokens=hop.result.usage.thought_tokens,
-                latency_ms=hop.result.latency_ms,
-            )
+            {
+                "session_id": ctx.session_id,
+                "index": ctx.next_turn_index,
+                "role": IntakeTurn.Role.MODEL if is_final else IntakeTurn.Role.TOOL,
+                "step": ctx.step_index,
+                "text": reply if is_final else _tool_turn_text(hop.result),
+                "interaction_id": hop.result.id if ctx.store else "",
+                "previous_interaction_id": hop.previous_id,
+                "request_bytes": hop.result.request_bytes,
+                "input_tokens": hop.result.usage.input_tokens,
+                "output_tokens": hop.result.usage.output_tokens,
+                "cached_tokens": hop.result.usage.cached_tokens,
+                "thought_tokens": hop.result.usage.thought_tokens,
+                "latency_ms": hop.result.latency_ms,
+            }
         )
         ctx.next_turn_index += 1
     with transaction.atomic():
-        IntakeTurn.objects.bulk_create(rows)  # the turn's hops in one insert
+        _rows_insert(IntakeTurn, rows)  # the turn's hops in one insert
         _record_save(ctx, record)
         status = IntakeSession.Status.REVIEW if step_index == plan.REVIEW_INDEX else IntakeSession.Status.ACTIVE
         _head_advance(
@@ -797,11 +848,45 @@ def _record_save(ctx: _TurnContext, record: IntakeRecordSchema) -> int:
     """One new version per patient turn: the row holds the latest, the versions keep every one."""
     version = ctx.record_version + 1
     document = record.model_dump(mode="json")
-    IntakeRecord.objects.filter(pk=ctx.record_id).update(document=document, version=version, updated_at=timezone.now())
-    IntakeRecordVersion.objects.create(
-        record_id=ctx.record_id, version=version, turn=ctx.patient_turn, document=document
+    q = connection.ops.quote_name
+    prepared = IntakeRecord._meta.get_field("document").get_db_prep_save(document, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {q(IntakeRecord._meta.db_table)} SET {q('document')} = %s, {q('version')} = %s, "  # noqa: S608 (names only)
+            f"{q('updated_at')} = %s WHERE {q('id')} = %s",
+            [prepared, version, connection.ops.adapt_datetimefield_value(timezone.now()), ctx.record_id],
+        )
+    _rows_insert(
+        IntakeRecordVersion,
+        [{"record_id": ctx.record_id, "version": version, "turn": ctx.patient_turn, "document": document}],
     )
     return version
+
+
+def _rows_insert(model: Any, rows: list[dict[str, Any]]) -> None:
+    """INSERT rows (field attname -> value) in one statement, each value prepared by its own field as
+    the ORM prepares it (JSON, datetimes, defaults, auto_now_add), without the ORM's query compiler and
+    model instances, which cost a turn more CPU than the database's work (docs/benchmarks/stream.md)."""
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    now = timezone.now()
+    params: list[Any] = []
+    for row in rows:
+        for f in fields:
+            if f.attname in row:
+                value = row[f.attname]
+            elif getattr(f, "auto_now_add", False) or getattr(f, "auto_now", False):
+                value = now
+            else:
+                value = f.get_default()  # as a model instance would have it ("" for a blank text field)
+            params.append(f.get_db_prep_save(value, connection))
+    q = connection.ops.quote_name
+    one = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    sql = (
+        f"INSERT INTO {q(model._meta.db_table)} ({', '.join(q(f.column) for f in fields)}) "  # noqa: S608 (names only)
+        f"VALUES {', '.join([one] * len(rows))}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
 
 
 def _tool_turn_text(result: client.InteractionResult) -> str:

@@ -260,6 +260,10 @@ GEMINI_CHAT_ATTEMPT_SECONDS = env_int("GEMINI_CHAT_ATTEMPT_SECONDS", 7)
 # Concurrent model connections per web process. httpx's default (100) queues the 101st streamed reply
 # behind the others until its attempt times out: a crowd of patients then gets errors, not replies.
 GEMINI_MAX_CONNECTIONS = env_int("GEMINI_MAX_CONNECTIONS", 2000)
+# Chat turns one web process carries at once; beyond it a new message is answered 503 at once (the
+# page keeps it, to send again) instead of making every turn late (intake/busy.py). Size: turns a
+# core finishes per second (1 / CPU per turn) x seconds a turn lasts, with headroom; 0 = no cap.
+CHAT_MAX_TURNS_IN_FLIGHT = env_int("CHAT_MAX_TURNS_IN_FLIGHT", 100)
 INTERACTIONS_STORE = env_bool("INTERACTIONS_STORE", True)
 # Interactions older than this are not trusted to still exist remotely (free tier keeps 1 day).
 INTERACTIONS_RETENTION_SECONDS = env_int("INTERACTIONS_RETENTION_SECONDS", 23 * 3600)

@@ -160,3 +160,80 @@ def test_a_streamed_request_sends_the_same_body_without_the_typed_round_trip() -
     assert _wire_body(**raw) == _wire_body(**client._create_kwargs(kwargs))
     # A tuple still takes the SDK's typed path (which turns it into a list).
     assert "tools" not in client._raw_body_kwargs({**kwargs, "tools": tuple(kwargs["tools"])}).get("extra_body", {})
+
+
+def _auth_hook_adapter() -> Any:
+    from google.genai._gaos._hooks import adapters
+    from google.genai._gaos._hooks.google_genai_auth import GoogleGenAIAuthHook
+
+    return adapters.SyncToAsyncBeforeRequestAdapter(GoogleGenAIAuthHook())
+
+
+def _hook_context(security_source: Any) -> Any:
+    from types import SimpleNamespace
+
+    config = SimpleNamespace(user_agent="ua", globals=SimpleNamespace(user_project=None))
+    return SimpleNamespace(security_source=security_source, config=config)
+
+
+async def test_an_api_key_is_applied_without_a_thread_hop(monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    import httpx2
+    from google.genai._gaos.types.security import Security
+
+    async def no_thread(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the API-key hook went to a thread")
+
+    monkeypatch.setattr(asyncio, "to_thread", no_thread)
+    request = httpx2.Request("POST", "http://127.0.0.1/v1beta/interactions")
+    out = await _auth_hook_adapter().before_request(_hook_context(Security(api_key="k-123")), request)
+    assert out.headers["x-goog-api-key"] == "k-123"
+
+
+async def test_a_credentials_provider_still_runs_in_a_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    import httpx2
+    from google.genai._gaos.types.security import Security
+
+    hops: list[str] = []
+    real = asyncio.to_thread
+
+    async def counted(func: Any, *args: Any, **kwargs: Any) -> Any:
+        hops.append(getattr(func, "__name__", "?"))
+        return await real(func, *args, **kwargs)
+
+    monkeypatch.setattr(asyncio, "to_thread", counted)
+    request = httpx2.Request("POST", "http://127.0.0.1/v1beta/interactions")
+    # A callable source may refresh a token over the network: it must not run on the event loop.
+    out = await _auth_hook_adapter().before_request(_hook_context(lambda: Security(access_token="t")), request)
+    assert hops == ["before_request"]
+    assert out.headers["Authorization"] == "Bearer t"
+
+
+def test_the_inline_auth_hook_is_installed_and_the_sdk_still_hops() -> None:
+    from google.genai._gaos._hooks import adapters
+
+    assert adapters.SyncToAsyncBeforeRequestAdapter.before_request is client._auth_inline_before_request
+    # If the SDK stops sending its sync hooks to a thread, the workaround is dead code: remove it.
+    assert "asyncio.to_thread" in inspect.getsource(client._sdk_adapter_before_request)
+
+
+async def test_sse_data_lines_are_split_from_raw_bytes_across_chunks() -> None:
+    async def chunks(*parts: bytes) -> Any:
+        for part in parts:
+            yield part
+
+    wire = (
+        'event: step.delta\r\ndata: {"text": "caf\u00e9"}\r\n\r\n'
+        'event: done\ndata:{"n": 2}\n\n: comment\ndata: {"n": 3}'
+    )
+    raw = wire.encode()
+    # Every split point, including inside the two bytes of the "é" and inside "\r\n".
+    for cut in range(1, len(raw)):
+        got = [json.loads(line) async for line in client._sse_data_lines(chunks(raw[:cut], raw[cut:]))]
+        assert got == [{"text": "caf\u00e9"}, {"n": 2}, {"n": 3}], cut
+    one_byte_each = [raw[i : i + 1] for i in range(len(raw))]
+    got = [json.loads(x) async for x in client._sse_data_lines(chunks(*one_byte_each))]
+    assert got == [{"text": "caf\u00e9"}, {"n": 2}, {"n": 3}]

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from intake import services
+from intake import redflags, services
 from intake.models import IntakeSession, IntakeTurn
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("use_emulator")]
@@ -41,6 +41,9 @@ def _send(patient_api: Any, intake_id: int, text: str, key: str = "") -> Any:
 def _crashed_worker(intake_id: int, text: str, key: str = "") -> None:
     """What a web process that died mid-turn leaves behind: the message stored, the lease held,
     no model call made and nothing released."""
+    # As a web process does at start (intake/asgi.py): a first load of the red-flag pipeline inside
+    # the short lease can outlast it on a loaded machine, and the lease would run out before the test looks.
+    redflags.warm_up()
     services._prepare_turn(intake_id, text, [], key)
 
 
