@@ -202,7 +202,9 @@ _HEDGE = {"TAG": "HEDGE", "OP": "*"}
 def _with_hedges(tokens: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = tokens[:1]
     for tok in tokens[1:]:
-        if "OP" not in tok and "OP" not in out[-1]:  # next to an optional or filler token it adds nothing
+        # Before each word (a filler gap ends with hedges too: "words are coming out all jumbled"); next to
+        # an optional word, or between two fillers, it adds nothing.
+        if "OP" not in tok and out[-1] is not _HEDGE:
             out.append(_HEDGE)
         out.append(tok)
     return out
@@ -366,9 +368,7 @@ def _nlp() -> Any:
     rules = []
     for name, concept in _load("concepts.toml")["concept"].items():
         for line in concept["patterns"]:
-            rules.extend(
-                TargetRule(line, name, pattern=p) for p in compile_pattern(line, nlp.tokenizer, hedges=True)
-            )
+            rules.extend(TargetRule(line, name, pattern=p) for p in compile_pattern(line, nlp.tokenizer, hedges=True))
     ctx_rules = _context_rules(nlp.tokenizer)
     words = _Vocabulary([r.pattern for r in rules] + [r.pattern for r in ctx_rules])
     nlp.add_pipe("redflag_norms").vocabulary = words
@@ -446,8 +446,7 @@ def _message_hits(text: str) -> tuple[tuple[str, str, int, int, frozenset[str]],
     with _NLP_LOCK:  # spaCy adds new words to a shared vocabulary: one message at a time per process
         doc = nlp(_normalise(text))
     return tuple(
-        (span.label_, span.text, span.start, span.end, _modifiers(span))
-        for span in doc.spans.get("medspacy_spans", [])
+        (span.label_, span.text, span.start, span.end, _modifiers(span)) for span in doc.spans.get("medspacy_spans", [])
     )
 
 
