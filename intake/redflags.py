@@ -433,10 +433,15 @@ class _Hit:
     modifiers: frozenset[str]
 
 
+_NUMBER_UNIT = re.compile(r"\b(\d+)(wks?|weeks?|days?|mo|mos|months?|yrs?|years?|yo|hrs?|hours?|mins?)\b", re.I)
+
+
 def _normalise(text: str) -> str:
     # Straight apostrophes; "38.4C." and "101F" split from their unit so the number reads as a number.
     text = text.replace("\u2019", "'").replace("\u2018", "'")
-    return re.sub(r"(\d)([cCfF])\b", r"\1 \2", text)
+    text = re.sub(r"(\d)([cCfF])\b", r"\1 \2", text)
+    # "7wk old", "3mo", "10days": the number and its unit are two words, as in "7 wk old".
+    return _NUMBER_UNIT.sub(r"\1 \2", text)
 
 
 @functools.lru_cache(maxsize=4096)
