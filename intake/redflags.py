@@ -458,6 +458,7 @@ def _message_hits(text: str) -> tuple[tuple[str, str, int, int, frozenset[str]],
 _EXPERIENCER = _load("context.toml")["experiencer"]
 _NOW_CUES = frozenset(_EXPERIENCER["now"])
 _FAMILY_HISTORY_CUES = frozenset(_EXPERIENCER["family_history"])
+_FAMILY_HISTORY_CLOSED = frozenset(_EXPERIENCER["family_history_closed"])
 _CLAUSE_BREAKS = frozenset({",", ";", "then", ":"})
 
 
@@ -495,6 +496,8 @@ def _modifiers(span: Any) -> frozenset[str]:
                 t.norm_ in _NOW_CUES or _present_verb(t.norm_) for t in sentence
             ):
                 continue
+            if any(t.norm_ in _FAMILY_HISTORY_CLOSED for t in between):
+                mods.add("FAMILY_HISTORY")
         mods.add(cat)
     return frozenset(mods)
 
@@ -510,7 +513,7 @@ def _hits(texts: Sequence[str]) -> list[_Hit]:
 def _kept(hit: _Hit, cat: Category) -> Urgency | None:
     """The urgency at which a hit still counts for this category, or None if context sets it aside."""
     mods = hit.modifiers
-    if mods & _SET_ASIDE or ("FAMILY" in mods and not cat.about_others):
+    if mods & _SET_ASIDE or "FAMILY_HISTORY" in mods or ("FAMILY" in mods and not cat.about_others):
         return None
     if "HISTORICAL" in mods:
         return cat.history_urgency
