@@ -205,7 +205,9 @@ _HEDGE = {"TAG": "HEDGE", "OP": "*"}
 def _with_hedges(tokens: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = tokens[:1]
     for tok in tokens[1:]:
-        if "OP" not in tok and "OP" not in out[-1]:  # next to an optional or filler token it adds nothing
+        # Before each word (a filler gap ends with hedges too: "words are coming out all jumbled"); next to
+        # an optional word, or between two fillers, it adds nothing.
+        if "OP" not in tok and out[-1] is not _HEDGE:
             out.append(_HEDGE)
         out.append(tok)
     return out
@@ -694,10 +696,15 @@ class _Hit:
     modifiers: frozenset[str]
 
 
+_NUMBER_UNIT = re.compile(r"\b(\d+)(wks?|weeks?|days?|mo|mos|months?|yrs?|years?|yo|hrs?|hours?|mins?)\b", re.I)
+
+
 def _normalise(text: str) -> str:
     # Straight apostrophes; "38.4C." and "101F" split from their unit so the number reads as a number.
     text = text.replace("\u2019", "'").replace("\u2018", "'")
-    return re.sub(r"(\d)([cCfF])\b", r"\1 \2", text)
+    text = re.sub(r"(\d)([cCfF])\b", r"\1 \2", text)
+    # "7wk old", "3mo", "10days": the number and its unit are two words, as in "7 wk old".
+    return _NUMBER_UNIT.sub(r"\1 \2", text)
 
 
 _MessageHits = tuple[tuple[str, str, int, int, frozenset[str]], ...]
@@ -733,6 +740,7 @@ def _signs(doc: Any) -> _MessageHits:
 _EXPERIENCER = _load("context.toml")["experiencer"]
 _NOW_CUES = frozenset(_EXPERIENCER["now"])
 _FAMILY_HISTORY_CUES = frozenset(_EXPERIENCER["family_history"])
+_FAMILY_HISTORY_CLOSED = frozenset(_EXPERIENCER["family_history_closed"])
 _CLAUSE_BREAKS = frozenset({",", ";", "then", ":"})
 
 
@@ -770,6 +778,8 @@ def _modifiers(span: Any) -> frozenset[str]:
                 t.norm_ in _NOW_CUES or _present_verb(t.norm_) for t in sentence
             ):
                 continue
+            if any(t.norm_ in _FAMILY_HISTORY_CLOSED for t in between):
+                mods.add("FAMILY_HISTORY")
         mods.add(cat)
     return frozenset(mods)
 
@@ -785,7 +795,7 @@ def _hits(texts: Sequence[str], read: Callable[[str], _MessageHits]) -> list[_Hi
 def _kept(hit: _Hit, cat: Category) -> Urgency | None:
     """The urgency at which a hit still counts for this category, or None if context sets it aside."""
     mods = hit.modifiers
-    if mods & _SET_ASIDE or ("FAMILY" in mods and not cat.about_others):
+    if mods & _SET_ASIDE or "FAMILY_HISTORY" in mods or ("FAMILY" in mods and not cat.about_others):
         return None
     if "HISTORICAL" in mods:
         return cat.history_urgency
