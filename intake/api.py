@@ -15,7 +15,6 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any, Literal
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import RequestDataTooBig
@@ -30,6 +29,7 @@ from intake.attachments import MAX_ATTACHMENTS_PER_TURN, Attachment, AttachmentE
 from intake.busy import BUSY_DETAIL, BUSY_ERRORS, busy_response, turn_slot_take, turns_busy_response
 from intake.ratelimit import RateLimitedError, rate_limit_check, rate_limit_refund
 from patients import services as patient_services
+from patients.db import sync_to_async  # gives the DB connection back after each batch
 from patients.models import PatientSummary
 
 logger = logging.getLogger(__name__)

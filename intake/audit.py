@@ -13,12 +13,13 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.http import HttpRequest, HttpResponse
 
 from patients.audit import current_request_id, request_id_for
+from patients.db import sync_to_async  # gives the DB connection back after each batch
 from patients.models import AuditEvent
 
 logger = logging.getLogger(__name__)

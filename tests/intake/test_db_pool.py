@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
-from django.db import connection
+from django.db import connection, connections
 from django.test import AsyncClient
 from psycopg_pool import PoolTimeout
 
@@ -137,3 +137,68 @@ async def test_more_patients_than_connections_wait_on_the_model_together(use_emu
         pool.timeout = timeout
     assert [status for status, _ in results] == [200] * patients, results
     assert all(b"event: done" in body for _, body in results)
+
+
+def _held_here() -> list[str]:
+    """The database aliases this thread still holds a connection for."""
+    return [conn.alias for conn in connections.all(initialized_only=True) if conn.connection is not None]
+
+
+async def _request_in_own_thread(send: Any) -> tuple[int, bytes, list[str]]:
+    # As under uvicorn: one thread per request for its sync work. What that thread still holds once
+    # the response has ended is what a connection left checked out looks like: request_finished
+    # (which the test clients leave out) is then the only thing between it and a lost connection.
+    async with ThreadSensitiveContext():
+        response = await send()
+        if response.streaming:
+            chunks = []
+            async for chunk in response.streaming_content:
+                chunks.append(chunk)
+            body = b"".join(chunks)
+        else:
+            body = response.content
+        held = await sync_to_async(_held_here)()
+        await sync_to_async(connections_release)()
+        return response.status_code, body, held
+
+
+def _to_review(intake_id: int) -> None:
+    from intake.models import IntakeSession
+
+    IntakeSession.objects.filter(pk=intake_id).update(status=IntakeSession.Status.REVIEW)
+
+
+@pytest.mark.parametrize(
+    ("path", "text", "model_up", "status"),
+    [
+        ("messages/stream", "I have had a cough for a week.", True, 200),
+        ("messages", "I have had a cough for a week.", True, 200),
+        ("messages", "My face is drooping on one side and my speech is slurred", False, 200),
+        ("messages", "I have had a cough for a week.", False, 503),
+        ("messages/stream", "I have had a cough for a week.", False, 200),
+        ("complete", "", True, 200),
+    ],
+    ids=["streamed", "answered", "red-flag-model-down", "model-down", "streamed-model-down", "complete"],
+)
+async def test_a_request_gives_its_connection_back_on_every_path(
+    use_emulator: Any, settings: Any, path: str, text: str, model_up: bool, status: int
+) -> None:
+    from tests.patients.conftest import closed_port
+
+    [(intake_id, token)] = await sync_to_async(_new_intakes)()
+    if path == "complete":
+        await sync_to_async(_to_review)(intake_id)
+    if not model_up:
+        settings.GEMINI_BASE_URL = f"http://127.0.0.1:{closed_port()}"
+
+    async def send() -> Any:
+        return await AsyncClient().post(
+            f"/api/v1/intakes/{intake_id}/{path}",
+            data=json.dumps({"text": text} if text else {}),
+            content_type="application/json",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+
+    code, body, held = await _request_in_own_thread(send)
+    assert code == status, body
+    assert held == [], "a connection outlived its batch of database work"
