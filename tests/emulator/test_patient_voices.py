@@ -1,0 +1,239 @@
+"""The offline model's reading of voices the first cards lacked: someone answering for a parent
+(he/his/her), non-native English ("I not smoke"), texting shorthand, a name given with the birth
+date and nothing else, plain words for operations and old injuries, lay words for urinary
+symptoms, and more about the problem told while another question was asked. Pure: no server."""
+
+from __future__ import annotations
+
+import pytest
+
+from gemini_emulator.extract import Facts, read_message, topics_of
+
+PAST_Q = "Could you tell me about past illnesses, ongoing conditions and surgeries?"
+SOCIAL_Q = "Could you tell me about tobacco use, alcohol use and occupation?"
+REASON_Q = "Could you tell me what brings you in today?"
+MEDS_Q = "Could you tell me which medications you take now, with dose and frequency?"
+ALLERGY_Q = "Could you tell me about allergies to medicines, foods or other things and the reactions?"
+FAMILY_Q = "Could you tell me about illnesses that run in your family?"
+
+
+def read(text: str, question: str = "", facts: Facts | None = None) -> Facts:
+    asked = topics_of(question) if question else []
+    return read_message(text, facts or Facts(), 1, asked, context=question, prior=Facts())
+
+
+# --- identity ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "dob"),
+    [
+        ("Aiko Tanaka, 2 May 1984", "Aiko Tanaka", "1984-05-02"),
+        ("Marcus de Souza - born 7/19/1971", "Marcus De Souza", "1971-07-19"),
+        ("Anna van der Berg, 22 August 1990", "Anna Van Der Berg", "1990-08-22"),
+        ("hi its jen walsh dob 10/3/92", "Jen Walsh", "1992-10-03"),
+        ("this is omar haddad born 1/30/1966", "Omar Haddad", "1966-01-30"),
+        ("Her name is Rosa Delgado, she was born March 3rd 1949", "Rosa Delgado", "1949-03-03"),
+        ("I'm filling this in for my father. His name is Walter Price, DOB 04/11/1944", "Walter Price", "1944-04-11"),
+        ("My husband's name is Ken Ito and he was born on 12 June 1958", "Ken Ito", "1958-06-12"),
+    ],
+)
+def test_a_name_said_with_the_birth_date_or_for_someone_else_is_the_name(text: str, name: str, dob: str) -> None:
+    facts = read(text)
+    assert (facts.name, facts.dob) == (name, dob)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Sore Throat, since 3/4/2025", "Left Knee Pain 2/2/2025", "Headache And Fever, 6/1/2024"],
+)
+def test_a_complaint_before_a_date_is_no_name(text: str) -> None:
+    assert read(text).name == ""
+
+
+# --- habits and work -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I not smoke, never",
+        "she dont smoke and dont drink",
+        "He does not smoke cigarettes",
+        "me no smoking, no alcohol",
+    ],
+)
+def test_not_smoking_in_plain_or_broken_english_is_a_non_smoker(text: str) -> None:
+    assert read(text, SOCIAL_Q).tobacco == "never smoker"
+
+
+def test_not_having_smoked_for_years_is_a_former_smoker() -> None:
+    assert read("I haven't smoked in six years", SOCIAL_Q).tobacco == "former smoker"
+    assert read("he has not had a cigarette since 2015", SOCIAL_Q).tobacco.startswith(("former", "never"))
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("Social smoker, mostly when I'm out with friends", "social"),
+        ("I'll have the odd cigarette at weddings", "the odd cigarette"),
+        ("smoke occasionally, maybe a pack a month", "occasionally"),
+        ("he vapes now and then", "now and then"),
+    ],
+)
+def test_how_little_a_light_smoker_smokes_is_kept(text: str, words: str) -> None:
+    tobacco = read(text, SOCIAL_Q).tobacco
+    assert tobacco.startswith(("current smoker", "vapes")) and words in tobacco, tobacco
+
+
+@pytest.mark.parametrize(
+    ("text", "job"),
+    [
+        ("She's a cashier at the grocery store", "cashier"),
+        ("he works as a forklift driver", "forklift driver"),
+        ("my mom is retired, she used to be a nurse", "retired nurse"),
+        ("He's retired now. He was an electrician for forty years", "retired electrician"),
+        ("I used to be a carpenter but I'm on disability now", "carpenter"),
+    ],
+)
+def test_work_told_in_the_third_person_or_as_a_former_job(text: str, job: str) -> None:
+    assert job in read(text, SOCIAL_Q).occupation
+
+
+def test_being_retired_from_a_named_job_keeps_the_job() -> None:
+    assert read("She is a retired postal worker", SOCIAL_Q).occupation == "retired postal worker"
+
+
+# --- past history ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "word"),
+    [
+        ("she had her tonsils taken out as a girl", "tonsils"),
+        ("he had an operation on his hernia in 2019", "hernia"),
+        ("Appendix removed when I was twelve", "appendix"),
+        ("my knee replaced two years ago", "knee"),
+        ("Before I have surgery for gallbladder", "gallbladder"),
+    ],
+)
+def test_an_operation_in_plain_words_is_past_history(text: str, word: str) -> None:
+    facts = read(text, PAST_Q)
+    assert any(word in s for s in facts.surgeries + facts.conditions), (facts.surgeries, facts.conditions)
+
+
+@pytest.mark.parametrize(
+    ("text", "word"),
+    [
+        ("I fractured my collarbone falling off a bike when I was ten", "collarbone"),
+        ("tore a ligament in my shoulder playing rugby at school, years ago", "ligament"),
+        ("Dislocated my kneecap as a teenager, nothing since", "kneecap"),
+    ],
+)
+def test_an_old_injury_told_with_when_it_happened_is_kept_whole(text: str, word: str) -> None:
+    assert any(word in c for c in read(text, PAST_Q).conditions)
+
+
+def test_otherwise_healthy_is_not_an_illness() -> None:
+    facts = read("broke my arm as a kid, otherwise healthy", PAST_Q)
+    assert not any("healthy" in c for c in facts.conditions)
+
+
+# --- the reason for the visit and its story ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I keep having to pee at night, like four times",
+        "it burns when I pee",
+        "he's been peeing a lot and he's always thirsty",
+        "trouble urinating and a weak stream",
+        "some leaking urine when I cough or laugh",
+    ],
+)
+def test_urinary_symptoms_in_lay_words_are_symptoms(text: str) -> None:
+    facts = read(text, REASON_Q)
+    assert any("urinary" in s for s in facts.symptoms), facts.symptoms
+    assert facts.chief_complaint
+
+
+@pytest.mark.parametrize(
+    ("text", "word"),
+    [
+        ("the rash is itchy and worse after a hot shower", "shower"),
+        ("the headache is worse in the mornings, and bright light bothers me", "light"),
+        ("It's swollen around the joint and stiff when I wake up", "stiff"),
+    ],
+)
+def test_more_about_the_problem_told_at_another_question_is_kept(text: str, word: str) -> None:
+    facts = read(text, MEDS_Q, Facts(chief_complaint="the problem"))
+    assert word in " ".join(facts.hpi_notes), facts.hpi_notes
+    assert facts.medications == [] and not facts.no_medications
+
+
+def test_a_medicine_told_at_the_medicines_question_is_not_the_story() -> None:
+    facts = read("I take ibuprofen when the swelling is bad at night", MEDS_Q, Facts(chief_complaint="knee"))
+    assert not any("ibuprofen" in n for n in facts.hpi_notes)
+
+
+# --- bare answers to the question that was asked -----------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["None", "Nope.", "none that I know", "nothing"])
+def test_none_to_the_allergy_question_is_no_allergies_not_no_medicines(text: str) -> None:
+    facts = read(text, ALLERGY_Q)
+    assert facts.no_allergies and not facts.no_medications
+
+
+@pytest.mark.parametrize("text", ["skip", "I'd rather not say", "pass"])
+def test_a_decline_at_the_allergy_question_declines_allergies(text: str) -> None:
+    assert read(text, ALLERGY_Q).declined == ["allergies"]
+
+
+# --- insurance and family history in the patient's words -------------------------------------------
+
+INSURANCE_Q = "Could you tell me the insurance payer and member ID?"
+
+
+@pytest.mark.parametrize(
+    ("text", "payer"),
+    [
+        ("Humana Medicare, H5521 0098 12", "Humana Medicare"),
+        ("it's the wellcare medicaid plan", "Wellcare Medicaid"),
+        ("Aetna / Medicare, AB1234567", "Aetna / Medicare"),
+    ],
+)
+def test_a_company_plan_of_a_public_program_keeps_both_names(text: str, payer: str) -> None:
+    assert read(text, INSURANCE_Q).insurer == payer
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I don't have insurance at the moment",
+        "uninsured, I'll pay cash",
+        "self pay",
+        "No health insurance, paying out of pocket",
+    ],
+)
+def test_having_no_insurance_is_recorded_as_self_pay_not_left_open(text: str) -> None:
+    facts = read(text, INSURANCE_Q)
+    assert facts.insurer == "none (self-pay)" and facts.declined == []
+
+
+def test_no_insurance_card_at_hand_is_not_being_uninsured() -> None:
+    assert read("no insurance card with me, but it's Cigna", INSURANCE_Q).insurer == "Cigna"
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("my grandpa had a heart attack in his fifties", "heart attack"),
+        ("Mum has high blood pressure", "high blood pressure"),
+        ("my uncle had a mini stroke last year", "mini stroke"),
+    ],
+)
+def test_a_relatives_illness_keeps_the_patients_words_beside_the_clinical_name(text: str, words: str) -> None:
+    family = read(text, FAMILY_Q).family
+    assert family and words in family[0].condition, family
