@@ -415,6 +415,10 @@ TOPIC_WORDS: dict[str, tuple[str, ...]] = {
 
 
 def topics_of(text: str) -> list[str]:
+    # "the history of (the) present illness" is the clinicians' name for the story of the problem
+    text = re.sub(
+        r"\bhistory of (?:the )?present(?:ing)? illness\b|\bhpi\b", "symptoms, when they started", text, flags=re.I
+    )
     words = set(WORD_RE.findall(text.lower()))
     hits = []
     for topic, kws in TOPIC_WORDS.items():
@@ -596,6 +600,11 @@ NO_INSURANCE_RE = re.compile(
 )
 
 
+def _insurer_words(text: str) -> str:
+    """The words of `text` that the insurer vocabulary matched."""
+    return " ".join(m.group(0) for rx in INSURER_RE.values() for m in rx.finditer(text))
+
+
 def _insurer(text: str) -> str:
     """The insurer named in `text`: the longest vocabulary match (so "Blue Shield of California" is
     not just "Blue Shield"), or the patient's own wording when it is a longer insurer-looking name
@@ -771,8 +780,9 @@ AFFIRM = re.compile(
     re.I,
 )
 BARE_NONE = re.compile(
-    r"^\s*(?:none|nothing|not that i know(?: of)?|not really|no(?:pe)?|nah|never)\b[^a-z]*(?:$|that i know|"
-    r"at all|really|thanks?|thank you)",
+    r"^\s*(?:none|nothing|nothin'?|nada|not that i(?:'m| am)? (?:know|aware)(?: of)?|not really|no(?:pe)?|nah|never|"
+    r"n/a)(?![\w'])[^a-z]*(?:$|(?:that\s+)?i(?:'m| am)? (?:know|aware)(?: of)?(?:\W*$)|as far as i know|known|at all|"
+    r"really|thanks?|thank you|to (?:report|speak of|mention)|i can think of)",
     re.I,
 )
 DENY = re.compile(r"^\s*(?:no|nope|not anymore|not really|i don't|i do not|i stopped)\b", re.I)
@@ -1382,6 +1392,11 @@ def read_message(
     # Dates out of the way of IDs and phones ("7712-09-3345" is no date: a year goes at one end only).
     no_dates = re.sub(r"\b(?:\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}|\d{4}[-/.]\d{1,2}[-/.]\d{1,2})\b", " ", scrubbed)
     insurer = _insurer(text)
+    if insurer and name and not INSURANCE_CONTEXT_RE.search(text) and "insurance" not in asked:
+        # "Oscar Delgado": a patient's own name that is also an insurer's is no insurance
+        said = {w.lower() for w in name.split()}
+        if any(w.lower() in said for w in re.findall(r"[A-Za-z]+", _insurer_words(text))):
+            insurer = ""
     if not insurer and NO_INSURANCE_RE.search(text) and not DECLINE_RE.search(text):
         insurer = "none (self-pay)"  # "no insurance right now, I'll pay cash": uninsured, not declined
     insurer_hit = bool(insurer)
@@ -1738,11 +1753,19 @@ def _only_about_the_problem(text: str) -> bool:
     """A message that describes the problem (a symptom, a body part that hurts, how it goes) and
     states nothing else a clinician files elsewhere: no medicine, allergy, illness, relative, habit,
     job, contact or insurance detail, and no bare yes or no."""
-    about = any(r.search(text) for r in SYMPTOM_RE.values()) or BODY_PAIN_RE.search(text) or INJURY_RE.search(text)
+    about = (
+        any(r.search(text) for r in SYMPTOM_RE.values())
+        or BODY_PAIN_RE.search(text)
+        or INJURY_RE.search(text)
+        or _onset(text)
+        or SCORE_RE.search(text)
+    )
     if not about or (not HPI_CUE_RE.search(text) and not SCORE_RE3.search(text)):
         return False
+    if re.search(r"\b(?:tak(?:e|es|ing)|took|pills?|tablets?|dose|mg|prescri\w*|been on (?:it|them))\b", text, re.I):
+        return False  # how long a medicine has been taken is no story of the problem
     return not (
-        DRUG_RE.search(text)
+        any(len(m.group(0)) > 2 for m in DRUG_RE.finditer(text))
         or drugs.find(text)
         or ALLERGEN_RE.search(text)
         or allergy_ctx(text)
@@ -2050,8 +2073,15 @@ def user_messages(steps: list[dict[str, Any]]) -> list[tuple[int, str, list[str]
         if kind == "model_output":
             q = step_text(step)
             # The last question the model asked decides how a bare answer is read.
-            qs = [s for s in split_sentences(q) if s.endswith("?")]
+            sentences = split_sentences(q)
+            qs = [s for s in sentences if s.endswith("?")]
+            before = asked
             asked = topics_of(qs[-1]) if qs else []
+            if qs and not asked:
+                # "Is that still correct?" after a read-back: about what the read-back named, else
+                # still about what was asked before ("Your record lists obesity. Is that still correct?")
+                i = sentences.index(qs[-1])
+                asked = (topics_of(sentences[i - 1]) if i else []) or before
         elif kind == "user_input":
             text = step_text(step)
             if not text.strip():

@@ -237,3 +237,64 @@ def test_no_insurance_card_at_hand_is_not_being_uninsured() -> None:
 def test_a_relatives_illness_keeps_the_patients_words_beside_the_clinical_name(text: str, words: str) -> None:
     family = read(text, FAMILY_Q).family
     assert family and words in family[0].condition, family
+
+
+# --- what a short answer answers ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text", ["nothing I know of", "nothin i know of", "not that I'm aware of", "nothing to report", "None known"]
+)
+def test_nothing_known_to_the_family_question_is_no_family_history(text: str) -> None:
+    facts = read(text, FAMILY_Q)
+    assert facts.no_family_history and facts.family == []
+
+
+def test_the_clinicians_name_for_the_story_of_the_problem_is_not_past_history() -> None:
+    topics = topics_of("Could you tell me your history of present illness again, briefly?")
+    assert "history" not in topics and "onset" in topics
+    facts = read("about ten days, since I moved the couch, worse bending", "Tell me the history of the present illness")
+    assert facts.conditions == [] and "couch" in " ".join(facts.hpi_notes)
+
+
+def _steps(*pairs: tuple[str, str]) -> list[dict]:
+    steps: list[dict] = []
+    for model, user in pairs:
+        steps.append({"type": "model_output", "content": [{"type": "text", "text": model}]})
+        steps.append({"type": "user_input", "content": [{"type": "text", "text": user}]})
+    return steps
+
+
+def test_is_that_still_correct_after_a_read_back_is_about_what_was_asked_before() -> None:
+    from gemini_emulator.extract import read_conversation
+
+    facts = read_conversation(
+        _steps(
+            (PAST_Q, "oh and shellfish too"),
+            ("Your record lists Chronic sinusitis and Gout. Is that still correct?", "Gout yes, and my bad knees"),
+        )
+    )
+    assert any("knees" in c for c in facts.conditions), facts.conditions
+
+
+@pytest.mark.parametrize(
+    ("text", "word"),
+    [
+        ("since the weekend, worse in the evening, nothing helps", "evening"),
+        ("for about a week now, mostly after meals, 5 out of 10", "meals"),
+        ("it began on Tuesday after I moved house, mostly at night", "moved"),
+    ],
+)
+def test_the_story_of_the_problem_without_a_symptom_word_is_kept_at_another_question(text: str, word: str) -> None:
+    facts = read(text, MEDS_Q, Facts(chief_complaint="the problem"))
+    assert word in " ".join(facts.hpi_notes), facts.hpi_notes
+
+
+def test_how_long_a_medicine_has_been_taken_is_no_story() -> None:
+    assert read("I've been taking it since March", MEDS_Q, Facts(chief_complaint="x")).hpi_notes == []
+
+
+@pytest.mark.parametrize("text", ["Oscar Delgado, 8/30/61", "I'm Cigna Ruiz, born 4/4/1980"])
+def test_a_name_that_is_also_an_insurers_is_no_insurance(text: str) -> None:
+    facts = read(text)
+    assert facts.name and facts.insurer == ""
