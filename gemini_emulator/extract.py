@@ -90,7 +90,7 @@ SCORE_RE3 = re.compile(
 TURN_LABEL_RE = re.compile(r"^\s*(?:\[?turn\s*#?(\d+)\]?|\[(\d+)\])\s*[:.)\-]?\s*", re.I | re.M)
 
 NUM = r"(\d+|" + "|".join(re.escape(w) for w in sorted(vocab.NUMBER_WORDS, key=len, reverse=True)) + r")"
-UNIT = r"(minutes?|hours?|days?|weeks?|months?|years?|nights?)"
+UNIT = r"(minutes?|mins?|hours?|hrs?|days?|weeks?|wks?|months?|mos?|years?|yrs?|nights?)"
 ONSET_PATTERNS = [
     re.compile(rf"\b(?:for|over|in)\s+(?:the\s+)?(?:past|last)\s+{NUM}?\s*{UNIT}", re.I),
     re.compile(rf"\bfor\s+(?:about\s+|around\s+|almost\s+|nearly\s+|over\s+)?{NUM}\s+{UNIT}", re.I),
@@ -101,6 +101,8 @@ ONSET_PATTERNS = [
         re.I,
     ),
     re.compile(rf"\b{NUM}\s+{UNIT}\s+now\b", re.I),
+    # a bare duration opening the answer: "3 days.", "one month maybe more", "2 wks, swollen"
+    re.compile(rf"^\W*(?:like\s+|about\s+|around\s+|maybe\s+|almost\s+|over\s+)?{NUM}\s+{UNIT}(?=\W|$)", re.I),
     re.compile(
         r"\bsince\s+(?:last\s+)?(?:yesterday|this morning|last night|monday|tuesday|wednesday|thursday|friday|"
         r"saturday|sunday|the weekend|last week|last month|\w+ \d{1,2}|\d{4}|january|february|march|april|"
@@ -672,6 +674,43 @@ GROUPED_ID_RE = re.compile(
 )
 
 
+PHONE_WORD_RE = re.compile(r"\b(?:phone|telephone|tel|cell|cellphone|mobile|number|call|text|ring|reach)\b", re.I)
+PHONE_GROUPS_RE = re.compile(r"(?<![\w/.-])\+?\d{1,4}(?:[\s.-]\d{1,4}){2,5}(?![\w/-])")
+
+
+def _grouped_phone(text: str) -> str:
+    """A phone number in any grouping of digits ("555 561 38 75", "+44 20 7946 0958"), in a message
+    about a phone number: 10 to 13 digits in groups."""
+    for m in PHONE_GROUPS_RE.finditer(text):
+        if 10 <= sum(c.isdigit() for c in m.group(0)) <= 13:
+            return m.group(0).strip()
+    return ""
+
+
+# "it's 2093 at the end, not 2039", "the last four are 2093", "ends in 2093": a fix to the end of
+# the phone number already given.
+PHONE_END_FIX_RE = re.compile(
+    r"\b(?:(?:it's|its|it is|should be|make that)\s+(\d{2,4})\s+(?:at the end|on the end)|"
+    r"(?:last|final)\s+(?:two|three|four|2|3|4)?\s*(?:digits?|numbers?)?\s*(?:are|is|should be|=)\s+(\d{2,4})|"
+    r"end(?:s|ing)?\s+(?:in|with)\s+(\d{2,4}))\b",
+    re.I,
+)
+
+
+def _phone_ending_fix(text: str, phone: str) -> str:
+    m = PHONE_END_FIX_RE.search(text)
+    if not m:
+        return ""
+    end = next(g for g in m.groups() if g)
+    digits_at = [i for i, c in enumerate(phone) if c.isdigit()]
+    if len(end) >= len(digits_at):
+        return ""
+    chars = list(phone)
+    for pos, digit in zip(digits_at[-len(end) :], end, strict=True):
+        chars[pos] = digit
+    return "".join(chars)
+
+
 def _phone(text: str) -> str:
     for m in PHONE_RE.finditer(text):
         digits = re.sub(r"\D", "", m.group(0))
@@ -764,7 +803,10 @@ NO_MEDS = re.compile(
 # ("no email please" asks not to be emailed; a message that gives an address has one).
 NO_EMAIL = re.compile(
     r"\b(?:no|(?:don't|do not|dont)\s+(?:really\s+)?(?:have|use|do|check|read)(?:\s+an?|\s+my)?|"
-    r"(?:haven't|have not|never) (?:got|had)(?: an?)?)\s+e-?mail(?:\s+address)?\b(?!\s+please)",
+    r"(?:haven't|have not|never) (?:got|had)(?: an?)?)\s+e-?mail(?:\s+address)?\b(?!\s+please)"
+    # the other way round: "email I don't have", "email: none", "e-mail - no"
+    r"|\be-?mail(?:\s+address)?\W*(?:i\s+)?(?:don't|do not|dont|never)\s+(?:have|use|got)\b"
+    r"|\be-?mail(?:\s+address)?\W*(?:none|n/a|nope|no|nothing)\s*(?:$|[,;.])",
     re.I,
 )
 NO_FAMILY = re.compile(
@@ -979,22 +1021,40 @@ def _conditions(clause: str, lay: bool = False) -> list[tuple[int, str]]:
     return out
 
 
+# Tobacco smoked or taken other than as cigarettes (water pipe, cigars, pipe, snus, chew, pouches).
+_TOBACCO_KINDS = (
+    r"shisha|hookah|hooka|nargile|narghile|water ?pipe|pipe|cigars?|cigarillos?|bidis?|juul|e-?cig\w*|snus|"
+    r"snuff|dip|chew(?:ing)? tobacco|zyn|nicotine pouch(?:es)?|roll-?ups?|rollies"
+)
+
+
 def _tobacco(clause: str) -> str:
     if DECLINE_RE.search(clause):
         return ""
     low = clause.lower()
-    if not re.search(r"\b(?:smok\w*|cigar\w*|cigs?|vap\w*|tobacco|nicotine|chew|packs?)\b", low):
+    # "a six-pack on weekends" is beer: a pack is tobacco only by the day or week, or beside smoking
+    if not re.search(
+        rf"\b(?:smok\w*|cigar\w*|cigs?|vap\w*|tobacco|nicotine|chew|{_TOBACCO_KINDS}|"
+        r"(?<!six )(?<!6 )(?<!six-)(?<!6-)packs?\s+(?:a|per|each)\s+(?:day|week)|pack-?a-?day)\b",
+        low,
+    ):
         return ""
+    if re.search(r"\b(?:nobody|no one|noone)\s+(?:\w+\s+)?smokes\b", low):
+        return f"never smoker ({clause.strip(' .!').lower()})"  # "nobody smokes at home"
     if re.search(
         r"\b(?:haven't|have not|hasn't|has not|not|didn't|did not)\s+(?:\w+\s+)?(?:smoked|had a (?:cig\w*|smoke))\s+"
         r"(?:in|for|since)\b",
         low,
     ):
         return "former smoker"  # "haven't smoked in ten years"
-    if re.search(r"\bnon-?smoker\b", low) or re.search(
-        r"\b(?:never|don't|dont|do not|doesn't|doesnt|does not|not|no|didn't|didnt|did not)\s+(?:\w+\s+){0,2}"
-        r"(?:smok\w*|tobacco|cig\w*|vap\w*)",
-        low,
+    if (
+        re.search(r"\bnon-?smoker\b", low)
+        or re.search(
+            r"\b(?:never|don't|dont|do not|doesn't|doesnt|does not|not|no|didn't|didnt|did not)\s+(?:\w+\s+){0,2}"
+            r"(?:smok\w*|tobacco|cig\w*|vap\w*)",
+            low,
+        )
+        or re.search(r"\b(?:smoking|smoke|tobacco|cigarettes)\W*(?:never|no|none|nope)\s*(?:$|[,;.])", low)
     ):
         return "never smoker"
     if re.search(
@@ -1012,7 +1072,8 @@ def _tobacco(clause: str) -> str:
         return f"{kind}, {qty.group(1)}"
     # "Social smoker, a few at parties", "the odd cigarette when I drink": how much, in the patient's words.
     how = re.search(
-        r"\b(?:social(?:ly)?|occasional(?:ly)?|sometimes|now and (?:then|again)|once in a while|here and there|"
+        r"\b(?:social(?:ly)?|occasional(?:ly)?|sometimes?|now and (?:then|again)|once in a while|here and there|"
+        r"with friends|"
         r"the odd|rarely|light|a few|at parties|when (?:i'm |i am )?(?:drinking|out)|when i drink|"
         r"on (?:the )?weekends?)\b",
         low,
@@ -1024,16 +1085,25 @@ def _tobacco(clause: str) -> str:
     return kind
 
 
+# Drinks by name beyond beer and wine (so "sake sometimes" is a habit, not a job).
+_DRINKS = (
+    r"sake|soju|shochu|tequila|bourbon|scotch|brandy|cognac|sherry|port|champagne|prosecco|mead|margaritas?|"
+    r"seltzers?|hard seltzers?|ale|stout|ipas?|booze|(?:six|6)[- ]?packs?|shots?|highballs?|mojitos?|martinis?"
+)
+
+
 def _alcohol(clause: str) -> str:
     if DECLINE_RE.search(clause):
         return ""  # "I'd rather not say about drinking" is a decline, not "does not drink"
     low = clause.lower()
     if not re.search(
         r"\b(?:drink\w*|alcohol\w*|beers?|wine|liquor|spirits|whiske?y|vodka|gin|rum|cider|lager|pints?|"
-        r"cocktails?|sober|teetotal\w*)\b",
+        rf"cocktails?|sober|teetotal\w*|{_DRINKS})\b",
         low,
     ):
         return ""
+    if re.search(r"\b(?:alcohol|drinking|drink|booze)\W*(?:never|no|none|nope|nah)\s*(?:$|[,;.])", low):
+        return "does not drink alcohol"  # "alcohol never", "drinking: no"
     if re.search(r"\b(?:water|coffee|tea|soda|juice|milk)\b", low) and not re.search(r"alcohol|beer|wine|liquor", low):
         return ""
     if re.search(r"\b(?:sober|teetotal|teetotaler)\b", low) or re.search(
@@ -1085,8 +1155,8 @@ OCCUPATION_FORMS: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str], bo
     ),
     (
         re.compile(
-            r"\b(?:i(?:'m| am)\s+an?|my job is|my occupation is|i do|job:|occupation:)\s+"
-            rf"{_JOB}(?=$|[,.;]|\s(?:at|for|in|and)\b)"
+            r"\b(?:i(?:'m| am)\s+(?:an?|the)|my job is|my occupation is|i do|job:|occupation:)\s+"
+            rf"{_JOB}(?=$|[,.;]|\s(?:at|for|in|and|now)\b)"
         ),
         lambda m: m.group(1).strip(),
         True,
@@ -1107,6 +1177,24 @@ OCCUPATION_FORMS: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str], bo
             r"(?=$|[,.;]|\s(?:at|for|in|and|but)\b)"
         ),
         lambda m: m.group(1).strip(),
+        False,
+    ),
+    # A child's schooling: "she's in 2nd grade", "he's in kindergarten"
+    (
+        re.compile(
+            r"\b(?:i|he|she)(?:'m|'s| am| is)\s+in\s+((?:\w+\s+)?grade|kindergarten|preschool|nursery|daycare|"
+            r"(?:high |middle |primary |elementary )?school|college|university|year \d+)\b"
+        ),
+        lambda m: f"student ({m.group(1)})",
+        False,
+    ),
+    # A message that is only a work status: "retired", "Retired now."
+    (
+        re.compile(
+            r"^\W*(retired|unemployed|self-employed|student|homemaker|stay[- ]at[- ]home (?:mom|dad|parent))"
+            r"\W*(?:now)?\W*$"
+        ),
+        lambda m: m.group(1),
         False,
     ),
     # Someone answering for a parent or child: "he's a plumber", "she works as a cashier".
@@ -1403,7 +1491,14 @@ def read_message(
     if insurer:
         facts.insurer = insurer
         facts.mark("insurance", turn)
-    member = _member_id(no_dates, insurer_hit or "insurance" in asked)
+    about_insurance = insurer_hit or "insurance" in asked
+    member = _member_id(no_dates, about_insurance)
+    spoken_ids = spoken.spoken_numbers(no_dates)
+    if not member and about_insurance and spoken_ids != no_dates:
+        # "United Healthcare, nine one eight eight two seven three zero four": a member ID read out
+        member = _member_id(spoken_ids, True)
+        if member:
+            no_dates = spoken_ids
     if member:
         facts.member_id = member
         facts.mark("insurance", turn)
@@ -1425,8 +1520,14 @@ def read_message(
             if 1 <= len(words) <= 5 and words[0][:1].isupper() and not re.search(r"\d|member|id\b|number", lead, re.I):
                 facts.insurer = lead
     not_ids = no_dates.replace(member, " ") if member else no_dates
-    # Written in digits, or read out in words: "five five five, two four six, fourteen ninety nine".
+    # Written in digits, or read out in words: "five five five, two four six, fourteen ninety nine",
+    # or in pairs after the area code when the message is about a phone: "555 561 38 75".
     phone = _phone(not_ids) or _phone(spoken.spoken_numbers(not_ids))
+    if not phone and not about_insurance and (PHONE_WORD_RE.search(text) or "contact" in asked):
+        phone = _grouped_phone(spoken.spoken_numbers(not_ids))
+    earlier_phone = facts.phone or (prior.phone if prior else "")
+    if not phone and earlier_phone:
+        phone = _phone_ending_fix(text, earlier_phone)
     if phone:
         facts.phone = phone
         facts.mark("phone", turn)
@@ -1445,7 +1546,10 @@ def read_message(
                 break
     sc = SCORE_RE.search(text) or SCORE_RE2.search(text) or SCORE_RE3.search(text)
     if not sc and "severity" in asked:
-        sc = re.search(r"^\D*\b(10|[0-9])\b\D*$", text)  # a bare number answering "how severe?"
+        # a bare number answering "how severe?" ("3 days" says how long, not how bad)
+        sc = re.search(
+            r"^\D*\b(10|[0-9])\b(?!\s*(?:min\w*|hours?|hrs?|days?|weeks?|wks?|months?|years?|yrs?))\D*$", text
+        )
     if sc:
         facts.severity_score = int(sc.group(1))
         facts.severity = f"{sc.group(1)}/10"
@@ -1547,7 +1651,7 @@ def read_message(
             setattr(facts, part, value)  # "Drinking, nah, I'll leave that one": declined, not described
     _social_short_answers(text, facts, turn, context)
     _history_answers(text, asked, facts, turn)
-    notes = _hpi_notes(text, asked, facts)
+    notes = _hpi_notes(text, asked, facts, prior)
     if notes:
         facts.hpi_notes += [n for n in notes if n not in facts.hpi_notes]
         facts.mark("onset", turn)
@@ -1644,7 +1748,8 @@ HOW_OFTEN = (
 _NOT_A_JOB = re.compile(
     r"^(?:no|nope|nah|none|never|not|yes|yeah|yep|sure|ok|okay|i|i'm|it|that|this|just|only|sometimes|rarely|"
     r"the|a|an|and|but|also|same|thanks|thank|correct|right|quit|stopped|used|gave|occasionally|socially|"
-    r"daily|weekends?|often|mostly)\b|\d|\b(?:smok\w*|drink\w*|alcohol|wine|beer|vap\w*|cig\w*)\b",
+    r"daily|weekends?|often|mostly)\b|\d|\b(?:smok\w*|drink\w*|alcohol|wine|beer|vap\w*|cig\w*)\b"
+    rf"|\b(?:{_DRINKS}|{_TOBACCO_KINDS})\b",
     re.I,
 )
 
@@ -1668,7 +1773,14 @@ def _social_short_answers(text: str, facts: Facts, turn: int, context: str) -> N
         seg.strip(" .!,") for sent in split_sentences(text) for seg in re.split(r",\s*", sent) if seg.strip(" .!,")
     ]
     negative = re.compile(r"^(?:no|nope|nah|never|none|not really|i don't|i do not)\b", re.I)
-    if len(segments) == len(parts) > 1 and all(len(x.split()) <= 5 for x in segments):
+    # In the order asked, unless an answer is plainly about another part ("nobody smokes at home" is no drink).
+    others = {"tobacco": ("alcohol",), "alcohol": ("tobacco",), "occupation": ("tobacco", "alcohol")}
+    readers = {"tobacco": _tobacco, "alcohol": _alcohol}
+    in_order = all(
+        not any(readers[o](seg) for o in others.get(part, ()) if o in parts)
+        for part, seg in zip(parts, segments, strict=False)
+    )
+    if len(segments) == len(parts) > 1 and all(len(x.split()) <= 5 for x in segments) and in_order:
         # One short answer per part, in the order asked.
         for part, seg in zip(parts, segments, strict=True):
             if getattr(facts, part) or DECLINE_RE.search(seg) or BARE_DECLINE.search(seg):
@@ -1776,11 +1888,11 @@ def _only_about_the_problem(text: str) -> bool:
         or _occupation(text)
         or EMAIL_RE.search(text)
         or re.search(r"\d{3}[\s.-]?\d{4}|\b(?:insurance|member|policy)\b", text, re.I)
-        or re.match(r"^\s*(?:yes|yeah|yep|no|nope|nah|none|correct|right)\b", text, re.I)
+        or re.match(r"^\s*(?:yes|yeah|yep|no|nope|nah|none|correct)\b", text, re.I)
     )
 
 
-def _hpi_notes(text: str, asked: list[str], facts: Facts) -> list[str]:
+def _hpi_notes(text: str, asked: list[str], facts: Facts, prior: Facts | None = None) -> list[str]:
     """The patient's own words about the problem. Answering the question about the problem (when it
     started, how bad), every clause of a message that says something about it counts; elsewhere only
     clauses that date it, score it or say how it goes, in a sentence about a symptom."""
@@ -1795,7 +1907,15 @@ def _hpi_notes(text: str, asked: list[str], facts: Facts) -> list[str]:
     own = [c for c in clauses if not _hpi_foreign(c)]
     if "complaint" in asked and any(_onset(c) or SCORE_RE.search(c) for c in own):
         answering = True  # "Yesterday. Kitchen knife, left hand.": the reason, told with its story
-    if not answering and facts.chief_complaint and own and _only_about_the_problem(text):
+    segments = [x for x in re.split(r"[,;.]\s*", text) if x.strip()]
+    if (
+        "complaint" in asked
+        and len(segments) > 1
+        and any(any(r.search(x) for r in SYMPTOM_RE.values()) for x in segments[1:])
+    ):
+        answering = True  # "my big toe is killing me, red and swollen": the reason with what it is like
+    known_problem = facts.chief_complaint or (prior.chief_complaint if prior else "")
+    if not answering and known_problem and own and _only_about_the_problem(text):
         answering = True  # more about the problem, told while another question was asked
     if answering:
         if not any(HPI_CUE_RE.search(c) or any(r.search(c) for r in SYMPTOM_RE.values()) for c in own):

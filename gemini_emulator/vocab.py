@@ -956,6 +956,10 @@ SURGERY_PATTERN = (
     r"|\b(?:appendix|gall ?bladder|tonsils|adenoids|uterus|womb|ovar(?:y|ies)|thyroid|spleen|kidney|prostate|"
     r"wisdom teeth|cataracts?|hernia|knee|hip|shoulder|lump|cyst|mole|polyps?)\s+(?:taken out|removed|"
     r"out|replaced|repaired|fixed|done|operated on)\b"
+    # "a gallbladder surgery", "knee operation", "heart surgery"
+    r"|\b(?:appendix|gall ?bladder|tonsil|thyroid|knee|hip|shoulder|back|spine|neck|heart|eye|cataract|hernia|"
+    r"bowel|colon|stomach|bladder|kidney|prostate|breast|brain|foot|ankle|wrist|hand|elbow|sinus|ear|bariatric|"
+    r"weight loss|gastric bypass)\s+(?:surgery|surgeries|operation|op|repair)\b"
     # "an operation for my appendix", "surgery on her knee", "operated on for a hernia"
     r"|\b(?:operation|surgery|op|operated on)\s+(?:for|on)\s+(?:my|his|her|the|a|an)?\s*[a-z]+"
 )

@@ -115,6 +115,8 @@ def test_being_retired_from_a_named_job_keeps_the_job() -> None:
         ("Appendix removed when I was twelve", "appendix"),
         ("my knee replaced two years ago", "knee"),
         ("Before I have surgery for gallbladder", "gallbladder"),
+        ("asthma, and a knee operation in 2011, I don't smoke and I'm a cook", "knee operation"),
+        ("she had bowel surgery last spring", "bowel surgery"),
     ],
 )
 def test_an_operation_in_plain_words_is_past_history(text: str, word: str) -> None:
