@@ -1080,7 +1080,8 @@ def _tobacco(clause: str) -> str:
     )
     tob_words = r"\b(?:smok\w*|cigar\w*|cigs?|vap\w*|tobacco|nicotine|packs?|social|occasional\w*|the odd)\b"
     words = ", ".join(seg.strip(" .!") for seg in re.split(r"[,;]", low) if re.search(tob_words, seg)) or low
-    if how and len(words.split()) <= 12:
+    other_kind = re.search(rf"\b(?:{_TOBACCO_KINDS})\b", low)
+    if (how or other_kind) and len(words.split()) <= 12:
         return f"{kind}: {words}"
     return kind
 
@@ -1111,13 +1112,13 @@ def _alcohol(clause: str) -> str:
     ):
         return "does not drink alcohol"
     qty = re.search(
-        rf"({NUM}\s+(?:or\s+\w+\s+)?(?:drinks?|beers?|pints?|glass(?:es)?(?: of wine)?|shots?|units?|cans?)"
+        rf"\b({NUM}\s+(?:or\s+\w+\s+)?(?:drinks?|beers?|pints?|glass(?:es)?(?: of wine)?|shots?|units?|cans?)"
         r"[^.,;]*?(?:(?:a|per|each|every)\s+(?:day|night|week|weekend|month)|on (?:the )?weekends?))",
         low,
     )
     if qty:
         return "drinks " + qty.group(1)
-    loose = re.search(rf"({NUM}\s+(?:drinks?|beers?|pints?|glass(?:es)? of \w+|shots?|units?|cans?)[^.,;]*)", low)
+    loose = re.search(rf"\b({NUM}\s+(?:drinks?|beers?|pints?|glass(?:es)? of \w+|shots?|units?|cans?)[^.,;]*)", low)
     if loose:
         return "drinks " + loose.group(1).strip()
     words = next(
@@ -1911,7 +1912,7 @@ def _hpi_notes(text: str, asked: list[str], facts: Facts, prior: Facts | None = 
     if (
         "complaint" in asked
         and len(segments) > 1
-        and any(any(r.search(x) for r in SYMPTOM_RE.values()) for x in segments[1:])
+        and any(any(r.search(x) for r in SYMPTOM_RE.values()) or HPI_CUE_RE.search(x) for x in segments[1:])
     ):
         answering = True  # "my big toe is killing me, red and swollen": the reason with what it is like
     known_problem = facts.chief_complaint or (prior.chief_complaint if prior else "")

@@ -300,3 +300,157 @@ def test_how_long_a_medicine_has_been_taken_is_no_story() -> None:
 def test_a_name_that_is_also_an_insurers_is_no_insurance(text: str) -> None:
     facts = read(text)
     assert facts.name and facts.insurer == ""
+
+
+# --- from the dev cards' causes: contact, insurance, habits, work and the story, in fresh words -------
+
+CONTACT_Q = "Could you tell me the best phone number and email to reach you?"
+HPI_Q = "Could you tell me when the problem started, how severe it is, and whether it is getting better or worse?"
+
+
+def _digits(text: str) -> str:
+    return "".join(c for c in text if c.isdigit())
+
+
+@pytest.mark.parametrize(
+    ("text", "member"),
+    [
+        ("Cigna, four four two one nine eight seven seven six", "442198776"),
+        ("it's Aetna and the number is seven seven oh one two two three four", "77012234"),
+        ("Humana, member ID double four nine, one two three, eight eight", "44912388"),
+    ],
+)
+def test_a_member_id_read_out_in_words_is_the_member_id_not_the_phone(text: str, member: str) -> None:
+    facts = read(text, INSURANCE_Q)
+    assert _digits(facts.member_id) == member and facts.phone == ""
+
+
+@pytest.mark.parametrize(
+    ("text", "digits"),
+    [
+        ("phone 312 44 09 15 76", "31244091576"),
+        ("my mobile is 415 82 93 11 07", "41582931107"),
+        ("call me: 718 9 44 21 330", "7189442133" + "0"),
+    ],
+)
+def test_a_phone_in_any_grouping_is_read_when_the_message_is_about_a_phone(text: str, digits: str) -> None:
+    assert _digits(read(text, CONTACT_Q).phone) == digits
+
+
+def test_digit_groups_in_an_insurance_answer_stay_a_member_id() -> None:
+    facts = read("Kaiser, 0039 4471 22", INSURANCE_Q)
+    assert facts.phone == "" and facts.member_id == "0039 4471 22"
+
+
+@pytest.mark.parametrize(
+    ("text", "fixed"),
+    [
+        ("sorry, the last four digits are 8812", "617-555-8812"),
+        ("oops it ends in 0491 not 0419", "617-555-0491"),
+        ("my bad, it's 19 at the end", "617-555-0419"),
+    ],
+)
+def test_a_fix_to_the_end_of_the_phone_changes_the_phone_given(text: str, fixed: str) -> None:
+    facts = read_message(text, Facts(), 2, topics_of(CONTACT_Q), context=CONTACT_Q, prior=Facts(phone="617-555-0491"))
+    assert facts.phone == fixed
+
+
+@pytest.mark.parametrize("text", ["email - none", "e-mail I don't use", "Email: n/a. Phone is fine"])
+def test_no_email_said_the_other_way_round(text: str) -> None:
+    facts = read(text, CONTACT_Q)
+    assert facts.no_email and facts.declined == []
+
+
+@pytest.mark.parametrize(
+    ("text", "word"),
+    [
+        ("hookah on weekends with my cousins", "hookah"),
+        ("a cigar now and then", "cigar"),
+        ("he smokes a pipe most evenings", "pipe"),
+    ],
+)
+def test_tobacco_other_than_cigarettes_is_tobacco(text: str, word: str) -> None:
+    tobacco = read(text, SOCIAL_Q).tobacco
+    assert tobacco.startswith("current smoker") and word in tobacco, tobacco
+
+
+def test_nobody_smoking_at_home_is_no_tobacco_and_no_drink() -> None:
+    facts = read("he's 4. no one smokes in the house. he goes to preschool", SOCIAL_Q)
+    assert facts.tobacco.startswith("never smoker") and facts.alcohol == ""
+    assert "preschool" in facts.occupation
+
+
+@pytest.mark.parametrize(
+    ("text", "word"),
+    [
+        ("a six pack on saturdays", "six pack"),
+        ("a glass of sherry at christmas", "sherry"),
+        ("soju with dinner sometimes", "soju"),
+        ("tequila shots at parties", "tequila"),
+    ],
+)
+def test_drinks_by_name_are_alcohol_and_a_six_pack_is_no_tobacco(text: str, word: str) -> None:
+    facts = read(text, SOCIAL_Q)
+    assert word in facts.alcohol.lower() and facts.tobacco == "" and facts.occupation == ""
+
+
+@pytest.mark.parametrize(
+    ("text", "tobacco", "alcohol"),
+    [
+        ("cigarettes never, alcohol no, I teach", "never smoker", "does not drink alcohol"),
+        ("smoking: no. drinking: no.", "never smoker", "does not drink alcohol"),
+        ("tobacco none, alcohol never", "never smoker", "does not drink alcohol"),
+    ],
+)
+def test_a_habit_named_then_denied(text: str, tobacco: str, alcohol: str) -> None:
+    facts = read(text, SOCIAL_Q)
+    assert (facts.tobacco, facts.alcohol) == (tobacco, alcohol)
+
+
+@pytest.mark.parametrize(
+    ("text", "job"),
+    [
+        ("I'm the store manager now", "store manager"),
+        ("she's in 5th grade", "5th grade"),
+        ("Retired.", "retired"),
+        ("he is in kindergarten", "kindergarten"),
+    ],
+)
+def test_work_said_as_a_role_a_school_year_or_a_bare_status(text: str, job: str) -> None:
+    assert job in read(text, SOCIAL_Q).occupation
+
+
+@pytest.mark.parametrize("text", ["2 weeks", "about 5 days now", "3 months."])
+def test_a_duration_answering_the_story_question_is_no_severity(text: str) -> None:
+    facts = read(text, HPI_Q)
+    assert facts.severity_score is None and facts.onset
+
+
+@pytest.mark.parametrize(
+    ("text", "duration"),
+    [
+        ("4 days, getting worse", "4 days"),
+        ("two weeks maybe, hard to say", "two weeks"),
+        ("About 3 months. Worse in the cold.", "3 months"),
+    ],
+)
+def test_a_bare_duration_opening_an_answer_is_the_onset(text: str, duration: str) -> None:
+    assert duration in read(text, HPI_Q).onset
+
+
+@pytest.mark.parametrize(
+    ("text", "word"),
+    [
+        ("my wrist hurts, swollen and bruised", "bruised"),
+        ("sore throat, feverish since last night", "feverish"),
+        ("my ear hurts. it's itchy and there's some discharge", "discharge"),
+    ],
+)
+def test_the_reason_told_with_what_it_is_like_keeps_the_description(text: str, word: str) -> None:
+    assert word in " ".join(read(text, REASON_Q).hpi_notes)
+
+
+def test_the_story_told_at_another_question_uses_the_problem_known_from_earlier_messages() -> None:
+    text = "five days now, worse when I lie down"
+    facts = read_message(text, Facts(), 6, topics_of(MEDS_Q), context=MEDS_Q, prior=Facts(chief_complaint="cough"))
+    assert "lie down" in " ".join(facts.hpi_notes)
