@@ -1913,7 +1913,7 @@ def _hpi_notes(text: str, asked: list[str], facts: Facts, prior: Facts | None = 
         "complaint" in asked
         and len(segments) > 1
         and any(any(r.search(x) for r in SYMPTOM_RE.values()) or HPI_CUE_RE.search(x) for x in segments[1:])
-    ):
+    ) or ("complaint" in asked and any(HPI_CUE_RE.search(c) for c in own)):
         answering = True  # "my big toe is killing me, red and swollen": the reason with what it is like
     known_problem = facts.chief_complaint or (prior.chief_complaint if prior else "")
     if not answering and known_problem and own and _only_about_the_problem(text):

@@ -444,6 +444,9 @@ def test_a_bare_duration_opening_an_answer_is_the_onset(text: str, duration: str
         ("my wrist hurts, swollen and bruised", "bruised"),
         ("sore throat, feverish since last night", "feverish"),
         ("my ear hurts. it's itchy and there's some discharge", "discharge"),
+        ("my back hurts when I bend over", "bend"),
+        ("I get dizzy whenever I stand up fast", "stand up"),
+        ("my chest feels tight after I climb the stairs", "stairs"),
     ],
 )
 def test_the_reason_told_with_what_it_is_like_keeps_the_description(text: str, word: str) -> None:
