@@ -900,7 +900,9 @@ CONDITIONS: dict[str, tuple[str, ...]] = {
     "gerd": ("gerd", "acid reflux", "reflux", "heartburn"),
     "arthritis": ("arthritis", "osteoarthritis", "rheumatoid arthritis"),
     "osteoporosis": ("osteoporosis",),
-    "alzheimer's disease": ("alzheimer", "alzheimer's", "dementia"),
+    "alzheimer's disease": ("alzheimer", "alzheimer's", "alzheimers", "alzheimer's disease"),
+    # dementia is the syndrome; Alzheimer's is one cause of it, not another name for it
+    "dementia": ("dementia", "vascular dementia", "lewy body dementia", "senile dementia"),
     "obesity": ("obesity", "obese"),
     "sleep apnea": ("sleep apnea", "sleep apnoea", "cpap"),
     "gout": ("gout",),

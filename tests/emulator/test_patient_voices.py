@@ -457,3 +457,19 @@ def test_the_story_told_at_another_question_uses_the_problem_known_from_earlier_
     text = "five days now, worse when I lie down"
     facts = read_message(text, Facts(), 6, topics_of(MEDS_Q), context=MEDS_Q, prior=Facts(chief_complaint="cough"))
     assert "lie down" in " ".join(facts.hpi_notes)
+
+
+@pytest.mark.parametrize(
+    ("text", "condition"),
+    [
+        ("mum has early dementia", "dementia"),
+        ("history of vascular dementia and a stroke", "dementia"),
+        ("my grandfather had Alzheimer's", "alzheimer's disease"),
+    ],
+)
+def test_dementia_is_not_named_alzheimers(text: str, condition: str) -> None:
+    facts = read(text, PAST_Q)
+    said = facts.conditions + [f.condition for f in facts.family]
+    assert any(c.startswith(condition) for c in said), said
+    if condition == "dementia":
+        assert not any("alzheimer" in c for c in said)
