@@ -1652,7 +1652,7 @@ def read_message(
             setattr(facts, part, value)  # "Drinking, nah, I'll leave that one": declined, not described
     _social_short_answers(text, facts, turn, context)
     _history_answers(text, asked, facts, turn)
-    notes = _hpi_notes(text, asked, facts, prior)
+    notes = _hpi_notes(text, asked, facts, prior, turn)
     if notes:
         facts.hpi_notes += [n for n in notes if n not in facts.hpi_notes]
         facts.mark("onset", turn)
@@ -1893,7 +1893,7 @@ def _only_about_the_problem(text: str) -> bool:
     )
 
 
-def _hpi_notes(text: str, asked: list[str], facts: Facts, prior: Facts | None = None) -> list[str]:
+def _hpi_notes(text: str, asked: list[str], facts: Facts, prior: Facts | None = None, turn: int = 0) -> list[str]:
     """The patient's own words about the problem. Answering the question about the problem (when it
     started, how bad), every clause of a message that says something about it counts; elsewhere only
     clauses that date it, score it or say how it goes, in a sentence about a symptom."""
@@ -1908,14 +1908,9 @@ def _hpi_notes(text: str, asked: list[str], facts: Facts, prior: Facts | None = 
     own = [c for c in clauses if not _hpi_foreign(c)]
     if "complaint" in asked and any(_onset(c) or SCORE_RE.search(c) for c in own):
         answering = True  # "Yesterday. Kitchen knife, left hand.": the reason, told with its story
-    segments = [x for x in re.split(r"[,;.]\s*", text) if x.strip()]
-    if (
-        "complaint" in asked
-        and len(segments) > 1
-        and any(any(r.search(x) for r in SYMPTOM_RE.values()) or HPI_CUE_RE.search(x) for x in segments[1:])
-    ) or ("complaint" in asked and any(HPI_CUE_RE.search(c) for c in own)):
-        answering = True  # "my big toe is killing me, red and swollen": the reason with what it is like
-    known_problem = facts.chief_complaint or (prior.chief_complaint if prior else "")
+    # The problem must be known from an earlier message: the message that names it is no more of its story.
+    named_now = turn in facts.turns.get("chief_complaint", []) or "complaint" in asked
+    known_problem = (prior.chief_complaint if prior else "") or ("" if named_now else facts.chief_complaint)
     if not answering and known_problem and own and _only_about_the_problem(text):
         answering = True  # more about the problem, told while another question was asked
     if answering:
