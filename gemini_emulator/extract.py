@@ -1001,7 +1001,9 @@ def _lay_label(canon: str, said: str) -> str:
     """The clinical name, with the relative's illness in the words the patient used when they differ
     ("myocardial infarction (heart attack)"), so neither reading is lost."""
     said = " ".join(said.lower().split())
-    if set(said.split()) <= set(canon.lower().split()):
+    canon_words = canon.lower().split()
+    # the same words, or their inflections ("diabetic" is "diabetes"): nothing to add
+    if all(any(w == c or (len(w) > 4 and w[:5] == c[:5]) for c in canon_words) for w in said.split()):
         return canon
     return f"{canon} ({said})"
 

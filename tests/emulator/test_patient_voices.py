@@ -464,3 +464,10 @@ def test_dementia_is_not_named_alzheimers(text: str, condition: str) -> None:
     assert any(c.startswith(condition) for c in said), said
     if condition == "dementia":
         assert not any("alzheimer" in c for c in said)
+
+
+@pytest.mark.parametrize(
+    ("text", "condition"), [("my sister is diabetic", "type 2 diabetes"), ("dad has asthma", "asthma")]
+)
+def test_a_relatives_illness_said_by_its_clinical_name_or_an_inflection_adds_nothing(text: str, condition: str) -> None:
+    assert [f.condition for f in read(text, FAMILY_Q).family] == [condition]
