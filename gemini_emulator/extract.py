@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from gemini_emulator import drugs, meds, vocab
+from gemini_emulator import drugs, meds, spoken, vocab
 
 # --- small helpers -----------------------------------------------------------------------------
 
@@ -90,7 +90,7 @@ SCORE_RE3 = re.compile(
 TURN_LABEL_RE = re.compile(r"^\s*(?:\[?turn\s*#?(\d+)\]?|\[(\d+)\])\s*[:.)\-]?\s*", re.I | re.M)
 
 NUM = r"(\d+|" + "|".join(re.escape(w) for w in sorted(vocab.NUMBER_WORDS, key=len, reverse=True)) + r")"
-UNIT = r"(minutes?|hours?|days?|weeks?|months?|years?|nights?)"
+UNIT = r"(minutes?|mins?|hours?|hrs?|days?|weeks?|wks?|months?|mos?|years?|yrs?|nights?)"
 ONSET_PATTERNS = [
     re.compile(rf"\b(?:for|over|in)\s+(?:the\s+)?(?:past|last)\s+{NUM}?\s*{UNIT}", re.I),
     re.compile(rf"\bfor\s+(?:about\s+|around\s+|almost\s+|nearly\s+|over\s+)?{NUM}\s+{UNIT}", re.I),
@@ -101,6 +101,8 @@ ONSET_PATTERNS = [
         re.I,
     ),
     re.compile(rf"\b{NUM}\s+{UNIT}\s+now\b", re.I),
+    # a bare duration opening the answer: "3 days.", "one month maybe more", "2 wks, swollen"
+    re.compile(rf"^\W*(?:like\s+|about\s+|around\s+|maybe\s+|almost\s+|over\s+)?{NUM}\s+{UNIT}(?=\W|$)", re.I),
     re.compile(
         r"\bsince\s+(?:last\s+)?(?:yesterday|this morning|last night|monday|tuesday|wednesday|thursday|friday|"
         r"saturday|sunday|the weekend|last week|last month|\w+ \d{1,2}|\d{4}|january|february|march|april|"
@@ -218,9 +220,7 @@ ACUTE_RE: dict[str, re.Pattern[str]] = {
         rf"|(?:move|feel|lift) (?:my|his|her) (?:\w+ )?(?:arm|leg|face|side|hand))\b",
         re.IGNORECASE,
     ),
-    "sudden severe pain": re.compile(
-        rf"\b{_SEVERE}\b.*\b{_SUDDEN}\b|\b{_SUDDEN}\b.*\b{_SEVERE}\b", re.IGNORECASE
-    ),
+    "sudden severe pain": re.compile(rf"\b{_SEVERE}\b.*\b{_SUDDEN}\b|\b{_SUDDEN}\b.*\b{_SEVERE}\b", re.IGNORECASE),
 }
 
 
@@ -417,12 +417,18 @@ TOPIC_WORDS: dict[str, tuple[str, ...]] = {
 
 
 def topics_of(text: str) -> list[str]:
+    # "the history of (the) present illness" is the clinicians' name for the story of the problem
+    text = re.sub(
+        r"\bhistory of (?:the )?present(?:ing)? illness\b|\bhpi\b", "symptoms, when they started", text, flags=re.I
+    )
     words = set(WORD_RE.findall(text.lower()))
     hits = []
     for topic, kws in TOPIC_WORDS.items():
         if any(k in words for k in kws):
             hits.append(topic)
-    return hits
+    # "allergies to medicines or foods" is about allergies, "illnesses in your family" about the
+    # family: the narrower topic is what a bare "none" or "skip" answers.
+    return sorted(hits, key=lambda t: t not in ("allergies", "family"))
 
 
 # --- extraction ------------------------------------------------------------------------------
@@ -490,6 +496,7 @@ def _dates(text: str) -> list[tuple[int, str]]:
 
 _UP, _LO = "A-ZÀ-ÖØ-Þ", "a-zß-öø-ÿ'"
 NAME_WORD = rf"(?:O'|Mc|Mac)?[{_UP}][{_LO}]+(?:-[{_UP}]?[{_LO}]+)*"
+NAME_PARTICLES = r"(?:de|da|das|do|dos|del|della|di|van|von|der|den|la|le|du|bin|ibn|al|el|ter)"
 TITLES_RE = re.compile(r"\b(?:mr|mrs|ms|miss|mx|dr|prof)\.?\s+(?=[A-Za-z])", re.I)
 
 
@@ -498,7 +505,10 @@ def _name(text: str, asked_name: bool) -> str:
     stop = r"(?=\s*(?:$|[,.;!?]|\s(?:and|but|i|i'm|im|my|born|from|here|dob|date|phone|email|age|aged|calling)\b))"
     cased_stop = stop[:-2] + r"|\s+[a-z]))"  # a capitalised name ends at the next lower-case word
     pats = [
-        rf"\bmy (?:full |first |legal )?name is\s+([{_LO}][{_LO}\-]+(?:\s+[{_LO}][{_LO}\-]+){{0,2}}?){stop}",
+        # "my name is", and someone answering for another: "his name is", "my dad's name is"
+        rf"\b(?:my|his|her|their|the patient's|(?:my )?(?:dad|father|mom|mum|mother|son|daughter|husband|wife|"
+        rf"partner|child|kid)'s) (?:full |first |legal )?name is\s+"
+        rf"([{_LO}][{_LO}\-]+(?:\s+[{_LO}][{_LO}\-]+){{0,2}}?){stop}",
         rf"\bname(?:'s|:)\s*([{_LO}][{_LO}\-]+(?:\s+[{_LO}][{_LO}\-]+){{0,2}}?){stop}",
         rf"\b(?:call me|this is|it's|it is)\s+({NAME_WORD}(?:\s+{NAME_WORD}){{0,2}}?){cased_stop}",
         rf"\b(?:i am|i'm|im)\s+({NAME_WORD}(?:\s+{NAME_WORD}){{0,2}}?){cased_stop}",
@@ -532,9 +542,25 @@ def _name(text: str, asked_name: bool) -> str:
     )
     if m and not any(w.lower() in vocab.NOT_NAMES for w in m.group(1).split()):
         return m.group(1).rstrip(".")
+    # "Tomas Reyes, 11 November 1990" / "Ana María López - born 3/4/85": a name, then the birth date.
+    m = re.match(
+        rf"^\s*(?:(?:hi|hello|hey)\W+)?({NAME_WORD}(?:\s+(?:{NAME_PARTICLES}\s+){{0,2}}{NAME_WORD}){{1,3}})\s*[,.;:-]?\s*"
+        rf"(?=(?:born|dob|d\.o\.b|date of birth|birthday|b\.)\b|\d|(?:{_alts(vocab.MONTHS)})\b)",
+        text,
+        re.I if text.islower() else 0,
+    )
+    words = m.group(1).split() if m and _dates(text) else []
+    while words and words[0].lower() in ("its", "it's", "im", "i'm", "this", "is", "name", "name's", "me"):
+        words.pop(0)
+    while words and words[-1].lower() in ("dob", "born", "birthday", "b"):
+        words.pop()
+    if 2 <= len(words) <= 4 and not any(w.lower() in vocab.NOT_NAMES for w in words):
+        low = " ".join(words).lower()
+        if not (any(r.search(low) for r in SYMPTOM_RE.values()) or DRUG_RE.search(low)):
+            return title_name(" ".join(words))
     m = re.search(
         r"(?:^|[,.!]\s*|\b(?:hi|hello|hey)\W+)(?:it's|its|i'm|im|i am|this is)\s+([a-z][a-z'\-]+\s+[a-z][a-z'\-]+)"
-        r"(?=\s*(?:$|[,.!;]))",
+        r"(?=\s*(?:$|[,.!;]|\s(?:dob|born|d\.o\.b|date of birth|birthday)\b))",
         text,
     )
     if m and not any(
@@ -567,15 +593,39 @@ INSURANCE_CONTEXT_RE = re.compile(r"insur|covered|coverage|\bplan\b|member|polic
 NAME_LEAD_WORDS = {"my", "the", "our", "i", "i'm", "it's", "its", "insurance", "plan", "member", "yes", "no", "hi"}
 
 
+NO_INSURANCE_RE = re.compile(
+    r"\b(?:(?:no|without)\s+(?:health\s+|medical\s+)?(?:insurance|coverage)"
+    r"(?!\s+(?:card|info|details|number|on me|with me))|"
+    r"not insured|uninsured|(?:don't|do not|dont|doesn't|does not)\s+have\s+(?:any\s+)?(?:health\s+)?insurance|"
+    r"self[- ]?pay(?:ing)?|pay(?:ing)?\s+(?:cash|out of pocket|myself)|cash pay(?:ing)?|private pay)\b",
+    re.I,
+)
+
+
+def _insurer_words(text: str) -> str:
+    """The words of `text` that the insurer vocabulary matched."""
+    return " ".join(m.group(0) for rx in INSURER_RE.values() for m in rx.finditer(text))
+
+
 def _insurer(text: str) -> str:
     """The insurer named in `text`: the longest vocabulary match (so "Blue Shield of California" is
     not just "Blue Shield"), or the patient's own wording when it is a longer insurer-looking name
     ("Premera Blue Cross", "Tufts Health Plan") that the vocabulary does not know."""
     best: tuple[int, int, str] | None = None  # (start, end, canonical)
-    for canon, rx in INSURER_RE.items():
-        for m in rx.finditer(text):
-            if best is None or m.end() - m.start() > best[1] - best[0]:
-                best = (m.start(), m.end(), canon)
+    hits = sorted((m.start(), m.end(), canon) for canon, rx in INSURER_RE.items() for m in rx.finditer(text))
+    merged: list[tuple[int, int, str]] = []
+    for hit in hits:
+        if merged and re.fullmatch(r"[\s/-]*", text[merged[-1][1] : hit[0]]) and hit[0] >= merged[-1][1]:
+            # "Aetna Medicare", "Humana Medicare": a company's plan of another program, named together
+            start = merged[-1][0]
+            merged[-1] = (start, hit[1], title_name(text[start : hit[1]]))
+        elif not merged or hit[0] >= merged[-1][1]:
+            merged.append(hit)
+        elif hit[1] - hit[0] > merged[-1][1] - merged[-1][0]:
+            merged[-1] = hit
+    for hit in merged:
+        if best is None or hit[1] - hit[0] > best[1] - best[0]:
+            best = hit
     for m in PROPER_NAME_RE.finditer(text):
         words = m.group(0).split()
         while words and words[0].lower() in NAME_LEAD_WORDS:
@@ -622,6 +672,43 @@ GROUPED_ID_RE = re.compile(
     r"(?<![\w-])(?:[A-Z]{1,4}[ -])?[A-Z0-9]*\d[A-Z0-9]*(?:[ -][A-Z0-9]*\d[A-Z0-9]*)+(?![\w-])"
     r"|(?<![\w-])[A-Z]{1,4}[ -]\d{5,}(?![\w-])"
 )
+
+
+PHONE_WORD_RE = re.compile(r"\b(?:phone|telephone|tel|cell|cellphone|mobile|number|call|text|ring|reach)\b", re.I)
+PHONE_GROUPS_RE = re.compile(r"(?<![\w/.-])\+?\d{1,4}(?:[\s.-]\d{1,4}){2,5}(?![\w/-])")
+
+
+def _grouped_phone(text: str) -> str:
+    """A phone number in any grouping of digits ("555 561 38 75", "+44 20 7946 0958"), in a message
+    about a phone number: 10 to 13 digits in groups."""
+    for m in PHONE_GROUPS_RE.finditer(text):
+        if 10 <= sum(c.isdigit() for c in m.group(0)) <= 13:
+            return m.group(0).strip()
+    return ""
+
+
+# "it's 2093 at the end, not 2039", "the last four are 2093", "ends in 2093": a fix to the end of
+# the phone number already given.
+PHONE_END_FIX_RE = re.compile(
+    r"\b(?:(?:it's|its|it is|should be|make that)\s+(\d{2,4})\s+(?:at the end|on the end)|"
+    r"(?:last|final)\s+(?:two|three|four|2|3|4)?\s*(?:digits?|numbers?)?\s*(?:are|is|should be|=)\s+(\d{2,4})|"
+    r"end(?:s|ing)?\s+(?:in|with)\s+(\d{2,4}))\b",
+    re.I,
+)
+
+
+def _phone_ending_fix(text: str, phone: str) -> str:
+    m = PHONE_END_FIX_RE.search(text)
+    if not m:
+        return ""
+    end = next(g for g in m.groups() if g)
+    digits_at = [i for i, c in enumerate(phone) if c.isdigit()]
+    if len(end) >= len(digits_at):
+        return ""
+    chars = list(phone)
+    for pos, digit in zip(digits_at[-len(end) :], end, strict=True):
+        chars[pos] = digit
+    return "".join(chars)
 
 
 def _phone(text: str) -> str:
@@ -716,7 +803,10 @@ NO_MEDS = re.compile(
 # ("no email please" asks not to be emailed; a message that gives an address has one).
 NO_EMAIL = re.compile(
     r"\b(?:no|(?:don't|do not|dont)\s+(?:really\s+)?(?:have|use|do|check|read)(?:\s+an?|\s+my)?|"
-    r"(?:haven't|have not|never) (?:got|had)(?: an?)?)\s+e-?mail(?:\s+address)?\b(?!\s+please)",
+    r"(?:haven't|have not|never) (?:got|had)(?: an?)?)\s+e-?mail(?:\s+address)?\b(?!\s+please)"
+    # the other way round: "email I don't have", "email: none", "e-mail - no"
+    r"|\be-?mail(?:\s+address)?\W*(?:i\s+)?(?:don't|do not|dont|never)\s+(?:have|use|got)\b"
+    r"|\be-?mail(?:\s+address)?\W*(?:none|n/a|nope|no|nothing)\s*(?:$|[,;.])",
     re.I,
 )
 NO_FAMILY = re.compile(
@@ -732,8 +822,9 @@ AFFIRM = re.compile(
     re.I,
 )
 BARE_NONE = re.compile(
-    r"^\s*(?:none|nothing|not that i know(?: of)?|not really|no(?:pe)?|nah|never)\b[^a-z]*(?:$|that i know|"
-    r"at all|really|thanks?|thank you)",
+    r"^\s*(?:none|nothing|nothin'?|nada|not that i(?:'m| am)? (?:know|aware)(?: of)?|not really|no(?:pe)?|nah|never|"
+    r"n/a)(?![\w'])[^a-z]*(?:$|(?:that\s+)?i(?:'m| am)? (?:know|aware)(?: of)?(?:\W*$)|as far as i know|known|at all|"
+    r"really|thanks?|thank you|to (?:report|speak of|mention)|i can think of)",
     re.I,
 )
 DENY = re.compile(r"^\s*(?:no|nope|not anymore|not really|i don't|i do not|i stopped)\b", re.I)
@@ -906,7 +997,18 @@ def _relations(clause: str) -> list[tuple[int, str]]:
     return out
 
 
-def _conditions(clause: str) -> list[tuple[int, str]]:
+def _lay_label(canon: str, said: str) -> str:
+    """The clinical name, with the relative's illness in the words the patient used when they differ
+    ("myocardial infarction (heart attack)"), so neither reading is lost."""
+    said = " ".join(said.lower().split())
+    canon_words = canon.lower().split()
+    # the same words, or their inflections ("diabetic" is "diabetes"): nothing to add
+    if all(any(w == c or (len(w) > 4 and w[:5] == c[:5]) for c in canon_words) for w in said.split()):
+        return canon
+    return f"{canon} ({said})"
+
+
+def _conditions(clause: str, lay: bool = False) -> list[tuple[int, str]]:
     out: list[tuple[int, str]] = []
     taken: list[tuple[int, int]] = []
     for canon, rx in sorted(CONDITION_RE.items(), key=lambda kv: -max(len(f) for f in vocab.CONDITIONS[kv[0]])):
@@ -916,19 +1018,45 @@ def _conditions(clause: str) -> list[tuple[int, str]]:
             if _negated(clause, m.start()):
                 continue
             taken.append((m.start(), m.end()))
-            out.append((m.start(), canon))
+            out.append((m.start(), _lay_label(canon, m.group(0)) if lay else canon))
     out.sort()
     return out
+
+
+# Tobacco smoked or taken other than as cigarettes (water pipe, cigars, pipe, snus, chew, pouches).
+_TOBACCO_KINDS = (
+    r"shisha|hookah|hooka|nargile|narghile|water ?pipe|pipe|cigars?|cigarillos?|bidis?|juul|e-?cig\w*|snus|"
+    r"snuff|dip|chew(?:ing)? tobacco|zyn|nicotine pouch(?:es)?|roll-?ups?|rollies"
+)
 
 
 def _tobacco(clause: str) -> str:
     if DECLINE_RE.search(clause):
         return ""
     low = clause.lower()
-    if not re.search(r"\b(?:smok\w*|cigar\w*|cigs?|vap\w*|tobacco|nicotine|chew|packs?)\b", low):
+    # "a six-pack on weekends" is beer: a pack is tobacco only by the day or week, or beside smoking
+    if not re.search(
+        rf"\b(?:smok\w*|cigar\w*|cigs?|vap\w*|tobacco|nicotine|chew|{_TOBACCO_KINDS}|"
+        r"(?<!six )(?<!6 )(?<!six-)(?<!6-)packs?\s+(?:a|per|each)\s+(?:day|week)|pack-?a-?day)\b",
+        low,
+    ):
         return ""
-    if re.search(r"\bnon-?smoker\b", low) or re.search(
-        r"\b(?:never|don't|do not|doesn't|no)\s+(?:\w+\s+){0,2}(?:smok\w*|tobacco|cig\w*|vap\w*)", low
+    if re.search(r"\b(?:nobody|no one|noone)\s+(?:\w+\s+)?smokes\b", low):
+        return f"never smoker ({clause.strip(' .!').lower()})"  # "nobody smokes at home"
+    if re.search(
+        r"\b(?:haven't|have not|hasn't|has not|not|didn't|did not)\s+(?:\w+\s+)?(?:smoked|had a (?:cig\w*|smoke))\s+"
+        r"(?:in|for|since)\b",
+        low,
+    ):
+        return "former smoker"  # "haven't smoked in ten years"
+    if (
+        re.search(r"\bnon-?smoker\b", low)
+        or re.search(
+            r"\b(?:never|don't|dont|do not|doesn't|doesnt|does not|not|no|didn't|didnt|did not)\s+(?:\w+\s+){0,2}"
+            r"(?:smok\w*|tobacco|cig\w*|vap\w*)",
+            low,
+        )
+        or re.search(r"\b(?:smoking|smoke|tobacco|cigarettes)\W*(?:never|no|none|nope)\s*(?:$|[,;.])", low)
     ):
         return "never smoker"
     if re.search(
@@ -942,7 +1070,29 @@ def _tobacco(clause: str) -> str:
     kind = "vapes" if re.search(r"\bvap", low) else "current smoker"
     if re.search(r"\b(?:chew\w*|dip|snuff|snus)\b", low):
         kind = "chews tobacco"
-    return kind + (f", {qty.group(1)}" if qty else "")
+    if qty:
+        return f"{kind}, {qty.group(1)}"
+    # "Social smoker, a few at parties", "the odd cigarette when I drink": how much, in the patient's words.
+    how = re.search(
+        r"\b(?:social(?:ly)?|occasional(?:ly)?|sometimes?|now and (?:then|again)|once in a while|here and there|"
+        r"with friends|"
+        r"the odd|rarely|light|a few|at parties|when (?:i'm |i am )?(?:drinking|out)|when i drink|"
+        r"on (?:the )?weekends?)\b",
+        low,
+    )
+    tob_words = r"\b(?:smok\w*|cigar\w*|cigs?|vap\w*|tobacco|nicotine|packs?|social|occasional\w*|the odd)\b"
+    words = ", ".join(seg.strip(" .!") for seg in re.split(r"[,;]", low) if re.search(tob_words, seg)) or low
+    other_kind = re.search(rf"\b(?:{_TOBACCO_KINDS})\b", low)
+    if (how or other_kind) and len(words.split()) <= 12:
+        return f"{kind}: {words}"
+    return kind
+
+
+# Drinks by name beyond beer and wine (so "sake sometimes" is a habit, not a job).
+_DRINKS = (
+    r"sake|soju|shochu|tequila|bourbon|scotch|brandy|cognac|sherry|port|champagne|prosecco|mead|margaritas?|"
+    r"seltzers?|hard seltzers?|ale|stout|ipas?|booze|(?:six|6)[- ]?packs?|shots?|highballs?|mojitos?|martinis?"
+)
 
 
 def _alcohol(clause: str) -> str:
@@ -951,10 +1101,12 @@ def _alcohol(clause: str) -> str:
     low = clause.lower()
     if not re.search(
         r"\b(?:drink\w*|alcohol\w*|beers?|wine|liquor|spirits|whiske?y|vodka|gin|rum|cider|lager|pints?|"
-        r"cocktails?|sober|teetotal\w*)\b",
+        rf"cocktails?|sober|teetotal\w*|{_DRINKS})\b",
         low,
     ):
         return ""
+    if re.search(r"\b(?:alcohol|drinking|drink|booze)\W*(?:never|no|none|nope|nah)\s*(?:$|[,;.])", low):
+        return "does not drink alcohol"  # "alcohol never", "drinking: no"
     if re.search(r"\b(?:water|coffee|tea|soda|juice|milk)\b", low) and not re.search(r"alcohol|beer|wine|liquor", low):
         return ""
     if re.search(r"\b(?:sober|teetotal|teetotaler)\b", low) or re.search(
@@ -962,13 +1114,13 @@ def _alcohol(clause: str) -> str:
     ):
         return "does not drink alcohol"
     qty = re.search(
-        rf"({NUM}\s+(?:or\s+\w+\s+)?(?:drinks?|beers?|pints?|glass(?:es)?(?: of wine)?|shots?|units?|cans?)"
+        rf"\b({NUM}\s+(?:or\s+\w+\s+)?(?:drinks?|beers?|pints?|glass(?:es)?(?: of wine)?|shots?|units?|cans?)"
         r"[^.,;]*?(?:(?:a|per|each|every)\s+(?:day|night|week|weekend|month)|on (?:the )?weekends?))",
         low,
     )
     if qty:
         return "drinks " + qty.group(1)
-    loose = re.search(rf"({NUM}\s+(?:drinks?|beers?|pints?|glass(?:es)? of \w+|shots?|units?|cans?)[^.,;]*)", low)
+    loose = re.search(rf"\b({NUM}\s+(?:drinks?|beers?|pints?|glass(?:es)? of \w+|shots?|units?|cans?)[^.,;]*)", low)
     if loose:
         return "drinks " + loose.group(1).strip()
     words = next(
@@ -1006,16 +1158,69 @@ OCCUPATION_FORMS: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str], bo
     ),
     (
         re.compile(
-            r"\b(?:i(?:'m| am)\s+an?|my job is|my occupation is|i do|job:|occupation:)\s+"
-            rf"{_JOB}(?=$|[,.;]|\s(?:at|for|in|and)\b)"
+            r"\b(?:i(?:'m| am)\s+(?:an?|the)|my job is|my occupation is|i do|job:|occupation:)\s+"
+            rf"{_JOB}(?=$|[,.;]|\s(?:at|for|in|and|now)\b)"
         ),
         lambda m: m.group(1).strip(),
         True,
     ),
     (
-        re.compile(r"\bi(?:'m| am)\s+(?:an?\s+)?(retired|unemployed|self-employed|a student|student)\b"),
+        re.compile(
+            r"\b(?:i|he|she|they|(?:my|his|her) [a-z]+)(?:'m|'s| am| is| are)\s+(?:now\s+)?(?:an?\s+)?"
+            r"(retired|unemployed|self-employed|a student|student|on disability|disabled)\b"
+            r"(?=\s*$|\s*[,.;!]|\s+(?:now|since|for|from|and|but|after|last|about|already|too)\b)"
+        ),
         lambda m: m.group(1).replace("a student", "student"),
         False,
+    ),
+    # "she is a retired postal worker", "I'm a former bus driver"
+    (
+        re.compile(
+            r"\b(?:i|he|she)(?:'m|'s| am| is)\s+an?\s+((?:retired|former)\s+[a-z][a-z -]{2,30}?)"
+            r"(?=$|[,.;]|\s(?:at|for|in|and|but)\b)"
+        ),
+        lambda m: m.group(1).strip(),
+        False,
+    ),
+    # A child's schooling: "she's in 2nd grade", "he's in kindergarten"
+    (
+        re.compile(
+            r"\b(?:i|he|she)(?:'m|'s| am| is)\s+in\s+((?:\w+\s+)?grade|kindergarten|preschool|nursery|daycare|"
+            r"(?:high |middle |primary |elementary )?school|college|university|year \d+)\b"
+        ),
+        lambda m: f"student ({m.group(1)})",
+        False,
+    ),
+    # A message that is only a work status: "retired", "Retired now."
+    (
+        re.compile(
+            r"^\W*(retired|unemployed|self-employed|student|homemaker|stay[- ]at[- ]home (?:mom|dad|parent))"
+            r"\W*(?:now)?\W*$"
+        ),
+        lambda m: m.group(1),
+        False,
+    ),
+    # Someone answering for a parent or child: "he's a plumber", "she works as a cashier".
+    (
+        re.compile(rf"\b(?:he|she)(?:'s| is)\s+an?\s+{_JOB}(?=$|[,.;]|\s(?:at|for|in|and)\b)"),
+        lambda m: m.group(1).strip(),
+        True,
+    ),
+    (
+        re.compile(
+            rf"\b(?:he|she)\s+(?:works|worked|is working)\s+as\s+(?:an?\s+)?{_JOB}(?=$|[,.;]|\s(?:at|for|in|and)\b)"
+        ),
+        lambda m: m.group(1).strip(),
+        False,
+    ),
+    # A former job: "he used to be a mechanic", "I worked as a nurse for thirty years".
+    (
+        re.compile(
+            rf"\b(?:i|he|she)\s+(?:used to (?:be|work as)|was)\s+an?\s+{_JOB}"
+            r"(?=$|[,.;]|\s(?:at|for|in|and|but|until)\b)"
+        ),
+        lambda m: f"former {m.group(1).strip()}",
+        True,
     ),
     (
         re.compile(rf"\b(?:retired|former|ex-?)\s+((?:{_alts(vocab.OCCUPATIONS)}))\b"),
@@ -1259,11 +1464,12 @@ def read_message(
     if name:
         facts.name = name
         facts.mark("name", turn)
-    email = EMAIL_RE.search(text)
+    # Said aloud or typed as speech: "mikeb88 at gmail dot com" is mikeb88@gmail.com.
+    email = EMAIL_RE.search(text) or EMAIL_RE.search(spoken.spoken_emails(text))
     if email:
         facts.email = email.group(0)
         facts.mark("email", turn)
-    scrubbed = EMAIL_RE.sub(" ", text)
+    scrubbed = EMAIL_RE.sub(" ", spoken.spoken_emails(text))
     dates = _dates(scrubbed)
     for pos, iso_date in dates:
         ctx = scrubbed[max(0, pos - 40) : pos].lower()
@@ -1277,11 +1483,25 @@ def read_message(
     # Dates out of the way of IDs and phones ("7712-09-3345" is no date: a year goes at one end only).
     no_dates = re.sub(r"\b(?:\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}|\d{4}[-/.]\d{1,2}[-/.]\d{1,2})\b", " ", scrubbed)
     insurer = _insurer(text)
+    if insurer and name and not INSURANCE_CONTEXT_RE.search(text) and "insurance" not in asked:
+        # "Oscar Delgado": a patient's own name that is also an insurer's is no insurance
+        said = {w.lower() for w in name.split()}
+        if any(w.lower() in said for w in re.findall(r"[A-Za-z]+", _insurer_words(text))):
+            insurer = ""
+    if not insurer and NO_INSURANCE_RE.search(text) and not DECLINE_RE.search(text):
+        insurer = "none (self-pay)"  # "no insurance right now, I'll pay cash": uninsured, not declined
     insurer_hit = bool(insurer)
     if insurer:
         facts.insurer = insurer
         facts.mark("insurance", turn)
-    member = _member_id(no_dates, insurer_hit or "insurance" in asked)
+    about_insurance = insurer_hit or "insurance" in asked
+    member = _member_id(no_dates, about_insurance)
+    spoken_ids = spoken.spoken_numbers(no_dates)
+    if not member and about_insurance and spoken_ids != no_dates:
+        # "United Healthcare, nine one eight eight two seven three zero four": a member ID read out
+        member = _member_id(spoken_ids, True)
+        if member:
+            no_dates = spoken_ids
     if member:
         facts.member_id = member
         facts.mark("insurance", turn)
@@ -1302,7 +1522,15 @@ def read_message(
             words = lead.split()
             if 1 <= len(words) <= 5 and words[0][:1].isupper() and not re.search(r"\d|member|id\b|number", lead, re.I):
                 facts.insurer = lead
-    phone = _phone(no_dates.replace(member, " ") if member else no_dates)
+    not_ids = no_dates.replace(member, " ") if member else no_dates
+    # Written in digits, or read out in words: "five five five, two four six, fourteen ninety nine",
+    # or in pairs after the area code when the message is about a phone: "555 561 38 75".
+    phone = _phone(not_ids) or _phone(spoken.spoken_numbers(not_ids))
+    if not phone and not about_insurance and (PHONE_WORD_RE.search(text) or "contact" in asked):
+        phone = _grouped_phone(spoken.spoken_numbers(not_ids))
+    earlier_phone = facts.phone or (prior.phone if prior else "")
+    if not phone and earlier_phone:
+        phone = _phone_ending_fix(text, earlier_phone)
     if phone:
         facts.phone = phone
         facts.mark("phone", turn)
@@ -1321,7 +1549,10 @@ def read_message(
                 break
     sc = SCORE_RE.search(text) or SCORE_RE2.search(text) or SCORE_RE3.search(text)
     if not sc and "severity" in asked:
-        sc = re.search(r"^\D*\b(10|[0-9])\b\D*$", text)  # a bare number answering "how severe?"
+        # a bare number answering "how severe?" ("3 days" says how long, not how bad)
+        sc = re.search(
+            r"^\D*\b(10|[0-9])\b(?!\s*(?:min\w*|hours?|hrs?|days?|weeks?|wks?|months?|years?|yrs?))\D*$", text
+        )
     if sc:
         facts.severity_score = int(sc.group(1))
         facts.severity = f"{sc.group(1)}/10"
@@ -1354,7 +1585,7 @@ def read_message(
     if NO_MEDS.search(text):
         facts.no_medications = True
         facts.mark("medications", turn)
-    if NO_EMAIL.search(text) and not EMAIL_RE.search(text):
+    if NO_EMAIL.search(text) and not email:
         facts.no_email = True
         facts.mark("email", turn)
     if NO_FAMILY.search(text):
@@ -1423,7 +1654,7 @@ def read_message(
             setattr(facts, part, value)  # "Drinking, nah, I'll leave that one": declined, not described
     _social_short_answers(text, facts, turn, context)
     _history_answers(text, asked, facts, turn)
-    notes = _hpi_notes(text, asked, facts)
+    notes = _hpi_notes(text, asked, facts, prior, turn)
     if notes:
         facts.hpi_notes += [n for n in notes if n not in facts.hpi_notes]
         facts.mark("onset", turn)
@@ -1520,7 +1751,8 @@ HOW_OFTEN = (
 _NOT_A_JOB = re.compile(
     r"^(?:no|nope|nah|none|never|not|yes|yeah|yep|sure|ok|okay|i|i'm|it|that|this|just|only|sometimes|rarely|"
     r"the|a|an|and|but|also|same|thanks|thank|correct|right|quit|stopped|used|gave|occasionally|socially|"
-    r"daily|weekends?|often|mostly)\b|\d|\b(?:smok\w*|drink\w*|alcohol|wine|beer|vap\w*|cig\w*)\b",
+    r"daily|weekends?|often|mostly)\b|\d|\b(?:smok\w*|drink\w*|alcohol|wine|beer|vap\w*|cig\w*)\b"
+    rf"|\b(?:{_DRINKS}|{_TOBACCO_KINDS})\b",
     re.I,
 )
 
@@ -1544,7 +1776,14 @@ def _social_short_answers(text: str, facts: Facts, turn: int, context: str) -> N
         seg.strip(" .!,") for sent in split_sentences(text) for seg in re.split(r",\s*", sent) if seg.strip(" .!,")
     ]
     negative = re.compile(r"^(?:no|nope|nah|never|none|not really|i don't|i do not)\b", re.I)
-    if len(segments) == len(parts) > 1 and all(len(x.split()) <= 5 for x in segments):
+    # In the order asked, unless an answer is plainly about another part ("nobody smokes at home" is no drink).
+    others = {"tobacco": ("alcohol",), "alcohol": ("tobacco",), "occupation": ("tobacco", "alcohol")}
+    readers = {"tobacco": _tobacco, "alcohol": _alcohol}
+    in_order = all(
+        not any(readers[o](seg) for o in others.get(part, ()) if o in parts)
+        for part, seg in zip(parts, segments, strict=False)
+    )
+    if len(segments) == len(parts) > 1 and all(len(x.split()) <= 5 for x in segments) and in_order:
         # One short answer per part, in the order asked.
         for part, seg in zip(parts, segments, strict=True):
             if getattr(facts, part) or DECLINE_RE.search(seg) or BARE_DECLINE.search(seg):
@@ -1625,7 +1864,38 @@ def _hpi_foreign(clause: str) -> bool:
     return bool(DECLINE_RE.search(clause) or BARE_DECLINE.search(clause))
 
 
-def _hpi_notes(text: str, asked: list[str], facts: Facts) -> list[str]:
+def _only_about_the_problem(text: str) -> bool:
+    """A message that describes the problem (a symptom, a body part that hurts, how it goes) and
+    states nothing else a clinician files elsewhere: no medicine, allergy, illness, relative, habit,
+    job, contact or insurance detail, and no bare yes or no."""
+    about = (
+        any(r.search(text) for r in SYMPTOM_RE.values())
+        or BODY_PAIN_RE.search(text)
+        or INJURY_RE.search(text)
+        or _onset(text)
+        or SCORE_RE.search(text)
+    )
+    if not about or (not HPI_CUE_RE.search(text) and not SCORE_RE3.search(text)):
+        return False
+    if re.search(r"\b(?:tak(?:e|es|ing)|took|pills?|tablets?|dose|mg|prescri\w*|been on (?:it|them))\b", text, re.I):
+        return False  # how long a medicine has been taken is no story of the problem
+    return not (
+        any(len(m.group(0)) > 2 for m in DRUG_RE.finditer(text))
+        or drugs.find(text)
+        or ALLERGEN_RE.search(text)
+        or allergy_ctx(text)
+        or _conditions(text)
+        or _relations(text)
+        or _tobacco(text)
+        or _alcohol(text)
+        or _occupation(text)
+        or EMAIL_RE.search(text)
+        or re.search(r"\d{3}[\s.-]?\d{4}|\b(?:insurance|member|policy)\b", text, re.I)
+        or re.match(r"^\s*(?:yes|yeah|yep|no|nope|nah|none|correct)\b", text, re.I)
+    )
+
+
+def _hpi_notes(text: str, asked: list[str], facts: Facts, prior: Facts | None = None, turn: int = 0) -> list[str]:
     """The patient's own words about the problem. Answering the question about the problem (when it
     started, how bad), every clause of a message that says something about it counts; elsewhere only
     clauses that date it, score it or say how it goes, in a sentence about a symptom."""
@@ -1640,6 +1910,11 @@ def _hpi_notes(text: str, asked: list[str], facts: Facts) -> list[str]:
     own = [c for c in clauses if not _hpi_foreign(c)]
     if "complaint" in asked and any(_onset(c) or SCORE_RE.search(c) for c in own):
         answering = True  # "Yesterday. Kitchen knife, left hand.": the reason, told with its story
+    # The problem must be known from an earlier message: the message that names it is no more of its story.
+    named_now = turn in facts.turns.get("chief_complaint", []) or "complaint" in asked
+    known_problem = (prior.chief_complaint if prior else "") or ("" if named_now else facts.chief_complaint)
+    if not answering and known_problem and own and _only_about_the_problem(text):
+        answering = True  # more about the problem, told while another question was asked
     if answering:
         if not any(HPI_CUE_RE.search(c) or any(r.search(c) for r in SYMPTOM_RE.values()) for c in own):
             return []
@@ -1676,7 +1951,7 @@ def _family_pairs(relations: list[tuple[int, str]], conds: list[tuple[int, str]]
 # Words around a past-history item that are not the item ("I had a", "just the", "too").
 _LEAD_WORDS_RE = re.compile(
     r"^(?:and|also|plus|just|only|i|i've|i'm|i have|i had|i got|had|have|has|got|a|an|the|my|some|with|"
-    r"past history is)\s+",
+    r"past history is|he|she|he's|she's|he has|she has|he had|she had|his|her|they|their)\s+",
     re.I,
 )
 _TRAIL_WORDS_RE = re.compile(r"\s+(?:too|as well|also|i think|that's about it|that's it)$", re.I)
@@ -1688,6 +1963,18 @@ _FAMILY_VERB_RE = re.compile(
     r"was diagnosed with|is|was)\s+(?:a\s+|an\s+|the\s+|some\s+)?(.+)$",
     re.I,
 )
+
+
+# An event of the patient's past told with when it happened ("broke my wrist when I was a kid",
+# "pneumonia back in 2019"): kept whole even when it takes more words.
+_PAST_EVENT_RE = re.compile(
+    r"\b(?:(?:19|20)\d\d|when (?:i|he|she) was|as a (?:kid|child|baby|teen(?:ager)?)|years? ago|"
+    r"broke|broken|fractured?|tore|torn|dislocated|diagnosed|hospitali[sz]ed|in (?:the )?hospital)\b",
+    re.I,
+)
+
+
+_HEALTHY_RE = re.compile(r"^\W*(?:otherwise|generally|mostly|pretty)?\s*(?:healthy|fine|good|ok|okay)\W*$", re.I)
 
 
 def _bare_item(segment: str) -> str:
@@ -1723,7 +2010,7 @@ def _history_answers(text: str, asked: list[str], facts: Facts, turn: int) -> No
             if family_mode and rels:
                 last_rel = rels[-1][1]
                 for rel in pending:
-                    for _, cond in conds:
+                    for _, cond in _conditions(clause, lay=True):
                         if not any(f.relation == rel and f.condition == cond for f in facts.family):
                             facts.family.append(Family(relation=rel, condition=cond, turn=turn))
                 if not conds:
@@ -1741,9 +2028,9 @@ def _history_answers(text: str, asked: list[str], facts: Facts, turn: int) -> No
                         facts.mark("family", turn)
                 continue
             if family_mode and conds and last_rel:
-                for _, cond in conds:
-                    if cond in facts.conditions:
-                        facts.conditions.remove(cond)
+                for (_, own), (_, cond) in zip(conds, _conditions(clause, lay=True), strict=True):
+                    if own in facts.conditions:
+                        facts.conditions.remove(own)
                     if not any(f.relation == last_rel and f.condition == cond for f in facts.family):
                         facts.family.append(Family(relation=last_rel, condition=cond, turn=turn))
                 facts.mark("family", turn)
@@ -1767,6 +2054,7 @@ def _history_answers(text: str, asked: list[str], facts: Facts, turn: int) -> No
                     or DENY.search(segment)
                     or _REPORTED_RE.search(segment)
                     or re.search(r"^\W*(?:that's|that is|thats|nothing|none)\b", segment, re.I)
+                    or _HEALTHY_RE.search(segment)
                     or re.search(r"\b(?:told you|everything|that's all|forgot|mention\w*|to say)\b", segment, re.I)
                     or DRUG_RE.search(segment)
                     or _tobacco(segment)
@@ -1778,7 +2066,7 @@ def _history_answers(text: str, asked: list[str], facts: Facts, turn: int) -> No
                 item = _bare_item(segment)
                 if (
                     item
-                    and len(item.split()) <= 6
+                    and len(item.split()) <= (12 if _PAST_EVENT_RE.search(item) else 6)
                     and re.search(r"[a-z]{3}", item, re.I)
                     and item not in facts.conditions
                 ):
@@ -1815,7 +2103,7 @@ def _read_clause(clause: str, sentence: str, facts: Facts, turn: int, allergy_se
         facts.mark("allergies", turn)
     conds = _conditions(clause)
     if relations and conds and not re.search(r"\b(?:i|i'm|i've|me)\b", clause[: relations[0][0]], re.I):
-        for rel, cond in _family_pairs(relations, conds):
+        for rel, cond in _family_pairs(relations, _conditions(clause, lay=True)):
             if not any(f.relation == rel and f.condition == cond for f in facts.family):
                 facts.family.append(Family(relation=rel, condition=cond, turn=turn))
         facts.mark("family", turn)
@@ -1867,6 +2155,15 @@ def _read_clause(clause: str, sentence: str, facts: Facts, turn: int, allergy_se
         facts.mark("social", turn)
     occ = _occupation(clause)
     if occ:
+        # "he's retired, he used to be a mechanic": a retired mechanic
+        status = ("retired", "unemployed", "on disability", "disabled")
+        if occ.startswith("former ") and facts.occupation in status:
+            occ, prior_occ = facts.occupation, occ
+        else:
+            prior_occ = facts.occupation if occ in status and facts.occupation.startswith("former ") else ""
+        if prior_occ:
+            job = prior_occ.removeprefix("former ")
+            occ = f"retired {job}" if occ == "retired" else f"{occ} (former {job})"
         facts.occupation = occ
         facts.mark("social", turn)
 
@@ -1894,8 +2191,15 @@ def user_messages(steps: list[dict[str, Any]]) -> list[tuple[int, str, list[str]
         if kind == "model_output":
             q = step_text(step)
             # The last question the model asked decides how a bare answer is read.
-            qs = [s for s in split_sentences(q) if s.endswith("?")]
+            sentences = split_sentences(q)
+            qs = [s for s in sentences if s.endswith("?")]
+            before = asked
             asked = topics_of(qs[-1]) if qs else []
+            if qs and not asked:
+                # "Is that still correct?" after a read-back: about what the read-back named, else
+                # still about what was asked before ("Your record lists obesity. Is that still correct?")
+                i = sentences.index(qs[-1])
+                asked = (topics_of(sentences[i - 1]) if i else []) or before
         elif kind == "user_input":
             text = step_text(step)
             if not text.strip():

@@ -925,7 +925,7 @@ def _details_sentence(key: str, details: dict[str, Any], facts: Facts) -> str:
         checks.append(("date of birth", (born[:10] == facts.dob[:10]) if facts.dob else None))
     if not checks:
         noun = key.replace("_", " ")
-        shown = "; ".join(f"{k.replace('_', ' ')}: {v}" for k, v in list(details.items())[:6])
+        shown = "; ".join(f"{k.replace('_', ' ')}: {v}" for k, v in list(details.items())[:6] if v not in ("", None))
         return f"Your record's {noun} shows {shown}." if shown else f"Your record has no {noun} details."
     different = [what for what, same in checks if same is False]
     unknown = [what for what, same in checks if same is None]

@@ -46,7 +46,8 @@ SYMPTOMS: dict[str, tuple[str, ...]] = {
     "dizziness": ("dizzy", "dizziness", "lightheaded", "light-headed", "vertigo", "room spinning"),
     "fainting": ("fainted", "fainting", "passed out", "blacked out", "syncope"),
     "palpitations": ("palpitations", "heart racing", "racing heart", "heart pounding", "skipped beats"),
-    "rash": ("rash", "itchy skin", "itching", "hives"),
+    "rash": ("rash", "itchy skin", "itching", "itchy", "itchiness", "itches", "hives"),
+    "discharge": ("discharge", "pus", "oozing", "weeping", "crusting", "crusty"),
     "swelling": ("swelling", "swollen", "puffy"),
     "numbness": ("numbness", "numb", "tingling", "pins and needles"),
     "weakness": ("weakness", "weak"),
@@ -56,7 +57,62 @@ SYMPTOMS: dict[str, tuple[str, ...]] = {
     "low mood": ("depressed", "depression", "low mood", "feeling down", "hopeless"),
     "weight loss": ("weight loss", "lost weight", "losing weight"),
     "ear pain": ("ear pain", "earache", "ear hurts"),
-    "urinary pain": ("burning when i pee", "painful urination", "burning urination", "dysuria"),
+    "urinary pain": (
+        "burning when i pee",
+        "burns when i pee",
+        "burning when peeing",
+        "hurts to pee",
+        "hurts when i pee",
+        "stings when i pee",
+        "pain when peeing",
+        "painful urination",
+        "burning urination",
+        "burning when urinating",
+        "dysuria",
+        "bladder infection",
+        "urine infection",
+        "urinary tract infection",
+        "uti",
+    ),
+    # Lower urinary tract symptoms in lay words (frequency, nocturia, a weak stream, leaking).
+    "urinary symptoms": (
+        "frequent urination",
+        "urinating a lot",
+        "urinating often",
+        "urinate a lot",
+        "urinate often",
+        "peeing a lot",
+        "pee a lot",
+        "peeing all the time",
+        "pee all the time",
+        "peeing constantly",
+        "getting up to pee",
+        "get up to pee",
+        "gets up to pee",
+        "up at night to pee",
+        "up to urinate",
+        "having to pee",
+        "has to pee",
+        "keep needing to pee",
+        "need to pee",
+        "nocturia",
+        "weak stream",
+        "weak urine stream",
+        "trouble peeing",
+        "hard to pee",
+        "can't pee",
+        "trouble urinating",
+        "difficulty urinating",
+        "dribbling",
+        "urinary urgency",
+        "urinary frequency",
+        "leaking urine",
+        "bladder leaks",
+        "bladder leaking",
+        "incontinence",
+        "wee a lot",
+        "weeing a lot",
+    ),
     "bleeding": ("bleeding", "blood in", "coughing up blood", "bloody"),
     "confusion": ("confusion", "confused", "disoriented"),
     "wheezing": ("wheezing", "wheeze"),
@@ -797,8 +853,23 @@ REASON_CUES: tuple[str, ...] = (
 )
 # Where on the body a reaction shows ("my lips swell" -> "swelling (lips)").
 REACTION_SITES: tuple[str, ...] = (
-    "lips", "lip", "tongue", "mouth", "face", "eyes", "eye", "eyelids", "skin", "hands", "throat", "neck",
-    "chest", "arms", "legs", "whole body", "all over",
+    "lips",
+    "lip",
+    "tongue",
+    "mouth",
+    "face",
+    "eyes",
+    "eye",
+    "eyelids",
+    "skin",
+    "hands",
+    "throat",
+    "neck",
+    "chest",
+    "arms",
+    "legs",
+    "whole body",
+    "all over",
 )
 
 CONDITIONS: dict[str, tuple[str, ...]] = {
@@ -829,7 +900,9 @@ CONDITIONS: dict[str, tuple[str, ...]] = {
     "gerd": ("gerd", "acid reflux", "reflux", "heartburn"),
     "arthritis": ("arthritis", "osteoarthritis", "rheumatoid arthritis"),
     "osteoporosis": ("osteoporosis",),
-    "alzheimer's disease": ("alzheimer", "alzheimer's", "dementia"),
+    "alzheimer's disease": ("alzheimer", "alzheimer's", "alzheimers", "alzheimer's disease"),
+    # dementia is the syndrome; Alzheimer's is one cause of it, not another name for it
+    "dementia": ("dementia", "vascular dementia", "lewy body dementia", "senile dementia"),
     "obesity": ("obesity", "obese"),
     "sleep apnea": ("sleep apnea", "sleep apnoea", "cpap"),
     "gout": ("gout",),
@@ -879,7 +952,20 @@ SURGERY_WORDS: tuple[str, ...] = (
     "pacemaker",
     "carpal tunnel",
 )
-SURGERY_PATTERN = r"\b[a-z]+(?:ectomy|otomy|ostomy|plasty|oscopy)\b"
+SURGERY_PATTERN = (
+    r"\b[a-z]+(?:ectomy|otomy|ostomy|plasty|oscopy)\b"
+    # an organ taken out or a joint replaced, said plainly: "had his gallbladder taken out", "tonsils
+    # removed", "my knee replaced"
+    r"|\b(?:appendix|gall ?bladder|tonsils|adenoids|uterus|womb|ovar(?:y|ies)|thyroid|spleen|kidney|prostate|"
+    r"wisdom teeth|cataracts?|hernia|knee|hip|shoulder|lump|cyst|mole|polyps?)\s+(?:taken out|removed|"
+    r"out|replaced|repaired|fixed|done|operated on)\b"
+    # "a gallbladder surgery", "knee operation", "heart surgery"
+    r"|\b(?:appendix|gall ?bladder|tonsil|thyroid|knee|hip|shoulder|back|spine|neck|heart|eye|cataract|hernia|"
+    r"bowel|colon|stomach|bladder|kidney|prostate|breast|brain|foot|ankle|wrist|hand|elbow|sinus|ear|bariatric|"
+    r"weight loss|gastric bypass)\s+(?:surgery|surgeries|operation|op|repair)\b"
+    # "an operation for my appendix", "surgery on her knee", "operated on for a hernia"
+    r"|\b(?:operation|surgery|op|operated on)\s+(?:for|on)\s+(?:my|his|her|the|a|an)?\s*[a-z]+"
+)
 
 RELATIONS: dict[str, tuple[str, ...]] = {
     "mother": ("mother", "mom", "mum", "mommy", "mama"),

@@ -58,7 +58,7 @@ class EmulatorHandle:
         self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT)
         self._wait_ready()
 
-    def _wait_ready(self, timeout: float = 20.0) -> None:
+    def _wait_ready(self, timeout: float = 90.0) -> None:  # a loaded 2-core machine takes 20 s and more
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -68,8 +68,9 @@ class EmulatorHandle:
                 return
             except (urllib.error.URLError, ConnectionError, OSError):
                 time.sleep(0.05)
+        output = self.output()  # read before stop() closes the log
         self.stop()
-        raise RuntimeError(f"emulator did not answer within {timeout}s:\n{self.output()}")
+        raise RuntimeError(f"emulator did not answer within {timeout}s:\n{output}")
 
     def _call(self, method: str, path: str, body: Any = None) -> Any:
         url = self.base_url + path  # always http://127.0.0.1

@@ -130,7 +130,7 @@ def research_emulator() -> Iterator[ResearchEmulator]:
         return False
 
     try:
-        wait_for(up, timeout=20, what="the emulator to listen")
+        wait_for(up, timeout=90, what="the emulator to listen")  # 20 s was too short on a loaded 2-core machine
         yield emulator
     finally:
         process.terminate()

@@ -83,7 +83,7 @@ def test_nothing_big_is_no_past_history() -> None:
         ("my mom and my aunt both had diabetes", {("mother", "type 2 diabetes"), ("aunt", "type 2 diabetes")}),
         (
             "brother has diabetes, mom had a heart attack at 70",
-            {("brother", "type 2 diabetes"), ("mother", "myocardial infarction")},
+            {("brother", "type 2 diabetes"), ("mother", "myocardial infarction (heart attack)")},
         ),
         ("my mom has back problems too", {("mother", "back problems")}),
         ("dad has eczema", {("father", "eczema")}),
