@@ -111,7 +111,7 @@ FORM_WORDS = vocab.word_set(
 )
 _AFTER_NAME = re.compile(
     rf"^(?:\s*(?:{'|'.join(sorted(FORM_WORDS | drugs.SALTS, key=len, reverse=True))})\b)*\s*(?:now\s+)?{_NUMBER}"
-    rf"(?![\d.])(?!\s*(?:-|or|to|at a time|times?|x\b|hours?|hrs?|hr|days?|weeks?|months?|years?|%|/))",
+    rf"(?!\d|\.\d)(?!\s*(?:-|or|to|at a time|times?|x\b|hours?|hrs?|hr|days?|weeks?|months?|years?|%|/))",
     re.I,
 )
 _BARE_PLURAL = re.compile(r"\b(?:the\s+)?(\d+(?:\.\d+)?)s\b", re.I)  # "the Tylenol 500s"
@@ -138,11 +138,16 @@ _COUNT_BEFORE = re.compile(
 )
 
 
+# Medicines dosed in units, whatever the patient leaves out ("Lantus 20" is 20 units).
+_UNIT_DOSED = re.compile(r"insulin|heparin", re.I)
+
+
 def _unit(word: str | None, ingredient: str) -> str:
     if word:
         return UNIT_WORDS.get(word.lower(), word.lower())
-    # A bare strength: insulin is dosed in units, almost everything else a patient says in mg.
-    return "units" if "insulin" in ingredient else "mg"
+    # A bare strength ("metoprolol 25"): insulin is dosed in units; for anything else the unit is
+    # not guessed (mg, mcg and ml are all common), so the number is kept as said.
+    return "units" if _UNIT_DOSED.search(ingredient) else ""
 
 
 def _num(text: str) -> float:
@@ -151,7 +156,7 @@ def _num(text: str) -> float:
 
 def _fmt(value: float, unit: str) -> str:
     amount = str(int(value)) if float(value).is_integer() else f"{value:g}"
-    return f"{amount} {unit}"
+    return f"{amount} {unit}".strip()
 
 
 def dose_of(before: str, after: str, ingredient: str) -> str:
@@ -215,13 +220,15 @@ CUES: tuple[tuple[str, str], ...] = (
         r"(?=[^.;]*\b(?:since|in (?:years|months|a while)|for (?:years|months)))",
         STOP,
     ),
+    # "never picked it up", "never got the prescription filled", "didn't bother filling it"
     (
-        r"never (?:started|took|taken|filled|picked up|had (?:it|one|them|that)? ?filled|got (?:it|one|them) filled)",
+        r"never (?:started|took|taken|filled|picked (?:(?:it|them|that|those|one) )?up|got around to"
+        r"|had (?:it|one|them|that)? ?filled|got (?:it|one|them|that|the (?:script|prescription)) filled)",
         NEVER,
     ),
     (
-        r"didn'?t (?:start|fill|pick (?:it |them )?up)|not started"
-        r"|haven'?t (?:started|begun|filled|picked (?:it |them )?up)",
+        r"didn'?t (?:start|fill|pick (?:(?:it|them|that) )?up|get (?:it|them|that) filled|bother (?:filling|starting))"
+        r"|not started|haven'?t (?:started|begun|filled|picked (?:(?:it|them|that) )?up|gotten (?:it|them) filled)",
         NEVER,
     ),
     (
@@ -234,7 +241,11 @@ CUE_RE = re.compile(r"\b(?:" + "|".join(f"(?P<c{i}>{p})" for i, (p, _) in enumer
 SCOPE_END = re.compile(r"[.;!?]|\b(?:but|still|now|whereas|while|though)\b|,\s*(?:and\s+)?(?:i|i'm|my)\b", re.I)
 _ANYMORE = re.compile(r"\b(?:anymore|any more|no longer)\b", re.I)
 # A self-correction: the name before it was a slip ("Zyrtec. No wait, it's Claritin").
-CORRECTION_RE = re.compile(r"\b(?:no wait|wait,? no|i mean|sorry,? (?:i mean|it's|its)|oops|scratch that)\b", re.I)
+CORRECTION_RE = re.compile(
+    r"\b(?:no wait|wait,? no|i mean|sorry,? (?:i mean|it's|its|it was|no)|no,? sorry|oops|scratch that|my mistake"
+    r"|actually,? no|no,? actually|correction)\b",
+    re.I,
+)
 
 
 def _cue_category(m: re.Match[str]) -> str:
@@ -429,10 +440,18 @@ def read_sentence(sentence: str, *, about_meds: bool, about_allergies: bool = Fa
                 for rx in REACTION_RE.values()
                 for r in rx.finditer(others)
             )
-            indication = re.search(r"\b(?:for|when|if|whenever)\b", after)
+            # "Benadryl when I get hives" says when it is used; "when I was little" says when it happened
+            indication = re.search(
+                r"\bfor\b(?!\s+(?:hours|days|weeks|months|ages|a (?:while|day|week|few)|several|a couple|\d+"
+                r"|two|three))|\b(?:when|if|whenever)\b"
+                r"(?!\s+(?:i|we|she|he)\s+(?:was|were|had (?:my|surgery|an operation|a baby))\b)",
+                after,
+                re.I,
+            )
             told_use = bool(statuses[i])  # "stopped it", "never started it": a medicine, not an allergen
             allergen = (
-                allergen or (about_allergies and not about_meds) or (reaction and not indication and not told_use)
+                allergen
+                or (((about_allergies and not about_meds) or reaction) and not indication and not told_use)
             )
         out.append(MedFact(m.name, dose, freq, statuses[i], allergen))
     return out
@@ -465,6 +484,15 @@ def read(text: str, *, about_meds: bool, about_allergies: bool = False) -> list[
                     if not (s < corrected.start() < s2)
                 ]
                 facts = keep
+        changed = _CHANGED_TO.search(words_to_digits(sentence))
+        if not facts and out and changed and re.search(r"\b(?:it|that|the dose|my dose|them)\b", sentence, re.I):
+            # "Sertraline 50. They bumped it up to 100 last month.": the dose now, of the medicine just named
+            dose = dose_of("", sentence, out[-1].name)
+            unit_before = re.search(r"[a-z]+$", out[-1].dose, re.I)
+            if dose and not re.search(r"[a-z]", dose, re.I) and unit_before:
+                dose = f"{dose} {unit_before.group(0)}"  # "20 mg ... lowered it to 10": still mg
+            out[-1].dose = dose or out[-1].dose
+            continue
         if not facts and out:
             cue = next((c for c in CUE_RE.finditer(sentence) if _cue_category(c) in (STOP, NEVER)), None)
             if cue and re.search(r"\b(?:it|them|that|those|one)\b|^\W*(?:i\s+)?(?:stopped|quit)\W*$", sentence, re.I):

@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from agents.schemas import RECORD_TOPICS, PatientSummarySchema, RecordAnswersArgs, Urgency
 from intake.redflags import max_urgency
-from patients.reconcile import same_drug
+from patients.reconcile import class_of, same_allergen, same_drug_or_class
 
 FactState = Literal["", "value", "none", "declined", "not_obtained"]
 SETTLED: frozenset[str] = frozenset({"value", "none", "declined", "not_obtained"})
@@ -127,8 +127,9 @@ def _key(text: str) -> str:
 def _same_drug(a: str, b: str) -> bool:
     # One medicine however it is named ("Zyrtec" and "cetirizine", "chlorpheniramine maleate" and
     # "chlorpheniramine"): the ingredient match the chart reconciliation uses.
+    # A class name and then the drug ("my inhaler", later "albuterol inhaler") are one medicine too.
     ka, kb = _key(a), _key(b)
-    return ka == kb or same_drug(a, b)
+    return ka == kb or same_drug_or_class(a, b)
 
 
 def _add_turn(turns: list[int], turn: int) -> list[int]:
@@ -171,7 +172,9 @@ def record_apply(record: IntakeRecordSchema, args: RecordAnswersArgs, *, turn: i
             if item is None:
                 item = MedicationItem(name=med.name)
                 rec.medications.items.append(item)
-            else:
+            elif class_of(item.name) and not class_of(med.name):
+                item.name = med.name  # the drug's own name replaces the class it was first called by
+            elif not class_of(med.name):
                 item.name = med.name if len(med.name) >= len(item.name) else item.name
             item.dose = med.dose or item.dose
             item.frequency = med.frequency or item.frequency
@@ -182,10 +185,20 @@ def record_apply(record: IntakeRecordSchema, args: RecordAnswersArgs, *, turn: i
 
     if args.allergies:
         for allergy in args.allergies:
-            found = next((a for a in rec.allergies.items if _key(a.substance) == _key(allergy.substance)), None)
+            # One allergen however it is named again ("bee stings", later "bees"): the fuller name stays.
+            found = next(
+                (
+                    a
+                    for a in rec.allergies.items
+                    if _key(a.substance) == _key(allergy.substance) or same_allergen(a.substance, allergy.substance)
+                ),
+                None,
+            )
             if found is None:
                 found = AllergyItem(substance=allergy.substance)
                 rec.allergies.items.append(found)
+            elif len(allergy.substance) > len(found.substance):
+                found.substance = allergy.substance
             found.reaction = allergy.reaction or found.reaction
             found.turns = _add_turn(found.turns, turn)
         _set_value(rec.allergies, turn)
@@ -530,6 +543,7 @@ def summary_from_record(
             {"name": m.name, "dose": m.dose, "frequency": m.frequency, "status": "new" if m.taking else "stopped"}
             for m in rec.medications.items
         ]
+
         # The chart reconciliation after this decides confirmed / changed / new, so only what the
         # patient said is compared: the names, doses, schedules and whether they still take it.
         def said(rows: list[dict[str, str]]) -> list[tuple[str, str, str, bool]]:
