@@ -449,9 +449,8 @@ def read_sentence(sentence: str, *, about_meds: bool, about_allergies: bool = Fa
                 re.I,
             )
             told_use = bool(statuses[i])  # "stopped it", "never started it": a medicine, not an allergen
-            allergen = (
-                allergen
-                or (((about_allergies and not about_meds) or reaction) and not indication and not told_use)
+            allergen = allergen or (
+                ((about_allergies and not about_meds) or reaction) and not indication and not told_use
             )
         out.append(MedFact(m.name, dose, freq, statuses[i], allergen))
     return out
