@@ -18,6 +18,14 @@ from pydantic import BaseModel, Field, ValidationError
 
 from agents.schemas import RECORD_TOPICS, PatientSummarySchema, RecordAnswersArgs, Urgency
 from intake.redflags import max_urgency
+from patients.fact_states import (
+    DECLINED_TEXT,
+    NONE_TEXT,
+    NOT_ASKED_TEXT,
+    NOT_OBTAINED_TEXT,
+    PATIENT_STATE_TEXT,
+    STATE_TEXT,
+)
 from patients.reconcile import class_of, same_allergen, same_drug_or_class
 
 FactState = Literal["", "value", "none", "declined", "not_obtained"]
@@ -339,11 +347,11 @@ def record_args_parse(arguments: dict[str, object]) -> tuple[RecordAnswersArgs, 
 
 # --- Plain-language view, for the review screen ------------------------------------------------
 
-DECLINED_TEXT = "Declined to answer"
-# How a fact's state reads, per audience: the patient is told in the second person; clinicians see
-# a decline and a step left empty after two answers for what they are, never as "none".
-_STATE_WORDS = {"none": "None", "declined": "You chose not to answer", "not_obtained": "Not answered"}
-STAFF_STATE_WORDS = {"none": "None", "declined": DECLINED_TEXT, "not_obtained": "Not obtained", "": "Not asked yet"}
+# How a fact's state reads, per audience (`patients.fact_states`, the one definition every rendering
+# reads): the patient is told in the second person; clinicians see a decline and a step left empty
+# after two answers for what they are, never as "none".
+_STATE_WORDS = PATIENT_STATE_TEXT
+STAFF_STATE_WORDS = {**STATE_TEXT, "": NOT_ASKED_TEXT}
 
 
 def _text(rec: IntakeRecordSchema, topic: str, words: dict[str, str] = _STATE_WORDS) -> str:
@@ -481,10 +489,16 @@ def _summary_text(rec: IntakeRecordSchema, topic: str) -> str | None:
     if fact.state == "declined":
         return DECLINED_TEXT
     if fact.state == "none":
-        return "None"
+        return NONE_TEXT
     if fact.state == "value" and isinstance(fact, TextFact):
         return fact.value
     return None
+
+
+def _not_obtained(rec: IntakeRecordSchema, topic: str, current: object) -> str | None:
+    """ "Not obtained" for a text field the record left empty after two answers, where the model's
+    summary has nothing either (what the model did read stays)."""
+    return NOT_OBTAINED_TEXT if rec.state(topic) == "not_obtained" and not current else None
 
 
 # Summary field -> the record topics it is made of, for the per-field source turns.
@@ -532,12 +546,14 @@ def summary_from_record(
             update[field] = value
 
     take("patient_name", _summary_text(rec, "name"))
-    take("chief_complaint", _summary_text(rec, "chief_complaint"))
-    take("history_of_present_illness", _summary_text(rec, "history_of_present_illness"))
+    for field in ("chief_complaint", "history_of_present_illness"):
+        take(field, _summary_text(rec, field) or _not_obtained(rec, field, data.get(field)))
     if rec.insurance.state == "value":
         take("insurance", {"payer": rec.insurance.payer, "member_id": rec.insurance.member_id})
     elif rec.insurance.state == "declined":
         take("insurance", {"payer": DECLINED_TEXT, "member_id": ""})
+    elif _not_obtained(rec, "insurance", any((data.get("insurance") or {}).values())):
+        take("insurance", {"payer": NOT_OBTAINED_TEXT, "member_id": ""})
     if rec.medications.state in _STATED:
         meds = [
             {"name": m.name, "dose": m.dose, "frequency": m.frequency, "status": "new" if m.taking else "stopped"}
@@ -565,14 +581,14 @@ def summary_from_record(
             take(topic, [i.text for i in fact.items])
     social = dict(data["social_history"])
     for topic in ("tobacco", "alcohol", "occupation"):
-        text = _summary_text(rec, topic)
+        text = _summary_text(rec, topic) or _not_obtained(rec, topic, social.get(topic))
         if text is not None:
             social[topic] = text
     take("social_history", social)
     contact = {"phone": rec.phone.value, "email": rec.email.value}
     for topic in ("phone", "email"):
-        if rec.state(topic) == "declined":
-            contact[topic] = DECLINED_TEXT
+        if rec.state(topic) in ("declined", "not_obtained"):
+            contact[topic] = STATE_TEXT[rec.state(topic)]
     take("contact", contact)
     take("declined", [t for t in RECORD_TOPICS if rec.state(t) == "declined"])
     take("urgency_level", max_urgency(summary.urgency_level, rec.urgency))
