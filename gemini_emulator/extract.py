@@ -853,10 +853,29 @@ _USE_AFTER = re.compile(
 )
 
 
+# An allergen named by what it comes from: "pollen from the trees", "dander off the cats".
+SOURCE_OF_RE = re.compile(
+    r"\b(pollen|dander|hair|fur|venom|stings?)\s+(?:from|of|off)\s+(?:the\s+|my\s+)?"
+    r"(trees?|grass(?:es)?|weeds?|flowers?|cats?|dogs?|horses?|bees?|wasps?|hornets?)\b",
+    re.I,
+)
+
+
+def _source_first(m: re.Match[str]) -> str:
+    source = m.group(2).lower()
+    source = source[:-2] if source.endswith("sses") else source.rstrip("s") if not source.endswith("ss") else source
+    return f"{source} {m.group(1).lower()}"
+
+
+# Between two allergens, words that make the first a part of the second ("the adhesive on medical tape").
+PART_OF_RE = re.compile(r"^\s+(?:on|in|of|from)\s+(?:(?:the|my|a|an|some|medical|surgical|rubber)\s+)*$", re.I)
+
+
 def _allergies(clause: str, force: bool = False) -> list[Allergy]:
     """Allergies in a clause. `force`: the sentence is about allergies, so a bare allergen counts.
     A reaction alone ("my lips swell after fish") makes a food or other allergen one, never a drug
     (the medicine a patient takes "for the rash" is not an allergen)."""
+    clause = SOURCE_OF_RE.sub(_source_first, clause)  # "pollen from the trees" is tree pollen
     has_ctx = allergy_ctx(clause)
     reaction = reactions_in(clause)
     if not has_ctx and not reaction and not force:
@@ -887,6 +906,10 @@ def _allergies(clause: str, force: bool = False) -> list[Allergy]:
                 seen.add(h.name)
                 spots.append((h.start, h.end, h.name))
     spots.sort()
+    # "the adhesive on medical tape", "the latex in gloves": a part of the other thing is one allergen, the first
+    for i in range(len(spots) - 1, 0, -1):
+        if PART_OF_RE.match(clause[spots[i - 1][1] : spots[i][0]]):
+            del spots[i]
     own: list[str] = []
     for i, (_, end, _) in enumerate(spots):
         # The reaction written after this allergen (before the next one) is its own.
@@ -1446,6 +1469,7 @@ def read_message(
             if not reaction and allergy_ctx(sentence) and EPINEPHRINE_RE.search(clause):
                 reaction = "anaphylaxis"  # "I'm allergic to bee stings, I need an EpiPen"
         _allergy_correction(sentence, facts, turn, told_before)
+        _allergy_outgrown(sentence, facts, turn, told_before)
         # "Peanuts too, my throat got tight": a reaction in a sibling clause belongs to the allergen;
         # a sentence that is only a reaction ("Latex. Itchy rash.") to the allergens just named.
         if reaction and allergy_sentence:
@@ -1488,6 +1512,34 @@ def read_message(
 def _names_drug(sentence: str) -> bool:
     """A drug named outside talk of taking it ("it was azithromycin", not "I take azithromycin")."""
     return bool(drugs.find(sentence) or DRUG_RE.search(sentence)) and not MED_CUE_RE.search(sentence)
+
+
+# An allergy the patient no longer has: "wheat but not anymore", "I outgrew it", "used to be allergic to X".
+OUTGROWN_RE = re.compile(
+    r"\b(?:outgrew|outgrown|grew out of|not anymore|not any more|no longer(?! take| taking)|used to be allergic"
+    r"|(?:isn'?t|is not|not) a problem (?:any ?more|now))\b",
+    re.I,
+)
+OUTGROWN_MARK = "outgrown"
+
+
+def _allergy_outgrown(sentence: str, facts: Facts, turn: int, told_before: list[Allergy]) -> None:
+    """Mark the allergen a "not anymore" / "I outgrew it" cue is about (the one named just before the
+    cue, or those named after "used to be allergic to") as outgrown, in the allergen's own words."""
+    cues = list(OUTGROWN_RE.finditer(sentence))
+    here = [a for a in facts.allergies if a not in told_before and a.turn == turn]
+    if not cues or not here:
+        return
+    low = sentence.lower()
+    pos = {id(a): low.find(a.substance.split(" (")[0].split()[0]) for a in here}
+    for cue in cues:
+        if cue.group(0).lower().startswith("used to"):
+            hit = [a for a in here if pos[id(a)] > cue.end()][:1]
+        else:
+            hit = sorted((a for a in here if 0 <= pos[id(a)] < cue.start()), key=lambda a: pos[id(a)])[-1:]
+        for a in hit:
+            if OUTGROWN_MARK not in a.substance:
+                a.substance = f"{a.substance} ({OUTGROWN_MARK})"
 
 
 def _allergy_correction(sentence: str, facts: Facts, turn: int, told_before: list[Allergy]) -> None:
@@ -1876,6 +1928,15 @@ def _read_meds(text: str, facts: Facts, turn: int, asked: list[str]) -> None:
         facts.mark("medications", turn)
 
 
+# People whose allergies a patient may mention besides family relations ("my husband has a shellfish
+# allergy", "my roommate is allergic to cats").
+OTHER_PERSON_RE = re.compile(
+    r"\b(?:my|his|her|our)\s+(?:husband|wife|partner|spouse|boyfriend|girlfriend|fianc[eé]e?|roommate|friend"
+    r"|kids?|child|children|baby|boss|coworker|co-worker)\b",
+    re.I,
+)
+
+
 def _read_clause(clause: str, sentence: str, facts: Facts, turn: int, allergy_sentence: bool = False) -> None:
     relations = _relations(clause)
     aclause = meds.without_indications(clause)  # "claritin for my allergies" names no allergen
@@ -1885,10 +1946,11 @@ def _read_clause(clause: str, sentence: str, facts: Facts, turn: int, allergy_se
     first_allergen = min(
         [m.start() for m in ALLERGEN_RE.finditer(clause)] + [h.start for h in drugs.find(clause)] + [len(clause)]
     )
+    others = sorted([*(p for p, _ in relations), *(m.start() for m in OTHER_PERSON_RE.finditer(clause))])
     someone_else = (
-        bool(relations)
-        and relations[0][0] < first_allergen
-        and not re.search(r"\b(?:i|i'm|im|me|i've)\b", clause[: relations[0][0]], re.I)
+        bool(others)
+        and others[0] < first_allergen
+        and not re.search(r"\b(?:i|i'm|im|me|i've)\b", clause[: others[0]], re.I)
     )
     for a in _allergies(aclause, force=allergy_sentence) if not NO_ALLERGY.search(clause) and not someone_else else []:
         a.turn = turn

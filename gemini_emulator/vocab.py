@@ -394,6 +394,25 @@ DRUGS: tuple[str, ...] = (
 
 # Everyday names for drug classes: (what patients say, members a chart may list).
 DRUG_CLASSES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    # a skin cream named by its form ("the cream for my skin"): the chart's one topical cream or ointment
+    "skin cream": (
+        (
+            "skin cream",
+            "the cream",
+            "my cream",
+            "a cream",
+            "that cream",
+            "steroid cream",
+            "rash cream",
+            "the ointment",
+            "my ointment",
+            "an ointment",
+            "skin ointment",
+            "the lotion",
+            "my lotion",
+        ),
+        ("topical cream", "topical ointment", "topical lotion", "cream", "ointment"),
+    ),
     "water pill": (
         ("water pill", "water pills", "fluid pill", "fluid pills", "diuretic"),
         (
@@ -807,6 +826,29 @@ REACTIONS: dict[str, tuple[str, ...]] = {
     "runny nose": ("runny nose", "nose runs", "stuffy nose", "congestion", "congested"),
     "watery eyes": ("watery eyes", "eyes water", "eyes watering", "teary eyes", "eyes run"),
     "dizziness": ("dizzy", "dizziness", "lightheaded", "light-headed"),
+    "hallucinations": (
+        "hallucinate",
+        "hallucinated",
+        "hallucinating",
+        "hallucinates",
+        "hallucination",
+        "hallucinations",
+        "seeing things",
+        "saw things",
+    ),
+    "bleeding": (
+        "stomach bleed",
+        "stomach bleeding",
+        "bleed",
+        "bleeding",
+        "bled",
+        "bleeds",
+        "blood in my stool",
+        "gi bleed",
+        "ulcer",
+    ),
+    "blisters": ("blister", "blisters", "blistered", "blistering", "blistery"),
+    "confusion": ("confused", "confusion", "out of it", "loopy"),
     "headache": ("headache", "headaches", "migraine"),
 }
 # Words that may stand beside allergens in a bare list ("bees, fish and nuts, same as before"): a

@@ -270,8 +270,19 @@ DRUG_CLASSES: dict[str, frozenset[str]] = {
 _CLASS_RE = {re.compile(rf"\b(?:{p})\b", re.IGNORECASE): members for p, members in DRUG_CLASSES.items()}
 
 
+# Medicines named by their dose form ("the cream for my skin") and how a chart entry's name says that form.
+FORM_CLASSES: dict[str, str] = {
+    r"(?:skin|steroid|rash|the|my|a|that) (?:cream|ointment|lotion)": r"\b(?:cream|ointment|lotion|topical)\b",
+}
+_FORM_RE = {re.compile(rf"\b(?:{p})\b", re.IGNORECASE): re.compile(f, re.IGNORECASE) for p, f in FORM_CLASSES.items()}
+
+
 def _class_candidates(name: str, active: Sequence[ChartMedicationLike]) -> list[ChartMedicationLike]:
-    """The one chart entry a class name ("my water pill") stands for, or none."""
+    """The one chart entry a class name ("my water pill") or a dose form ("the cream") stands for, or none."""
+    for said, form in _FORM_RE.items():
+        if said.search(name) and not drug_tokens(said.sub(" ", name)):
+            found = [c for c in active if form.search(c.name)]
+            return found if len(found) == 1 else []
     for rx, members in _CLASS_RE.items():
         if rx.search(name):
             found = [c for c in active if drug_tokens(c.name) & members]
@@ -293,6 +304,10 @@ def reconcile_medications(
         ]
         if not candidates:
             candidates = _class_candidates(med.name, [c for c in active if id(c) not in used])
+            if not candidates and declined is not None:
+                # "I'm not on birth control now, had the implant taken out": a class said stopped may be
+                # the one chart entry of that class the chart already lists as ended.
+                candidates = _class_candidates(med.name, [c for c in chart if not _is_active(c)])
             if candidates:  # the row says which chart medicine "my water pill" is
                 med = med.model_copy(update={"name": f"{med.name} ({candidates[0].name})"[:120]})
         match = _pick_chart(med, candidates)

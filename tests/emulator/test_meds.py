@@ -32,21 +32,21 @@ def test_spelled_numbers(text: str, value: str) -> None:
 @pytest.mark.parametrize(
     ("text", "name", "dose"),
     [
-        ("atenolol fifty every morning", "atenolol", "50"),  # spelled, no unit: the unit is not guessed
-        ("prednisone 20 for a week", "prednisone", "20"),
-        ("Norvasc 5 at night", "norvasc", "5"),
+        ("atenolol fifty every morning", "atenolol", "50 mg"),  # spelled, no unit: its label's unit, mg
+        ("prednisone 20 for a week", "prednisone", "20 mg"),
+        ("Norvasc 5 at night", "norvasc", "5 mg"),
         ("simvastatin forty milligrams", "simvastatin", "40 mg"),
         ("insulin glargine 30 before bed", "insulin glargine", "30 units"),  # insulin is dosed in units
         ("three of the 100 mg gabapentin capsules", "gabapentin", "300 mg"),
         ("sertraline, I take three of the 50 mg ones", "sertraline", "150 mg"),
         ("half a warfarin, the 5 mg ones", "warfarin", "2.5 mg"),
         ("half an ambien so 5 mg", "ambien", "5 mg"),  # the total said outright wins
-        ("the Advil 200s", "advil", "200"),
+        ("the Advil 200s", "advil", "200 mg"),
         ("500mg of naproxen", "naproxen", "500 mg"),
-        ("Zocor 20 2 or 3 nights a week", "zocor", "20"),
+        ("Zocor 20 2 or 3 nights a week", "zocor", "20 mg"),
         ("Motrin, 2 at a time", "motrin", ""),  # a count of tablets is not a strength
         ("levothyroxine 88 mcg", "levothyroxine", "88 mcg"),
-        ("Paxil 40, they lowered it to 20 in June", "paxil", "20"),
+        ("Paxil 40, they lowered it to 20 in June", "paxil", "20 mg"),
     ],
 )
 def test_doses(text: str, name: str, dose: str) -> None:
