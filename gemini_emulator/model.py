@@ -437,7 +437,10 @@ SAME_AS_CHART_RE = re.compile(
     r"|\b(?:same(?:\s+ones?)?|whatever|what)(?:'s|\s+is|\s+you(?:'ve|\s+have)?(?:\s+got)?)?"
     r"\s+(?:on file|in (?:my|the|your) (?:chart|record|file|system))\b"
     r"|\b(?:those|they|these|the others?|the rest|all of them|them all)(?:\s+\w+){0,2}\s+(?:are|is)\s+"
-    r"(?:all\s+)?(?:still\s+)?(?:right|correct|accurate|the same|good)\b|\bstill the same\b",
+    r"(?:all\s+)?(?:still\s+)?(?:right|correct|accurate|the same|good)\b|\bstill the same\b"
+    # "same meds", "same pills as always", "nothing's changed", "no changes"
+    r"|^\W*(?:the\s+)?same\s+(?:meds|medications?|medicines?|pills|ones|stuff|allergies|as always|as usual)\b"
+    r"|^\W*(?:nothing(?:'s|\s+has)?\s+changed|no\s+changes?)\W*$",
     re.I,
 )
 

@@ -259,3 +259,17 @@ def test_a_medicine_named_by_its_form_meets_the_charts_one_entry_of_that_form() 
     assert "skin cream" in _meds("I put the ointment on my elbows at night")
     assert schema_fill._same_drug("skin cream", "Triamcinolone Acetonide 1 MG/G Topical Ointment")
     assert not schema_fill._same_drug("skin cream", "Loratadine 10 MG Oral Tablet")
+
+
+@pytest.mark.parametrize(
+    ("text", "same"),
+    [
+        ("same meds", True),
+        ("The same pills as always.", True),
+        ("Nothing has changed", True),
+        ("no change in my pain", False),
+        ("I had the same pain last year", False),
+    ],
+)
+def test_same_as_before_in_short_answers(text: str, same: bool) -> None:
+    assert bool(model.SAME_AS_CHART_RE.search(text)) is same
