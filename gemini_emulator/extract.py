@@ -226,6 +226,20 @@ def not_current(clause: str) -> bool:
     return bool(NOT_CURRENT_RE.search(clause))
 
 
+# A statement said with a rising tone ("so maybe shellfish now too?", "I think it was 20 mg?") is a guess
+# the patient offers, not a question to the assistant.
+TENTATIVE_RE = re.compile(
+    r"^\W*(?:(?:so|and|but|or|oh)\s+)?(?:maybe|probably|possibly|perhaps|i think|i guess|i'?m guessing|i believe"
+    r"|pretty sure|not sure but)\b",
+    re.I,
+)
+
+
+def asks(sentence: str) -> bool:
+    """The patient's sentence is a question (not a guess told with a question mark)."""
+    return sentence.rstrip().endswith("?") and not TENTATIVE_RE.search(sentence)
+
+
 def split_sentences(text: str) -> list[str]:
     parts = re.split(r"(?<=[.!?])\s+|\n+|;\s*", text)
     return [p.strip() for p in parts if p and p.strip()]
@@ -826,7 +840,7 @@ def reactions_in(text: str) -> str:
     return ", ".join(out)
 
 
-_CONNECTOR_ONLY = re.compile(r"^[\s,&/-]*(?:(?:and|or|plus|also|&)\b[\s,]*)*$", re.I)
+_CONNECTOR_ONLY = re.compile(r"^[\s,&/-]*(?:(?:and|or|plus|also|&|n|'n'?|an')(?![\w])[\s,]*)*$", re.I)
 _ALIAS_OF = {a: canon for canon, forms in vocab.ALIASES.items() for a in (canon, *forms)}
 
 
@@ -1444,7 +1458,7 @@ def read_message(
                 facts.mark("red_flags", turn)
     answering_allergies = "allergies" in asked
     for sentence in split_sentences(text):
-        if sentence.rstrip().endswith("?"):
+        if asks(sentence):
             continue  # a question ("What causes migraines?") states no facts about the patient
         reaction = ""
         has_allergen = bool(ALLERGEN_RE.search(sentence))
@@ -1465,7 +1479,8 @@ def read_message(
         for clause in split_clauses(sentence):
             _read_clause(clause, sentence, facts, turn, allergy_sentence)
             if not ALLERGEN_RE.search(clause) and not DRUG_RE.search(clause):
-                reaction = reaction or reactions_in(clause)
+                more = reactions_in(clause)  # "I sneeze and my eyes water": every reaction told
+                reaction = f"{reaction}, {more}" if reaction and more and more not in reaction else reaction or more
             if not reaction and allergy_ctx(sentence) and EPINEPHRINE_RE.search(clause):
                 reaction = "anaphylaxis"  # "I'm allergic to bee stings, I need an EpiPen"
         _allergy_correction(sentence, facts, turn, told_before)
@@ -1473,10 +1488,18 @@ def read_message(
         # "Peanuts too, my throat got tight": a reaction in a sibling clause belongs to the allergen;
         # a sentence that is only a reaction ("Latex. Itchy rash.") to the allergens just named.
         if reaction and allergy_sentence:
-            named_here = [a for a in facts.allergies if a.turn == turn and a.substance in sentence.lower()]
+            low = sentence.lower()
+            named_here = [
+                a
+                for a in facts.allergies
+                if a.turn == turn
+                and (a.substance in low or any(w in low for w in re.findall(r"[a-z]{4,}", a.substance.lower())))
+            ]
             for a in named_here or [a for a in facts.allergies if a.turn == turn and not has_allergen]:
                 if not a.reaction:
                     a.reaction = reaction
+                elif named_here and reaction not in a.reaction and len(named_here) == 1:
+                    a.reaction = f"{a.reaction}, {reaction}"  # "cats make me sneeze and my eyes swell up"
     _read_meds(text, facts, turn, asked)
     if not facts.chief_complaint:
         reason = _reason(text, asked)
@@ -1533,10 +1556,10 @@ def _allergy_outgrown(sentence: str, facts: Facts, turn: int, told_before: list[
     low = sentence.lower()
     pos = {id(a): low.find(a.substance.split(" (")[0].split()[0]) for a in here}
     for cue in cues:
-        if cue.group(0).lower().startswith("used to"):
-            hit = [a for a in here if pos[id(a)] > cue.end()][:1]
-        else:
-            hit = sorted((a for a in here if 0 <= pos[id(a)] < cue.start()), key=lambda a: pos[id(a)])[-1:]
+        after = sorted((a for a in here if pos[id(a)] > cue.end()), key=lambda a: pos[id(a)])[:1]
+        before = sorted((a for a in here if 0 <= pos[id(a)] < cue.start()), key=lambda a: pos[id(a)])[-1:]
+        # "used to be allergic to X", "I outgrew the wheat thing": the one after; "X but not anymore": before
+        hit = after if cue.group(0).lower().startswith("used to") or not before else before
         for a in hit:
             if OUTGROWN_MARK not in a.substance:
                 a.substance = f"{a.substance} ({OUTGROWN_MARK})"

@@ -510,11 +510,11 @@ def read_sentence(sentence: str, *, about_meds: bool, about_allergies: bool = Fa
 def read(text: str, *, about_meds: bool, about_allergies: bool = False) -> list[MedFact]:
     """The medicines a whole message names. A correction ("no wait, it's X") drops the name before
     it; a later sentence's bare stop cue ("I stopped it") reaches back to the last name."""
-    from gemini_emulator.extract import split_sentences
+    from gemini_emulator.extract import asks, split_sentences
 
     out: list[MedFact] = []
     for sentence in split_sentences(text):
-        if sentence.rstrip().endswith("?"):
+        if asks(sentence):
             continue
         facts = read_sentence(sentence, about_meds=about_meds, about_allergies=about_allergies)
         corrected = CORRECTION_RE.search(sentence)

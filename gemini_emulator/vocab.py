@@ -736,6 +736,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "mold": ("mould", "molds", "moulds", "mildew"),
     "milk": ("dairy", "lactose", "cow's milk"),
     "bee stings": ("bees", "bee venom", "wasps", "insect stings"),
+    "animal dander": ("cats", "dogs", "cat dander", "dog dander", "pet dander", "dander", "horses"),
 }
 
 # Reactions, canonical name -> the patient's phrasings (multi-word phrases also match their

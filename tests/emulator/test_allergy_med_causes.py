@@ -273,3 +273,38 @@ def test_a_medicine_named_by_its_form_meets_the_charts_one_entry_of_that_form() 
 )
 def test_same_as_before_in_short_answers(text: str, same: bool) -> None:
     assert bool(model.SAME_AS_CHART_RE.search(text)) is same
+
+
+@pytest.mark.parametrize(
+    ("text", "substance", "reactions"),
+    [
+        ("dogs n cats make my eyes itch and my nose runs", "animal dander (dogs, cats)", ("itching", "runny nose")),
+        ("Shellfish gives me hives and my lips swell", "shellfish", ("hives", "swelling (lips)")),
+        ("cats and dogs, I sneeze and my eyes water", "animal dander (cats, dogs)", ("sneezing", "watery eyes")),
+    ],
+)
+def test_animals_told_together_are_one_allergen_with_every_reaction(
+    text: str, substance: str, reactions: tuple[str, ...]
+) -> None:
+    got = _allergies(text)
+    assert list(got) == [substance] and all(r in got[substance] for r in reactions), got
+
+
+@pytest.mark.parametrize(
+    ("text", "substance"),
+    [("I outgrew the egg thing in grade school", "egg (outgrown)"), ("grew out of my milk allergy", "milk (outgrown)")],
+)
+def test_an_outgrown_allergen_told_after_the_cue(text: str, substance: str) -> None:
+    assert substance in _allergies(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Peanuts for sure. So maybe tree nuts too?", {"peanuts", "tree nuts"}),
+        ("I think it was sulfa?", {"sulfa"}),
+        ("Is latex a problem for the gloves?", set()),  # a real question names nothing they react to
+    ],
+)
+def test_a_guess_with_a_question_mark_is_still_told(text: str, expected: set[str]) -> None:
+    assert set(_allergies(text)) == expected
