@@ -342,7 +342,9 @@ def _same_as_chart_read(
                 continue
             question = readout(items)
             lf = Facts()
-            read_message(said.text, lf, turn, asked, context=question, prior=before)
+            # "same meds" / "the same ones you have on file" says yes to the read-out it stands for
+            told = said.text if extract.AFFIRM.search(said.text) else f"Yes, {said.text}"
+            read_message(told, lf, turn, asked, context=question, prior=before)
             if key.lower() == "allergies":
                 labels = [_item_label(i, kind="allergies").split(" (")[0].strip() for i in items]
                 lf.allergies.extend(
@@ -434,7 +436,7 @@ def _choose_calls(
 SAME_AS_CHART_RE = re.compile(
     r"\bsame(?:\s+\w+)?\s+as\s+(?:before|last time|you have|what you have|on file|in the (?:chart|record))\b"
     # "the same ones you have on file", "whatever you've got on file", "what's in my chart"
-    r"|\b(?:same(?:\s+ones?)?|whatever|what)(?:'s|\s+is|\s+you(?:'ve|\s+have)?(?:\s+got)?)?"
+    r"|\b(?:same(?:\s+ones?)?|whatever)(?:'s|\s+is|\s+you(?:'ve|\s+have)?(?:\s+got)?)?"
     r"\s+(?:on file|in (?:my|the|your) (?:chart|record|file|system))\b"
     r"|\b(?:those|they|these|the others?|the rest|all of them|them all)(?:\s+\w+){0,2}\s+(?:are|is)\s+"
     r"(?:all\s+)?(?:still\s+)?(?:right|correct|accurate|the same|good)\b|\bstill the same\b"

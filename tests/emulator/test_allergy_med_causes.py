@@ -187,7 +187,8 @@ def test_the_chart_read_back_knows_brand_and_generic_are_one_drug() -> None:
     [
         ("the same ones you have on file", True),
         ("whatever you've got on file", True),
-        ("what's in my chart is right", True),
+        ("whatever's in my chart", True),
+        ("I'm not sure what you have on file", False),
         ("I filed it last year", False),
     ],
 )

@@ -389,7 +389,7 @@ def test_a_new_allergy_and_the_others_are_right_confirms_the_rest_of_the_chart(e
     intake = Intake(emulator_client, chart=chart)
     intake.start("complaint")
     intake.say("A rash on my arms since Sunday", next_step="allergies")
-    calls, _ = intake.say("Latex makes my hands itch. The others are right too.", next_step="history")
+    calls, _ = intake.say("Latex makes my hands itch. The others are right too.", next_step="review")
     got = [a["substance"].lower() for a in calls.get("record_answers", {}).get("allergies", [])]
     assert any("latex" in g for g in got) and any("penicillin" in g for g in got), got
     assert any("shellfish" in g for g in got), got
