@@ -26,7 +26,7 @@ from patients.fact_states import (
     PATIENT_STATE_TEXT,
     STATE_TEXT,
 )
-from patients.reconcile import class_of, same_allergen, same_drug_or_class
+from patients.reconcile import class_of, same_allergen_named, same_drug_or_class
 
 FactState = Literal["", "value", "none", "declined", "not_obtained"]
 SETTLED: frozenset[str] = frozenset({"value", "none", "declined", "not_obtained"})
@@ -198,7 +198,8 @@ def record_apply(record: IntakeRecordSchema, args: RecordAnswersArgs, *, turn: i
                 (
                     a
                     for a in rec.allergies.items
-                    if _key(a.substance) == _key(allergy.substance) or same_allergen(a.substance, allergy.substance)
+                    if _key(a.substance) == _key(allergy.substance)
+                    or same_allergen_named(a.substance, allergy.substance)
                 ),
                 None,
             )

@@ -493,6 +493,19 @@ def same_drug_or_class(a: str, b: str) -> bool:
     return False
 
 
+def same_allergen_named(a: str, b: str) -> bool:
+    """One allergen named twice in an intake ("bees" / "bee stings", "shrimp" / "shellfish"): by the
+    words and their synonyms only, never by a shared drug-library ingredient ("tree nuts" and "tree
+    pollen" are two allergens)."""
+    ours, theirs = allergy_tokens(a), allergy_tokens(b)
+    if not ours or not theirs:
+        return False
+    strong_ours, strong_theirs = ours - _ALLERGY_WEAK, theirs - _ALLERGY_WEAK
+    if strong_ours and strong_theirs:
+        return any(_similar(x, y) for x in strong_ours for y in strong_theirs)
+    return ours <= theirs or theirs <= ours
+
+
 def same_allergen(a: str, b: str) -> bool:
     """Do two allergen descriptions name the same thing ("bee stings", "Allergy to bee venom")?"""
     ours, theirs = allergy_tokens(a), allergy_tokens(b)

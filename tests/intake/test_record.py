@@ -291,3 +291,9 @@ def test_one_allergen_named_again_is_one_allergy() -> None:
         ("bee stings", "swelling", [7, 8]),
         ("latex", "", [8]),
     ]
+
+
+def test_two_allergens_sharing_a_word_stay_two() -> None:
+    rec = apply(IntakeRecordSchema(), 8, allergies=[{"substance": "tree nuts"}, {"substance": "tree pollen"}])
+    rec = apply(rec, 9, allergies=[{"substance": "fish"}, {"substance": "shellfish"}])
+    assert [a.substance for a in rec.allergies.items] == ["tree nuts", "tree pollen", "fish", "shellfish"]
