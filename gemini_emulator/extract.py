@@ -228,6 +228,20 @@ def not_current(clause: str) -> bool:
     return bool(NOT_CURRENT_RE.search(clause))
 
 
+# A statement said with a rising tone ("so maybe shellfish now too?", "I think it was 20 mg?") is a guess
+# the patient offers, not a question to the assistant.
+TENTATIVE_RE = re.compile(
+    r"^\W*(?:(?:so|and|but|or|oh)\s+)?(?:maybe|probably|possibly|perhaps|i think|i guess|i'?m guessing|i believe"
+    r"|pretty sure|not sure but)\b",
+    re.I,
+)
+
+
+def asks(sentence: str) -> bool:
+    """The patient's sentence is a question (not a guess told with a question mark)."""
+    return sentence.rstrip().endswith("?") and not TENTATIVE_RE.search(sentence)
+
+
 def split_sentences(text: str) -> list[str]:
     parts = re.split(r"(?<=[.!?])\s+|\n+|;\s*", text)
     return [p.strip() for p in parts if p and p.strip()]
@@ -416,12 +430,19 @@ TOPIC_WORDS: dict[str, tuple[str, ...]] = {
 }
 
 
+# "allergies to medicines, foods or other things" asks about allergies: the medicines there are
+# what the patient may react to, not what they take.
+_ALLERGY_TO_MEDS = re.compile(
+    r"\ballerg\w*\s+(?:or\s+reactions?\s+)?(?:to\s+)?(?:any\s+)?(?:medicines?|medications?|meds|drugs?)\b", re.I
+)
+
+
 def topics_of(text: str) -> list[str]:
     # "the history of (the) present illness" is the clinicians' name for the story of the problem
     text = re.sub(
         r"\bhistory of (?:the )?present(?:ing)? illness\b|\bhpi\b", "symptoms, when they started", text, flags=re.I
     )
-    words = set(WORD_RE.findall(text.lower()))
+    words = set(WORD_RE.findall(_ALLERGY_TO_MEDS.sub(" allergies ", text.lower())))
     hits = []
     for topic, kws in TOPIC_WORDS.items():
         if any(k in words for k in kws):
@@ -784,14 +805,40 @@ ALLERGY_AS_ILLNESS = re.compile(
 EPINEPHRINE_RE = re.compile(r"\b(?:epi-?\s?pens?|epinephrine|adrenaline|auvi-?q)\b", re.I)
 
 
+# Someone handing over a medicine, not a medicine doing something to the patient: "the doctor gave
+# me a script for X", "they gave me X for it", "gave me a refill".
+PRESCRIBED_RE = re.compile(
+    r"\b(?:doctor|doc|dr\.?|physician|nurse|pharmacist|pharmacy|gp|provider|surgeon|dentist|specialist|np|pa"
+    r"|they|he|she|someone|ER|hospital|clinic)\s+(?:\w+\s+)?(?:gave|gives|give|handed|put|started|sent)\s+me\b"
+    r"|\b(?:gave|gives|give|given|got)\s+me\s+(?:a\s+|an\s+|the\s+|some\s+|another\s+|new\s+)*"
+    r"(?:script|prescription|refill|samples?|rx|scrip|course|supply|shot|injection)\b",
+    re.I,
+)
+
+
+# What a medicine does for the patient ("it makes me feel better", "makes me sleep") is no reaction.
+BENEFIT_RE = re.compile(
+    r"\b(?:makes?|made|gives?|gave)\s+me\s+(?:feel\s+)?(?:(?:a\s+lot|much|way|so\s+much)\s+)?"
+    r"(?:better|good|fine|normal|okay|ok|sleep|relief)\b",
+    re.I,
+)
+
+
 def allergy_ctx(text: str) -> bool:
     """The text says something is an allergen ("allergic to", "gives me", "can't take")."""
-    return bool(ALLERGY_CTX.search(ALLERGY_AS_ILLNESS.sub(" ", text)))
+    text = BENEFIT_RE.sub(" ", PRESCRIBED_RE.sub(" ", ALLERGY_AS_ILLNESS.sub(" ", text)))
+    return bool(ALLERGY_CTX.search(text))
 
 
 NO_ALLERGY = re.compile(
-    r"\b(?:no (?:known )?(?:drug )?allergies|nkda|nka|not allergic to anything|no allergies|don't have any allergies|"
-    r"do not have any allergies|allergic to nothing|none that i know)\b",
+    r"\b(?:no (?:known )?(?:drug |food |medication |medicine )?allergies|nkda|nka|no known allergy"
+    r"|(?:i'?m |i am )?not allergic to (?:anything|any ?thing|any (?:medicines?|medications?|drugs?|foods?))"
+    r"|no allergies|(?:don'?t|do not|dont) have (?:any )?allergies|(?:haven'?t|have not) got (?:any )?allergies"
+    r"|allergic to nothing|none that i know"
+    # "never had a reaction to anything", "never reacted to any medicine", "nothing I'm allergic to"
+    r"|never (?:had|have had|ever had) (?:a |an |any )?(?:allergic )?reactions? to (?:anything|any \w+)"
+    r"|never (?:reacted|react) (?:badly )?to (?:anything|any \w+)|nothing (?:that )?i'?m allergic to"
+    r"|(?:zero|no) allergies)\b",
     re.I,
 )
 NO_MEDS = re.compile(
@@ -824,7 +871,9 @@ AFFIRM = re.compile(
 BARE_NONE = re.compile(
     r"^\s*(?:none|nothing|nothin'?|nada|not that i(?:'m| am)? (?:know|aware)(?: of)?|not really|no(?:pe)?|nah|never|"
     r"n/a)(?![\w'])[^a-z]*(?:$|(?:that\s+)?i(?:'m| am)? (?:know|aware)(?: of)?(?:\W*$)|as far as i know|known|at all|"
-    r"really|thanks?|thank you|to (?:report|speak of|mention)|i can think of)",
+    r"really|thanks?|thank you|to (?:report|speak of|mention)|i can think of"
+    # "nope, nothing I know of", "no, none that I'm aware of", "nah, nothing I can think of"
+    r"|(?:nothing|none|not)\s+(?:that\s+)?(?:i\s+know\s+of|i'?m\s+aware\s+of|i\s+can\s+think\s+of)\W*(?:$|\.))",
     re.I,
 )
 DENY = re.compile(r"^\s*(?:no|nope|not anymore|not really|i don't|i do not|i stopped)\b", re.I)
@@ -884,7 +933,7 @@ def reactions_in(text: str) -> str:
     return ", ".join(out)
 
 
-_CONNECTOR_ONLY = re.compile(r"^[\s,&/-]*(?:(?:and|or|plus|also|&)\b[\s,]*)*$", re.I)
+_CONNECTOR_ONLY = re.compile(r"^[\s,&/-]*(?:(?:and|or|plus|also|&|n|'n'?|an')(?![\w])[\s,]*)*$", re.I)
 _ALIAS_OF = {a: canon for canon, forms in vocab.ALIASES.items() for a in (canon, *forms)}
 
 
@@ -902,10 +951,38 @@ def only_allergens(sentence: str) -> bool:
     return all(w in vocab.ALLERGY_LIST_FILLERS for w in WORD_RE.findall(rest))
 
 
+# After a drug's name, words that say when or why it is used ("Benadryl when I get hives", "EpiPen for
+# bees", "Tylenol at night"), so the drug is a medicine, not an allergen; "when I was little" is a time.
+_USE_AFTER = re.compile(
+    r"\s*(?:for\b|as needed|at night|every\b|daily|(?:when|if|whenever)\b"
+    r"(?!\s+(?:i|we|she|he)\s+(?:was|were|had (?:my|surgery|an operation|a baby))\b))",
+    re.I,
+)
+
+
+# An allergen named by what it comes from: "pollen from the trees", "dander off the cats".
+SOURCE_OF_RE = re.compile(
+    r"\b(pollen|dander|hair|fur|venom|stings?)\s+(?:from|of|off)\s+(?:the\s+|my\s+)?"
+    r"(trees?|grass(?:es)?|weeds?|flowers?|cats?|dogs?|horses?|bees?|wasps?|hornets?)\b",
+    re.I,
+)
+
+
+def _source_first(m: re.Match[str]) -> str:
+    source = m.group(2).lower()
+    source = source[:-2] if source.endswith("sses") else source.rstrip("s") if not source.endswith("ss") else source
+    return f"{source} {m.group(1).lower()}"
+
+
+# Between two allergens, words that make the first a part of the second ("the adhesive on medical tape").
+PART_OF_RE = re.compile(r"^\s+(?:on|in|of|from)\s+(?:(?:the|my|a|an|some|medical|surgical|rubber)\s+)*$", re.I)
+
+
 def _allergies(clause: str, force: bool = False) -> list[Allergy]:
     """Allergies in a clause. `force`: the sentence is about allergies, so a bare allergen counts.
     A reaction alone ("my lips swell after fish") makes a food or other allergen one, never a drug
     (the medicine a patient takes "for the rash" is not an allergen)."""
+    clause = SOURCE_OF_RE.sub(_source_first, clause)  # "pollen from the trees" is tree pollen
     has_ctx = allergy_ctx(clause)
     reaction = reactions_in(clause)
     if not has_ctx and not reaction and not force:
@@ -922,14 +999,24 @@ def _allergies(clause: str, force: bool = False) -> list[Allergy]:
                 continue
             if not drug_ok and _is_drug(sub):
                 continue
+            if not has_ctx and _is_drug(sub) and _USE_AFTER.match(clause[m.end() :]):
+                continue  # "Benadryl when I get hives": what they use, not what they react to
             seen.add(sub)
             spots.append((m.start(), m.end(), sub))
-    if has_ctx:  # a drug is an allergen only when the clause says so ("I need an EpiPen" is not one)
+    # A drug is an allergen only when the clause says so ("I need an EpiPen" is not one), or when it is
+    # named bare in answer to the allergy question ("No sorry, it was azithromycin").
+    if has_ctx or drug_ok:
         for h in drugs.find(clause, fuzzy=True):
+            if not has_ctx and (EPINEPHRINE_RE.search(h.surface) or _USE_AFTER.match(clause[h.end :])):
+                continue  # "EpiPen for bees", "Benadryl when I itch": what they use, not what they react to
             if h.name not in seen and not _negated(clause, h.start) and not any(p == h.start for p, _, _ in spots):
                 seen.add(h.name)
                 spots.append((h.start, h.end, h.name))
     spots.sort()
+    # "the adhesive on medical tape", "the latex in gloves": a part of the other thing is one allergen, the first
+    for i in range(len(spots) - 1, 0, -1):
+        if PART_OF_RE.match(clause[spots[i - 1][1] : spots[i][0]]):
+            del spots[i]
     own: list[str] = []
     for i, (_, end, _) in enumerate(spots):
         # The reaction written after this allergen (before the next one) is its own.
@@ -1446,8 +1533,10 @@ def read_message(
     elif DENY.search(text) or BARE_NONE.search(text):
         facts.denied, facts.affirmed = True, False
         facts.answers[turn] = "no"
-        # A bare "no" / "none that I know of" answers the topic just asked about.
-        if len(text.split()) <= 8:
+        # A bare "no" / "none that I know of" answers the topic just asked about, also when a short
+        # first sentence says it and more follows ("Nope, nothing I know of. Never had a reaction.").
+        first = (split_sentences(text) or [""])[0]
+        if len(text.split()) <= 8 or (len(first.split()) <= 6 and BARE_NONE.search(first)):
             # "illnesses that run in your family" is about the family, not the patient's own past
             # (as for the answer's items below): the family is the topic a bare "no" answers.
             first = ["family"] if "family" in asked else asked[:1]
@@ -1602,14 +1691,16 @@ def read_message(
                 facts.mark("red_flags", turn)
     answering_allergies = "allergies" in asked
     for sentence in split_sentences(text):
-        if sentence.rstrip().endswith("?"):
+        if asks(sentence):
             continue  # a question ("What causes migraines?") states no facts about the patient
         reaction = ""
         has_allergen = bool(ALLERGEN_RE.search(sentence))
         sentence_reaction = any(rx.search(sentence) for rx in REACTION_RE.values())
         allergy_sentence = bool(
             (allergy_ctx(meds.without_indications(sentence)) and not NO_ALLERGY.search(sentence))
-            or (has_allergen and (sentence_reaction or "allergies" in asked))
+            or (has_allergen and (sentence_reaction or answering_allergies))
+            # a drug named bare in answer to the allergy question alone ("No sorry, it was azithromycin")
+            or (_names_drug(sentence) and answering_allergies and "medications" not in asked)
             or only_allergens(sentence)
             # "Latex. Itchy rash.": answering the allergy question, or right after naming an
             # allergen, a reaction describes the allergy
@@ -1617,19 +1708,31 @@ def read_message(
         )
         for m in list(ALLERGEN_RE.finditer(sentence)) + list(DRUG_RE.finditer(sentence)):
             facts.allergy_remarks[m.group(0).lower().split()[0].rstrip("s")] = sentence
+        told_before = list(facts.allergies)
         for clause in split_clauses(sentence):
             _read_clause(clause, sentence, facts, turn, allergy_sentence)
             if not ALLERGEN_RE.search(clause) and not DRUG_RE.search(clause):
-                reaction = reaction or reactions_in(clause)
+                more = reactions_in(clause)  # "I sneeze and my eyes water": every reaction told
+                reaction = f"{reaction}, {more}" if reaction and more and more not in reaction else reaction or more
             if not reaction and allergy_ctx(sentence) and EPINEPHRINE_RE.search(clause):
                 reaction = "anaphylaxis"  # "I'm allergic to bee stings, I need an EpiPen"
+        _allergy_correction(sentence, facts, turn, told_before)
+        _allergy_outgrown(sentence, facts, turn, told_before)
         # "Peanuts too, my throat got tight": a reaction in a sibling clause belongs to the allergen;
         # a sentence that is only a reaction ("Latex. Itchy rash.") to the allergens just named.
         if reaction and allergy_sentence:
-            named_here = [a for a in facts.allergies if a.turn == turn and a.substance in sentence.lower()]
+            low = sentence.lower()
+            named_here = [
+                a
+                for a in facts.allergies
+                if a.turn == turn
+                and (a.substance in low or any(w in low for w in re.findall(r"[a-z]{4,}", a.substance.lower())))
+            ]
             for a in named_here or [a for a in facts.allergies if a.turn == turn and not has_allergen]:
                 if not a.reaction:
                     a.reaction = reaction
+                elif named_here and reaction not in a.reaction and len(named_here) == 1:
+                    a.reaction = f"{a.reaction}, {reaction}"  # "cats make me sneeze and my eyes swell up"
     _read_meds(text, facts, turn, asked)
     if not facts.chief_complaint:
         reason = _reason(text, asked)
@@ -1660,6 +1763,52 @@ def read_message(
         facts.mark("onset", turn)
     _corrections(text, facts, turn, prior, context)
     return facts
+
+
+def _names_drug(sentence: str) -> bool:
+    """A drug named outside talk of taking it ("it was azithromycin", not "I take azithromycin")."""
+    return bool(drugs.find(sentence) or DRUG_RE.search(sentence)) and not MED_CUE_RE.search(sentence)
+
+
+# An allergy the patient no longer has: "wheat but not anymore", "I outgrew it", "used to be allergic to X".
+OUTGROWN_RE = re.compile(
+    r"\b(?:outgrew|outgrown|grew out of|not anymore|not any more|no longer(?! take| taking)|used to be allergic"
+    r"|(?:isn'?t|is not|not) a problem (?:any ?more|now))\b",
+    re.I,
+)
+OUTGROWN_MARK = "outgrown"
+
+
+def _allergy_outgrown(sentence: str, facts: Facts, turn: int, told_before: list[Allergy]) -> None:
+    """Mark the allergen a "not anymore" / "I outgrew it" cue is about (the one named just before the
+    cue, or those named after "used to be allergic to") as outgrown, in the allergen's own words."""
+    cues = list(OUTGROWN_RE.finditer(sentence))
+    here = [a for a in facts.allergies if a not in told_before and a.turn == turn]
+    if not cues or not here:
+        return
+    low = sentence.lower()
+    pos = {id(a): low.find(a.substance.split(" (")[0].split()[0]) for a in here}
+    for cue in cues:
+        after = sorted((a for a in here if pos[id(a)] > cue.end()), key=lambda a: pos[id(a)])[:1]
+        before = sorted((a for a in here if 0 <= pos[id(a)] < cue.start()), key=lambda a: pos[id(a)])[-1:]
+        # "used to be allergic to X", "I outgrew the wheat thing": the one after; "X but not anymore": before
+        hit = after if cue.group(0).lower().startswith("used to") or not before else before
+        for a in hit:
+            if OUTGROWN_MARK not in a.substance:
+                a.substance = f"{a.substance} ({OUTGROWN_MARK})"
+
+
+def _allergy_correction(sentence: str, facts: Facts, turn: int, told_before: list[Allergy]) -> None:
+    """ "Erythromycin, it made me sick. No sorry, it was azithromycin.": a self-correction that names a
+    new allergen replaces the one just named in this message, which keeps its reaction."""
+    cue = meds.CORRECTION_RE.search(sentence)
+    new = [a for a in facts.allergies if a not in told_before and a.turn == turn]
+    slipped = [a for a in told_before if a.turn == turn and a in facts.allergies]
+    if not cue or not new or not slipped or sentence.lower().find(new[0].substance.split()[0]) < cue.start():
+        return
+    old = slipped[-1]
+    new[0].reaction = new[0].reaction or old.reaction
+    facts.allergies.remove(old)
 
 
 def _bare_allergens_before(facts: Facts, turn: int, has_allergen: bool) -> bool:
@@ -2092,13 +2241,41 @@ def _read_meds(text: str, facts: Facts, turn: int, asked: list[str]) -> None:
         facts.mark("medications", turn)
 
 
+# People whose allergies a patient may mention besides family relations ("my husband has a shellfish
+# allergy", "my roommate is allergic to cats").
+OTHER_PERSON_RE = re.compile(
+    r"\b(?:my|his|her|our)\s+(?:husband|wife|partner|spouse|boyfriend|girlfriend|fianc[eé]e?|roommate|friend"
+    r"|kids?|child|children|baby|boss|coworker|co-worker)\b",
+    re.I,
+)
+
+
 def _read_clause(clause: str, sentence: str, facts: Facts, turn: int, allergy_sentence: bool = False) -> None:
     relations = _relations(clause)
     aclause = meds.without_indications(clause)  # "claritin for my allergies" names no allergen
     allergy_clause = allergy_ctx(aclause) and not NO_ALLERGY.search(clause)
-    for a in _allergies(aclause, force=allergy_sentence) if not NO_ALLERGY.search(clause) else []:
+    # ConText's experiencer: "my sister has a peanut allergy" is the sister's, not the patient's
+    # ("I'm allergic to penicillin, like my mom" is the patient's).
+    first_allergen = min(
+        [m.start() for m in ALLERGEN_RE.finditer(clause)] + [h.start for h in drugs.find(clause)] + [len(clause)]
+    )
+    others = sorted([*(p for p, _ in relations), *(m.start() for m in OTHER_PERSON_RE.finditer(clause))])
+    someone_else = (
+        bool(others)
+        and others[0] < first_allergen
+        and not re.search(r"\b(?:i|i'm|im|me|i've)\b", clause[: others[0]], re.I)
+    )
+    for a in _allergies(aclause, force=allergy_sentence) if not NO_ALLERGY.search(clause) and not someone_else else []:
         a.turn = turn
-        facts.allergies = [x for x in facts.allergies if x.substance != a.substance] + [a]
+        # One allergen told twice ("I'm lactose intolerant, milk wrecks my stomach") is one entry: the
+        # fuller name and every reaction told.
+        old = next(
+            (x for x in facts.allergies if x.substance == a.substance or same_allergen(x.substance, a.substance)), None
+        )
+        if old is not None:
+            a.substance = max(old.substance, a.substance, key=len)
+            a.reaction = ", ".join(dict.fromkeys(r for r in (old.reaction, a.reaction) if r))
+        facts.allergies = [x for x in facts.allergies if x is not old] + [a]
         facts.no_allergies = False
         facts.mark("allergies", turn)
     conds = _conditions(clause)

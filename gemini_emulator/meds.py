@@ -36,7 +36,8 @@ _ORDER = tuple(
 _TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90}
 _SMALL = {w: i for i, w in enumerate(_ORDER)} | _TENS
 _NUM_WORD = r"(?:" + "|".join(sorted([*_SMALL, "hundred", "thousand"], key=len, reverse=True)) + r")"
-_NUM_PHRASE = re.compile(rf"\b{_NUM_WORD}(?:[\s-]+(?:and\s+)?{_NUM_WORD})*(?:\s+and\s+a\s+half)?\b", re.I)
+# "the five hundreds" is "the 500s": a plural "s" may follow
+_NUM_PHRASE = re.compile(rf"\b{_NUM_WORD}(?:[\s-]+(?:and\s+)?{_NUM_WORD})*(?:\s+and\s+a\s+half)?(?:s)?\b", re.I)
 
 
 def _phrase_value(phrase: str) -> float | None:
@@ -64,13 +65,17 @@ def words_to_digits(text: str) -> str:
     as a number) only before a unit or "hundred"."""
 
     def sub(m: re.Match[str]) -> str:
-        phrase = m.group(0)
+        phrase, plural = m.group(0), ""
+        if re.search(r"(?:hundred|thousand|ty)s$", phrase, re.I):
+            phrase, plural = phrase[:-1], "s"
+        elif phrase.lower().endswith("s") and phrase.lower() not in _SMALL:
+            return phrase
         if phrase.lower() == "one" and not re.match(rf"\s*(?:{_UNIT_ALT})\b", text[m.end() :], re.I):
             return phrase
         value = _phrase_value(phrase)
         if value is None:
-            return phrase
-        return str(int(value)) if value.is_integer() else str(value)
+            return m.group(0)
+        return (str(int(value)) if value.is_integer() else str(value)) + plural
 
     return _NUM_PHRASE.sub(sub, text)
 
@@ -111,13 +116,15 @@ FORM_WORDS = vocab.word_set(
 )
 _AFTER_NAME = re.compile(
     rf"^(?:\s*(?:{'|'.join(sorted(FORM_WORDS | drugs.SALTS, key=len, reverse=True))})\b)*\s*(?:now\s+)?{_NUMBER}"
-    rf"(?![\d.])(?!\s*(?:-|or|to|at a time|times?|x\b|hours?|hrs?|hr|days?|weeks?|months?|years?|%|/))",
+    rf"(?!\d|\.\d)(?!\s*(?:-|or|to|at a time|times?|x\b|hours?|hrs?|hr|days?|weeks?|months?|years?|%|/))",
     re.I,
 )
 _BARE_PLURAL = re.compile(r"\b(?:the\s+)?(\d+(?:\.\d+)?)s\b", re.I)  # "the Tylenol 500s"
 _COUNT_OF = re.compile(
     rf"\b(\d+(?:\.\d+)?|half|a half)\s+(?:of\s+)?(?:the|my|those|these)\s+{_NUMBER}\s*({_UNIT_ALT})?"
-    r"(?:\s*-?\s*(?:ones?|tablets?|tabs?|pills?|capsules?))",
+    r"(?:\s*-?\s*(?:ones?|tablets?|tabs?|pills?|capsules?)"
+    # "two of the 500s", "half of the 25 now": a count "of" a strength, without "ones"
+    r"|s\b|(?<=\d)(?=\s*(?:now|then|a day|daily|every|each|at|in the|,|\.|;|$)))",
     re.I,
 )
 _COUNT_OF_BEFORE = re.compile(
@@ -126,7 +133,7 @@ _COUNT_OF_BEFORE = re.compile(
 _HALF_BEFORE = re.compile(r"\bhalf\s+(?:of\s+)?(?:a|an|my|the)\s*$", re.I)
 _CHANGED_TO = re.compile(
     r"\b(?:cut|reduced|lowered|decreased|dropped|increased|upped|raised|bumped|doubled|went|changed|adjusted)"
-    rf"(?:\s+(?:it|me|that|the dose|my dose))?(?:\s+(?:down|up|back))?\s+to\s+{_NUMBER}\s*({_UNIT_ALT})?(?![\d.])",
+    rf"(?:\s+(?:it|me|that|the dose|my dose))?(?:\s+(?:down|up|back))?\s+to\s+{_NUMBER}\s*({_UNIT_ALT})?(?!\d|\.\d)",
     re.I,
 )
 _SAID_TOTAL = re.compile(rf"\bso\s+(?:that's\s+|thats\s+|about\s+)?{_NUMBER}\s*({_UNIT_ALT})?", re.I)
@@ -138,11 +145,41 @@ _COUNT_BEFORE = re.compile(
 )
 
 
+# The unit a medicine's strength is written in when a patient leaves it out ("metoprolol 25" is 25 mg,
+# "Synthroid 88" is 88 mcg, "Lantus 20" is 20 units), as the drugs' US labels (DailyMed) state their
+# strengths. Most tablets and capsules are labelled in mg; these are not.
+USUAL_UNITS: dict[str, str] = {
+    **dict.fromkeys(
+        vocab.word_set(
+            """levothyroxine liothyronine thyroxine cyanocobalamin fentanyl fluticasone budesonide mometasone
+            beclomethasone ciclesonide salmeterol formoterol tiotropium ipratropium albuterol salbutamol
+            levalbuterol misoprostol calcitriol desmopressin liraglutide semaglutide dulaglutide exenatide"""
+        ),
+        "mcg",
+    ),
+    **dict.fromkeys(
+        vocab.word_set("insulin heparin enoxaparin cholecalciferol ergocalciferol"),
+        "units",
+    ),
+    # minerals and supplements sold by their mg ("magnesium 400")
+    **dict.fromkeys(vocab.word_set("magnesium calcium zinc iron melatonin"), "mg"),
+}
+# Medicines labelled in several units by form (a patch in mcg a day, a tablet in mg): left out.
+UNIT_BY_FORM = vocab.word_set("estradiol nitroglycerin testosterone clonidine buprenorphine nicotine")
+
+
 def _unit(word: str | None, ingredient: str) -> str:
     if word:
         return UNIT_WORDS.get(word.lower(), word.lower())
-    # A bare strength: insulin is dosed in units, almost everything else a patient says in mg.
-    return "units" if "insulin" in ingredient else "mg"
+    # A bare strength: the unit the medicine is labelled in. A name the drug library does not know
+    # ("nyquil 30"), or a medicine labelled in several units, keeps the number as said, unit unknown.
+    words = set(re.findall(r"[a-z]+", ingredient.lower()))
+    usual = next((USUAL_UNITS[w] for w in words if w in USUAL_UNITS), "")
+    if usual:
+        return usual
+    if not drugs.ingredient(ingredient) or words & UNIT_BY_FORM:
+        return ""
+    return "mg"
 
 
 def _num(text: str) -> float:
@@ -151,7 +188,7 @@ def _num(text: str) -> float:
 
 def _fmt(value: float, unit: str) -> str:
     amount = str(int(value)) if float(value).is_integer() else f"{value:g}"
-    return f"{amount} {unit}"
+    return f"{amount} {unit}".strip()
 
 
 def dose_of(before: str, after: str, ingredient: str) -> str:
@@ -215,13 +252,15 @@ CUES: tuple[tuple[str, str], ...] = (
         r"(?=[^.;]*\b(?:since|in (?:years|months|a while)|for (?:years|months)))",
         STOP,
     ),
+    # "never picked it up", "never got the prescription filled", "didn't bother filling it"
     (
-        r"never (?:started|took|taken|filled|picked up|had (?:it|one|them|that)? ?filled|got (?:it|one|them) filled)",
+        r"never (?:started|took|taken|filled|picked (?:(?:it|them|that|those|one) )?up|got around to"
+        r"|had (?:it|one|them|that)? ?filled|got (?:it|one|them|that|the (?:script|prescription)) filled)",
         NEVER,
     ),
     (
-        r"didn'?t (?:start|fill|pick (?:it |them )?up)|not started"
-        r"|haven'?t (?:started|begun|filled|picked (?:it |them )?up)",
+        r"didn'?t (?:start|fill|pick (?:(?:it|them|that) )?up|get (?:it|them|that) filled|bother (?:filling|starting))"
+        r"|not started|haven'?t (?:started|begun|filled|picked (?:(?:it|them|that) )?up|gotten (?:it|them) filled)",
         NEVER,
     ),
     (
@@ -234,7 +273,11 @@ CUE_RE = re.compile(r"\b(?:" + "|".join(f"(?P<c{i}>{p})" for i, (p, _) in enumer
 SCOPE_END = re.compile(r"[.;!?]|\b(?:but|still|now|whereas|while|though)\b|,\s*(?:and\s+)?(?:i|i'm|my)\b", re.I)
 _ANYMORE = re.compile(r"\b(?:anymore|any more|no longer)\b", re.I)
 # A self-correction: the name before it was a slip ("Zyrtec. No wait, it's Claritin").
-CORRECTION_RE = re.compile(r"\b(?:no wait|wait,? no|i mean|sorry,? (?:i mean|it's|its)|oops|scratch that)\b", re.I)
+CORRECTION_RE = re.compile(
+    r"\b(?:no wait|wait,? no|i mean|sorry,? (?:i mean|it's|its|it was|no)|no,? sorry|oops|scratch that|my mistake"
+    r"|actually,? no|no,? actually|correction)\b",
+    re.I,
+)
 
 
 def _cue_category(m: re.Match[str]) -> str:
@@ -252,7 +295,10 @@ ALLERGEN_BEFORE = re.compile(
     re.I,
 )
 ALLERGEN_AFTER = re.compile(
-    r"^\s*(?:,|-|\u2013)?\s*(?:\w+\s+)?(?:gives?|gave|makes?|made|causes?|caused|breaks?|broke)\s+me\b", re.I
+    r"^\s*(?:,|-|\u2013)?\s*(?:\w+\s+)?(?:gives?|gave|makes?|made|causes?|caused|breaks?|broke)\s+me\b"
+    # "it makes me feel better", "gives me relief": what it does for them, not a reaction
+    r"(?!\s+(?:feel\s+)?(?:(?:a\s+lot|much|way|so\s+much)\s+)?(?:better|good|fine|normal|okay|ok|sleep|relief)\b)",
+    re.I,
 )
 # What a medicine is for: "for my allergies", "when my allergies act up" say why, not what to avoid.
 INDICATION_RE = re.compile(
@@ -285,6 +331,14 @@ _NAMED_AFTER_CLASS = re.compile(
     r"\b(?:pill|pills|medicine|medication|inhaler|cream|shot|shots|drops|birth control|contraceptive)\s*[,:(-]\s*"
     r"([A-Z][A-Za-z-]{3,})\b"
 )
+
+
+NOT_A_MEDICINE_AFTER = re.compile(
+    r"\s+(?:deficien\w*|overload|levels?|toxicity|poisoning|insufficiency"
+    r"|was (?:low|high)|(?:is|are|were) (?:low|high))\b",
+    re.I,
+)
+NOT_A_MEDICINE_BEFORE = re.compile(r"\b(?:low|high|lack of|not enough|too much|deficient in|deficiency of)\s+$", re.I)
 
 
 @dataclass
@@ -327,6 +381,12 @@ def mentions(sentence: str, *, about_meds: bool) -> list[Mention]:
         if free(m.start(), m.end()) and m.group(0).lower() not in drugs.SALTS:
             found.append(Mention(m.start(), m.end(), m.group(0).lower()))
     found = [f for f in found if not any(s <= f.start and f.end <= e for s, e in conditions)]
+    # "iron deficiency anemia", "low potassium", "my vitamin D levels": a condition or a lab, not a medicine
+    found = [
+        f
+        for f in found
+        if not NOT_A_MEDICINE_AFTER.match(sentence[f.end :]) and not NOT_A_MEDICINE_BEFORE.search(sentence[: f.start])
+    ]
     for rx in CLASS_RE.values():  # "my cholesterol pill" is the class, not the substance in it
         for m in rx.finditer(sentence):
             found = [f for f in found if not (m.start() <= f.start and f.end <= m.end())]
@@ -418,7 +478,9 @@ def read_sentence(sentence: str, *, about_meds: bool, about_allergies: bool = Fa
         use_verb = re.search(r"\b(?:use|used|need|needed)\b(?:\s+to\s+use)?\s+(?:my|the|an?)?\s*$", plain[: m.start])
         if not statuses[i] and _negated(plain, m.start) and not use_verb:
             continue  # "no blood thinners"; but "haven't needed my inhaler" still has one
-        allergen = bool(ALLERGEN_BEFORE.search(plain[max(0, m.start - 60) : m.start]) or ALLERGEN_AFTER.search(after))
+        allergic_to = bool(ALLERGEN_BEFORE.search(plain[max(0, m.start - 60) : m.start]))
+        # "I stopped the Benadryl, it made me groggy": a medicine stopped for a side effect, not an allergen
+        allergen = allergic_to or (bool(ALLERGEN_AFTER.search(after)) and statuses[i] not in (STOP, NEVER))
         if not dose and not MED_CUE_RE.search(sentence):
             # A bare drug name answering "any allergies?", or told with what it does to them
             # ("amoxicillin - I got hives"), is an allergen; "Benadryl when I get hives" is a use.
@@ -429,10 +491,17 @@ def read_sentence(sentence: str, *, about_meds: bool, about_allergies: bool = Fa
                 for rx in REACTION_RE.values()
                 for r in rx.finditer(others)
             )
-            indication = re.search(r"\b(?:for|when|if|whenever)\b", after)
+            # "Benadryl when I get hives" says when it is used; "when I was little" says when it happened
+            indication = re.search(
+                r"\bfor\b(?!\s+(?:hours|days|weeks|months|ages|a (?:while|day|week|few)|several|a couple|\d+"
+                r"|two|three))|\b(?:when|if|whenever)\b"
+                r"(?!\s+(?:i|we|she|he)\s+(?:was|were|had (?:my|surgery|an operation|a baby))\b)",
+                after,
+                re.I,
+            )
             told_use = bool(statuses[i])  # "stopped it", "never started it": a medicine, not an allergen
-            allergen = (
-                allergen or (about_allergies and not about_meds) or (reaction and not indication and not told_use)
+            allergen = allergen or (
+                ((about_allergies and not about_meds) or reaction) and not indication and not told_use
             )
         out.append(MedFact(m.name, dose, freq, statuses[i], allergen))
     return out
@@ -441,11 +510,11 @@ def read_sentence(sentence: str, *, about_meds: bool, about_allergies: bool = Fa
 def read(text: str, *, about_meds: bool, about_allergies: bool = False) -> list[MedFact]:
     """The medicines a whole message names. A correction ("no wait, it's X") drops the name before
     it; a later sentence's bare stop cue ("I stopped it") reaches back to the last name."""
-    from gemini_emulator.extract import split_sentences
+    from gemini_emulator.extract import asks, split_sentences
 
     out: list[MedFact] = []
     for sentence in split_sentences(text):
-        if sentence.rstrip().endswith("?"):
+        if asks(sentence):
             continue
         facts = read_sentence(sentence, about_meds=about_meds, about_allergies=about_allergies)
         corrected = CORRECTION_RE.search(sentence)
@@ -465,6 +534,15 @@ def read(text: str, *, about_meds: bool, about_allergies: bool = False) -> list[
                     if not (s < corrected.start() < s2)
                 ]
                 facts = keep
+        changed = _CHANGED_TO.search(words_to_digits(sentence))
+        if not facts and out and changed and re.search(r"\b(?:it|that|the dose|my dose|them)\b", sentence, re.I):
+            # "Sertraline 50. They bumped it up to 100 last month.": the dose now, of the medicine just named
+            dose = dose_of("", sentence, out[-1].name)
+            unit_before = re.search(r"[a-z]+$", out[-1].dose, re.I)
+            if dose and not re.search(r"[a-z]", dose, re.I) and unit_before:
+                dose = f"{dose} {unit_before.group(0)}"  # "20 mg ... lowered it to 10": still mg
+            out[-1].dose = dose or out[-1].dose
+            continue
         if not facts and out:
             cue = next((c for c in CUE_RE.finditer(sentence) if _cue_category(c) in (STOP, NEVER)), None)
             if cue and re.search(r"\b(?:it|them|that|those|one)\b|^\W*(?:i\s+)?(?:stopped|quit)\W*$", sentence, re.I):

@@ -324,7 +324,10 @@ def _same_as_chart_read(
     forms = [t for t in inp.tools if funcfill.is_form(t)]
     said = funcfill.read_latest(conv, prior=before)
     f = said.facts
-    if not forms or not SAME_AS_CHART_RE.search(said.text) or f.denied or f.medications or f.allergies:
+    others = bool(OTHERS_RE.search(said.text))  # "mold makes me wheeze. the others are right too"
+    if not forms or not SAME_AS_CHART_RE.search(said.text) or f.denied or f.medications:
+        return None
+    if f.allergies and not others:
         return None
     msgs = user_messages(conv)
     turn, _, asked = msgs[-1]
@@ -339,10 +342,15 @@ def _same_as_chart_read(
                 continue
             question = readout(items)
             lf = Facts()
-            read_message(said.text, lf, turn, asked, context=question, prior=before)
+            # "same meds" / "the same ones you have on file" says yes to the read-out it stands for
+            told = said.text if extract.AFFIRM.search(said.text) else f"Yes, {said.text}"
+            read_message(told, lf, turn, asked, context=question, prior=before)
             if key.lower() == "allergies":
+                labels = [_item_label(i, kind="allergies").split(" (")[0].strip() for i in items]
                 lf.allergies.extend(
-                    Allergy(substance=_item_label(i, kind="allergies").split(" (")[0].strip()) for i in items
+                    Allergy(substance=lb)
+                    for lb in labels
+                    if lb and not any(same_allergen(lb, a.substance) for a in lf.allergies)
                 )
             again = funcfill.Said(said.text, lf, asked, question, [])
             for tool in forms:
@@ -427,8 +435,14 @@ def _choose_calls(
 # "Yes those are right", "same as before", "the others are right too": the chart's read-out still holds.
 SAME_AS_CHART_RE = re.compile(
     r"\bsame(?:\s+\w+)?\s+as\s+(?:before|last time|you have|what you have|on file|in the (?:chart|record))\b"
+    # "the same ones you have on file", "whatever you've got on file", "what's in my chart"
+    r"|\b(?:same(?:\s+ones?)?|whatever)(?:'s|\s+is|\s+you(?:'ve|\s+have)?(?:\s+got)?)?"
+    r"\s+(?:on file|in (?:my|the|your) (?:chart|record|file|system))\b"
     r"|\b(?:those|they|these|the others?|the rest|all of them|them all)(?:\s+\w+){0,2}\s+(?:are|is)\s+"
-    r"(?:all\s+)?(?:still\s+)?(?:right|correct|accurate|the same|good)\b|\bstill the same\b",
+    r"(?:all\s+)?(?:still\s+)?(?:right|correct|accurate|the same|good)\b|\bstill the same\b"
+    # "same meds", "same pills as always", "nothing's changed", "no changes"
+    r"|^\W*(?:the\s+)?same\s+(?:meds|medications?|medicines?|pills|ones|stuff|allergies|as always|as usual)\b"
+    r"|^\W*(?:nothing(?:'s|\s+has)?\s+changed|no\s+changes?)\W*$",
     re.I,
 )
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import jsonschema
 
-from gemini_emulator import vocab
+from gemini_emulator import drugs, vocab
 from gemini_emulator.extract import Facts
 
 # --- schema helpers ----------------------------------------------------------------------------
@@ -307,7 +307,12 @@ def _same_drug(a: str, b: str) -> bool:
     a, b = a.lower().strip(), b.lower().strip()
     if not a or not b:
         return False
-    return a in b or b in a or _canonical(a) == _canonical(b) or _class_match(a, b)
+    if a in b or b in a or _canonical(a) == _canonical(b) or _class_match(a, b):
+        return True
+    # One ingredient by brand, generic or salt ("benadryl" and "diphenhydrAMINE Hydrochloride 25 MG"),
+    # from the drug-name library.
+    ia, ib = drugs.ingredient(a), drugs.ingredient(b)
+    return bool(ia and ia == ib)
 
 
 def _item_name(item: Any) -> str:

@@ -18,7 +18,15 @@ from pydantic import BaseModel, Field, ValidationError
 
 from agents.schemas import RECORD_TOPICS, PatientSummarySchema, RecordAnswersArgs, Urgency
 from intake.redflags import max_urgency
-from patients.reconcile import same_drug
+from patients.fact_states import (
+    DECLINED_TEXT,
+    NONE_TEXT,
+    NOT_ASKED_TEXT,
+    NOT_OBTAINED_TEXT,
+    PATIENT_STATE_TEXT,
+    STATE_TEXT,
+)
+from patients.reconcile import class_of, same_allergen_named, same_drug_or_class
 
 FactState = Literal["", "value", "none", "declined", "not_obtained"]
 SETTLED: frozenset[str] = frozenset({"value", "none", "declined", "not_obtained"})
@@ -127,8 +135,9 @@ def _key(text: str) -> str:
 def _same_drug(a: str, b: str) -> bool:
     # One medicine however it is named ("Zyrtec" and "cetirizine", "chlorpheniramine maleate" and
     # "chlorpheniramine"): the ingredient match the chart reconciliation uses.
+    # A class name and then the drug ("my inhaler", later "albuterol inhaler") are one medicine too.
     ka, kb = _key(a), _key(b)
-    return ka == kb or same_drug(a, b)
+    return ka == kb or same_drug_or_class(a, b)
 
 
 def _add_turn(turns: list[int], turn: int) -> list[int]:
@@ -171,7 +180,9 @@ def record_apply(record: IntakeRecordSchema, args: RecordAnswersArgs, *, turn: i
             if item is None:
                 item = MedicationItem(name=med.name)
                 rec.medications.items.append(item)
-            else:
+            elif class_of(item.name) and not class_of(med.name):
+                item.name = med.name  # the drug's own name replaces the class it was first called by
+            elif not class_of(med.name):
                 item.name = med.name if len(med.name) >= len(item.name) else item.name
             item.dose = med.dose or item.dose
             item.frequency = med.frequency or item.frequency
@@ -182,10 +193,21 @@ def record_apply(record: IntakeRecordSchema, args: RecordAnswersArgs, *, turn: i
 
     if args.allergies:
         for allergy in args.allergies:
-            found = next((a for a in rec.allergies.items if _key(a.substance) == _key(allergy.substance)), None)
+            # One allergen however it is named again ("bee stings", later "bees"): the fuller name stays.
+            found = next(
+                (
+                    a
+                    for a in rec.allergies.items
+                    if _key(a.substance) == _key(allergy.substance)
+                    or same_allergen_named(a.substance, allergy.substance)
+                ),
+                None,
+            )
             if found is None:
                 found = AllergyItem(substance=allergy.substance)
                 rec.allergies.items.append(found)
+            elif len(allergy.substance) > len(found.substance):
+                found.substance = allergy.substance
             found.reaction = allergy.reaction or found.reaction
             found.turns = _add_turn(found.turns, turn)
         _set_value(rec.allergies, turn)
@@ -326,11 +348,11 @@ def record_args_parse(arguments: dict[str, object]) -> tuple[RecordAnswersArgs, 
 
 # --- Plain-language view, for the review screen ------------------------------------------------
 
-DECLINED_TEXT = "Declined to answer"
-# How a fact's state reads, per audience: the patient is told in the second person; clinicians see
-# a decline and a step left empty after two answers for what they are, never as "none".
-_STATE_WORDS = {"none": "None", "declined": "You chose not to answer", "not_obtained": "Not answered"}
-STAFF_STATE_WORDS = {"none": "None", "declined": DECLINED_TEXT, "not_obtained": "Not obtained", "": "Not asked yet"}
+# How a fact's state reads, per audience (`patients.fact_states`, the one definition every rendering
+# reads): the patient is told in the second person; clinicians see a decline and a step left empty
+# after two answers for what they are, never as "none".
+_STATE_WORDS = PATIENT_STATE_TEXT
+STAFF_STATE_WORDS = {**STATE_TEXT, "": NOT_ASKED_TEXT}
 
 
 def _text(rec: IntakeRecordSchema, topic: str, words: dict[str, str] = _STATE_WORDS) -> str:
@@ -468,10 +490,16 @@ def _summary_text(rec: IntakeRecordSchema, topic: str) -> str | None:
     if fact.state == "declined":
         return DECLINED_TEXT
     if fact.state == "none":
-        return "None"
+        return NONE_TEXT
     if fact.state == "value" and isinstance(fact, TextFact):
         return fact.value
     return None
+
+
+def _not_obtained(rec: IntakeRecordSchema, topic: str, current: object) -> str | None:
+    """ "Not obtained" for a text field the record left empty after two answers, where the model's
+    summary has nothing either (what the model did read stays)."""
+    return NOT_OBTAINED_TEXT if rec.state(topic) == "not_obtained" and not current else None
 
 
 # Summary field -> the record topics it is made of, for the per-field source turns.
@@ -519,17 +547,20 @@ def summary_from_record(
             update[field] = value
 
     take("patient_name", _summary_text(rec, "name"))
-    take("chief_complaint", _summary_text(rec, "chief_complaint"))
-    take("history_of_present_illness", _summary_text(rec, "history_of_present_illness"))
+    for field in ("chief_complaint", "history_of_present_illness"):
+        take(field, _summary_text(rec, field) or _not_obtained(rec, field, data.get(field)))
     if rec.insurance.state == "value":
         take("insurance", {"payer": rec.insurance.payer, "member_id": rec.insurance.member_id})
     elif rec.insurance.state == "declined":
         take("insurance", {"payer": DECLINED_TEXT, "member_id": ""})
+    elif _not_obtained(rec, "insurance", any((data.get("insurance") or {}).values())):
+        take("insurance", {"payer": NOT_OBTAINED_TEXT, "member_id": ""})
     if rec.medications.state in _STATED:
         meds = [
             {"name": m.name, "dose": m.dose, "frequency": m.frequency, "status": "new" if m.taking else "stopped"}
             for m in rec.medications.items
         ]
+
         # The chart reconciliation after this decides confirmed / changed / new, so only what the
         # patient said is compared: the names, doses, schedules and whether they still take it.
         def said(rows: list[dict[str, str]]) -> list[tuple[str, str, str, bool]]:
@@ -551,14 +582,14 @@ def summary_from_record(
             take(topic, [i.text for i in fact.items])
     social = dict(data["social_history"])
     for topic in ("tobacco", "alcohol", "occupation"):
-        text = _summary_text(rec, topic)
+        text = _summary_text(rec, topic) or _not_obtained(rec, topic, social.get(topic))
         if text is not None:
             social[topic] = text
     take("social_history", social)
     contact = {"phone": rec.phone.value, "email": rec.email.value}
     for topic in ("phone", "email"):
-        if rec.state(topic) == "declined":
-            contact[topic] = DECLINED_TEXT
+        if rec.state(topic) in ("declined", "not_obtained"):
+            contact[topic] = STATE_TEXT[rec.state(topic)]
     take("contact", contact)
     take("declined", [t for t in RECORD_TOPICS if rec.state(t) == "declined"])
     take("urgency_level", max_urgency(summary.urgency_level, rec.urgency))

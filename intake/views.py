@@ -30,6 +30,7 @@ from intake.qr import qr_svg
 from intake.ratelimit import rate_limit_hit
 from patients import ehr
 from patients.access import staff_perms_required
+from patients.selectors import summary_field_states
 
 RESEARCH_PANEL_TEMPLATE = "agents/research_panel.html"
 _LANG = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})?$")
@@ -195,6 +196,7 @@ def staff_patient(request: HttpRequest, patient_id: int) -> HttpResponse:
         page["summaries"], page["latest_summary"] = [], None
     patient = page["patient"]
     summary = page["latest_summary"]
+    page["summary_states"] = summary_field_states(summary) if summary is not None else None
     chart, chart_source, chart_error = None, "", ""
     if summary is not None and summary.chart_snapshot:
         chart, chart_source = summary.chart_snapshot, "snapshot"

@@ -7,6 +7,7 @@ from typing import Any, get_args
 from django import forms
 
 from agents.schemas import AllergyStatus, MedicationStatus
+from patients.fact_states import NOT_OBTAINED_TEXT, section_state
 from patients.models import Patient, PatientSummary
 from patients.review import STATUS_LABELS, summary_validate
 from patients.selectors import summary_topics
@@ -118,21 +119,6 @@ _TEXT = {"rows": 2, "cols": 60}
 # A blank first choice, so the blank row for adding one stays unchanged (and is skipped) until filled in.
 MEDICATION_STATUSES = [("", "— status —"), *((s, STATUS_LABELS[s]) for s in get_args(MedicationStatus))]
 ALLERGY_STATUSES = [("", "— status —"), *((s, STATUS_LABELS[s]) for s in get_args(AllergyStatus))]
-# Topic keys the intake record may list under `declined` / `none`, per summary section.
-SECTION_TOPICS: dict[str, tuple[str, ...]] = {
-    "patient_name": ("identity", "patient_name"),
-    "chief_complaint": ("reason", "chief_complaint"),
-    "history_of_present_illness": ("hpi", "history_of_present_illness"),
-    "contact": ("contact", "phone", "email"),
-    "insurance": ("insurance",),
-    "medications": ("medications",),
-    "allergies": ("allergies",),
-    "past_history": ("past_history",),
-    "family_history": ("family_history",),
-    "tobacco": ("tobacco", "social_history"),
-    "alcohol": ("alcohol", "social_history"),
-    "occupation": ("occupation", "social_history"),
-}
 
 
 def _req(label: str) -> dict[str, str]:
@@ -187,22 +173,10 @@ def _str(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
-def section_state(said: dict[str, list[str]], section: str, value: Any) -> str:
-    """What the intake says about an empty or refused section: declined, none, or not obtained.
-    `said` is `summary_topics`: the topics declined and the topics the patient has none of."""
-    topics = SECTION_TOPICS.get(section, (section,))
-    if any(t in said.get("declined", []) for t in topics):
-        return "declined"
-    if any(t in said.get("none", []) for t in topics):
-        return "none"
-    empty = not value or (isinstance(value, dict) and not any(value.values()))
-    return "not_obtained" if empty else ""
-
-
 SECTION_STATE_LABELS = {
     "declined": "The patient declined to answer.",
     "none": "The patient said they have none.",
-    "not_obtained": "Not obtained in the intake.",
+    "not_obtained": f"{NOT_OBTAINED_TEXT} in the intake.",
 }
 
 

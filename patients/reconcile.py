@@ -166,6 +166,34 @@ def _reported_dose(med: MedicationSchema) -> tuple[float, str] | None:
     return parse_dose(med.dose) or parse_dose(med.name)
 
 
+_BARE_AMOUNT = re.compile(r"\s*(\d+(?:\.\d+)?)\s*")
+
+
+def _bare_amount(med: MedicationSchema) -> float | None:
+    """A strength said without its unit ("metoprolol 25"): the number, or None."""
+    m = _BARE_AMOUNT.fullmatch(med.dose or "")
+    return float(m.group(1)) if m else None
+
+
+def _chart_strength_as_said(amount: float, chart: ChartMedicationLike) -> str:
+    """The chart's strength, with its unit, when a unitless `amount` is it ("25" against "Metoprolol 25 MG"
+    is "25 mg"; "75" against "Levothyroxine 0.075 MG" is "75 mcg"); "" when it is not. The unit is
+    never guessed: it comes from the chart entry the patient's medicine matched."""
+    for text in (chart.dose, chart.name):
+        for m in _DOSE.finditer(text or ""):
+            value, unit = float(m.group(1)), m.group(2).lower()
+            unit = {"µg": "mcg", "ug": "mcg", "gm": "g", "iu": "units", "unit": "units"}.get(unit, unit)
+            if value == amount:
+                return f"{m.group(1)} {unit}"
+            if unit == "mg" and round(value * 1000, 6) == amount:
+                return f"{_num_text(amount)} mcg"
+    return ""
+
+
+def _num_text(value: float) -> str:
+    return str(int(value)) if value.is_integer() else f"{value:g}"
+
+
 def _same_schedule(med: MedicationSchema, chart: ChartMedicationLike) -> bool:
     ours, theirs = normalise_frequency(med.frequency), normalise_frequency(chart.frequency)
     # "As needed" in the chart leaves the schedule to the patient: "only at night" is not a change.
@@ -175,9 +203,11 @@ def _same_schedule(med: MedicationSchema, chart: ChartMedicationLike) -> bool:
 def _pick_chart(med: MedicationSchema, candidates: list[ChartMedicationLike]) -> ChartMedicationLike | None:
     if not candidates:
         return None
-    dose = _reported_dose(med)
+    dose, bare = _reported_dose(med), _bare_amount(med)
     for chart in candidates:  # prefer the entry whose strength agrees
         if dose is not None and _chart_dose(chart) == dose:
+            return chart
+        if bare is not None and _chart_strength_as_said(bare, chart):
             return chart
     return candidates[0]
 
@@ -240,8 +270,19 @@ DRUG_CLASSES: dict[str, frozenset[str]] = {
 _CLASS_RE = {re.compile(rf"\b(?:{p})\b", re.IGNORECASE): members for p, members in DRUG_CLASSES.items()}
 
 
+# Medicines named by their dose form ("the cream for my skin") and how a chart entry's name says that form.
+FORM_CLASSES: dict[str, str] = {
+    r"(?:skin|steroid|rash|the|my|a|that) (?:cream|ointment|lotion)": r"\b(?:cream|ointment|lotion|topical)\b",
+}
+_FORM_RE = {re.compile(rf"\b(?:{p})\b", re.IGNORECASE): re.compile(f, re.IGNORECASE) for p, f in FORM_CLASSES.items()}
+
+
 def _class_candidates(name: str, active: Sequence[ChartMedicationLike]) -> list[ChartMedicationLike]:
-    """The one chart entry a class name ("my water pill") stands for, or none."""
+    """The one chart entry a class name ("my water pill") or a dose form ("the cream") stands for, or none."""
+    for said, form in _FORM_RE.items():
+        if said.search(name) and not drug_tokens(said.sub(" ", name)):
+            found = [c for c in active if form.search(c.name)]
+            return found if len(found) == 1 else []
     for rx, members in _CLASS_RE.items():
         if rx.search(name):
             found = [c for c in active if drug_tokens(c.name) & members]
@@ -263,6 +304,10 @@ def reconcile_medications(
         ]
         if not candidates:
             candidates = _class_candidates(med.name, [c for c in active if id(c) not in used])
+            if not candidates and declined is not None:
+                # "I'm not on birth control now, had the implant taken out": a class said stopped may be
+                # the one chart entry of that class the chart already lists as ended.
+                candidates = _class_candidates(med.name, [c for c in chart if not _is_active(c)])
             if candidates:  # the row says which chart medicine "my water pill" is
                 med = med.model_copy(update={"name": f"{med.name} ({candidates[0].name})"[:120]})
         match = _pick_chart(med, candidates)
@@ -273,9 +318,15 @@ def reconcile_medications(
         elif match is None:
             status = "new"
         else:
+            bare = _bare_amount(med)
+            as_said = _chart_strength_as_said(bare, match) if bare is not None else ""
+            if as_said:  # "metoprolol 25" is the chart's 25 MG: the unit is the chart's, not a guess
+                med = med.model_copy(update={"dose": as_said})
             ours, theirs = _reported_dose(med), _chart_dose(match)
             # Different kinds of unit (mg vs ml) cannot be compared here, so they do not disagree.
             same_dose = ours is None or theirs is None or ours[1] != theirs[1] or ours == theirs
+            if bare is not None and not as_said and theirs is not None:
+                same_dose = False  # a strength the chart does not have, whatever its unit
             status = "confirmed" if same_dose and _same_schedule(med, match) else "changed"
         rows.append(MedicationRow(reported=med, chart=match, status=status))
     chart_only = tuple(c for c in active if id(c) not in used)
@@ -308,6 +359,13 @@ _ALLERGY_SYNONYMS: dict[str, str] = {
     "mold": "mould",
     "latex": "latex",
     "pcn": "penicillin",
+    # sulfonamide antibiotics, however a patient or a chart names them
+    "sulfonamide": "sulfa",
+    "sulpha": "sulfa",
+    "sulphonamide": "sulfa",
+    "sulfamethoxazole": "sulfa",
+    "bactrim": "sulfa",
+    "septra": "sulfa",
 }
 
 
@@ -413,6 +471,39 @@ def same_drug(a: str, b: str) -> bool:
     """Do two drug names, however written, share an ingredient?"""
     ours, theirs = drug_tokens(a), drug_tokens(b)
     return bool(ours and theirs and drugs.same_ingredient(ours, theirs))
+
+
+def class_of(name: str) -> frozenset[str]:
+    """The member ingredients when `name` is only an everyday class name ("my inhaler", "water pill"),
+    else empty."""
+    for rx, members in _CLASS_RE.items():
+        if rx.search(name) and not drug_tokens(rx.sub(" ", name)):
+            return members
+    return frozenset()
+
+
+def same_drug_or_class(a: str, b: str) -> bool:
+    """One medicine named twice, once by its class ("my inhaler" and then "albuterol")?"""
+    if same_drug(a, b):
+        return True
+    for cls, named in ((a, b), (b, a)):
+        members = class_of(cls)
+        if members and not class_of(named) and drug_tokens(named) & members:
+            return True
+    return False
+
+
+def same_allergen_named(a: str, b: str) -> bool:
+    """One allergen named twice in an intake ("bees" / "bee stings", "shrimp" / "shellfish"): by the
+    words and their synonyms only, never by a shared drug-library ingredient ("tree nuts" and "tree
+    pollen" are two allergens)."""
+    ours, theirs = allergy_tokens(a), allergy_tokens(b)
+    if not ours or not theirs:
+        return False
+    strong_ours, strong_theirs = ours - _ALLERGY_WEAK, theirs - _ALLERGY_WEAK
+    if strong_ours and strong_theirs:
+        return any(_similar(x, y) for x in strong_ours for y in strong_theirs)
+    return ours <= theirs or theirs <= ours
 
 
 def same_allergen(a: str, b: str) -> bool:

@@ -32,7 +32,7 @@ def test_spelled_numbers(text: str, value: str) -> None:
 @pytest.mark.parametrize(
     ("text", "name", "dose"),
     [
-        ("atenolol fifty every morning", "atenolol", "50 mg"),  # spelled, no unit: mg
+        ("atenolol fifty every morning", "atenolol", "50 mg"),  # spelled, no unit: its label's unit, mg
         ("prednisone 20 for a week", "prednisone", "20 mg"),
         ("Norvasc 5 at night", "norvasc", "5 mg"),
         ("simvastatin forty milligrams", "simvastatin", "40 mg"),

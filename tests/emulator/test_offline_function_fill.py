@@ -372,6 +372,29 @@ def test_same_as_what_you_have_before_the_chart_is_read_confirms_what_it_lists(e
     assert "still taking" not in reply and "allergies" in reply.lower()
 
 
+@pytest.mark.parametrize("said", ["same meds", "Nothing has changed", "the same ones you have on file"])
+def test_short_same_as_before_answers_confirm_the_chart_read_that_turn(emulator_client, said):
+    chart = {"medications": [{"name": "Metformin 500 MG Oral Tablet"}, {"name": "Atorvastatin 20 MG"}]}
+    intake = Intake(emulator_client, chart=chart)
+    intake.start("complaint")
+    intake.say("My knee hurts when I climb stairs", next_step="medications")
+    calls, reply = intake.say(said, next_step="allergies")
+    names = med_names(calls.get("record_answers", {}))
+    assert any("metformin" in n for n in names) and any("atorvastatin" in n for n in names), calls
+    assert "still taking" not in reply
+
+
+def test_a_new_allergy_and_the_others_are_right_confirms_the_rest_of_the_chart(emulator_client):
+    chart = {"allergies": [{"substance": "Penicillin V"}, {"substance": "Shellfish (substance)"}]}
+    intake = Intake(emulator_client, chart=chart)
+    intake.start("complaint")
+    intake.say("A rash on my arms since Sunday", next_step="allergies")
+    calls, _ = intake.say("Latex makes my hands itch. The others are right too.", next_step="review")
+    got = [a["substance"].lower() for a in calls.get("record_answers", {}).get("allergies", [])]
+    assert any("latex" in g for g in got) and any("penicillin" in g for g in got), got
+    assert any("shellfish" in g for g in got), got
+
+
 def test_other_answers_to_a_medicine_question_do_not_take_the_charts_list(emulator_client):
     chart = {"medications": [{"name": "Loratadine 5 MG"}]}
     intake = Intake(emulator_client, chart=chart)

@@ -271,3 +271,29 @@ def test_the_record_wins_on_status_and_dose_even_when_the_names_agree() -> None:
     same = apply(IntakeRecordSchema(), 1, medications=[{"name": "aspirin"}])
     _, nothing = summary_from_record(_summary(), same)
     assert "medications" not in nothing
+
+
+def test_a_medicine_first_named_by_its_class_takes_the_drugs_name() -> None:
+    rec = apply(IntakeRecordSchema(), 5, medications=[{"name": "inhaler", "frequency": "at night"}])
+    rec = apply(rec, 6, medications=[{"name": "albuterol", "dose": "2 puffs"}])
+    assert [(m.name, m.dose, m.frequency, m.turns) for m in rec.medications.items] == [
+        ("albuterol", "2 puffs", "at night", [5, 6])
+    ]
+    rec = apply(rec, 7, medications=[{"name": "water pill"}])  # another class is another medicine
+    assert [m.name for m in rec.medications.items] == ["albuterol", "water pill"]
+
+
+def test_one_allergen_named_again_is_one_allergy() -> None:
+    rec = apply(IntakeRecordSchema(), 7, allergies=[{"substance": "bees", "reaction": "swelling"}])
+    rec = apply(rec, 8, allergies=[{"substance": "bee stings"}])
+    rec = apply(rec, 8, allergies=[{"substance": "latex"}])
+    assert [(a.substance, a.reaction, a.turns) for a in rec.allergies.items] == [
+        ("bee stings", "swelling", [7, 8]),
+        ("latex", "", [8]),
+    ]
+
+
+def test_two_allergens_sharing_a_word_stay_two() -> None:
+    rec = apply(IntakeRecordSchema(), 8, allergies=[{"substance": "tree nuts"}, {"substance": "tree pollen"}])
+    rec = apply(rec, 9, allergies=[{"substance": "fish"}, {"substance": "shellfish"}])
+    assert [a.substance for a in rec.allergies.items] == ["tree nuts", "tree pollen", "fish", "shellfish"]

@@ -341,3 +341,63 @@ def test_a_class_name_meets_the_one_chart_entry_of_its_class() -> None:
     assert row.chart is None and row.status == "new" and row.reported.name == "blood pressure pill"
     stopped_only = [Med("Etonogestrel 68 MG Drug Implant", status="stopped")]
     assert reconcile.reconcile_medications([reported("birth control")], stopped_only).rows[0].chart is None
+
+
+@pytest.mark.parametrize(
+    ("said", "chart_name", "status", "dose"),
+    [
+        ("25", "Metoprolol succinate 25 MG Extended Release Oral Tablet", "confirmed", "25 mg"),
+        ("75", "Levothyroxine Sodium 0.075 MG Oral Tablet", "confirmed", "75 mcg"),  # the chart's mg, in mcg
+        ("10", "lisinopril 10 MG Oral Tablet", "confirmed", "10 mg"),
+        # a strength the chart does not have: changed, and no unit is taken from the chart
+        ("50", "Metoprolol succinate 25 MG Extended Release Oral Tablet", "changed", "50"),
+    ],
+)
+def test_a_bare_strength_takes_its_unit_only_from_the_matching_chart_entry(
+    said: str, chart_name: str, status: str, dose: str
+) -> None:
+    name = chart_name.split()[0].lower()
+    row = reconcile.reconcile_medications([reported(name, dose=said)], [Med(chart_name)]).rows[0]
+    assert (row.status, row.reported.dose) == (status, dose)
+
+
+def test_a_class_said_stopped_meets_the_one_ended_chart_entry_of_its_class() -> None:
+    chart = [Med("Etonogestrel 68 MG Drug Implant", status="stopped"), Med("Loratadine 5 MG Chewable Tablet")]
+    row = reconcile.reconcile_medications([reported("birth control", status="stopped")], chart).rows[0]
+    assert row.chart is chart[0] and row.status == "stopped"
+    assert reconcile.same_drug("etonogestrel", row.reported.name)
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        ("my inhaler", "albuterol", True),
+        ("water pill", "Hydrochlorothiazide 25 MG Oral Tablet", True),
+        ("statin", "atorvastatin", True),
+        ("my inhaler", "lisinopril", False),
+        ("blood thinner", "water pill", False),  # two classes are not one medicine
+    ],
+)
+def test_a_class_name_and_a_drug_of_that_class(a: str, b: str, same: bool) -> None:
+    assert reconcile.same_drug_or_class(a, b) is same
+
+
+@pytest.mark.parametrize(
+    ("substance", "chart"),
+    [("sulfa drugs", "Sulfonamide (substance)"), ("sulpha", "sulfonamides"), ("Bactrim", "sulfa")],
+)
+def test_sulfa_and_sulfonamide_are_one_allergen(substance: str, chart: str) -> None:
+    assert reconcile.same_allergen(substance, chart)
+
+
+def test_an_outgrown_allergy_is_resolved() -> None:
+    rows = reconcile.reconcile_allergies([said_allergy("wheat (outgrown)")], [Allergy("Wheat")]).rows
+    assert rows[0].status == "resolved"
+
+
+def test_a_medicine_named_by_its_form_meets_the_one_chart_entry_of_that_form() -> None:
+    chart = [Med("Hydrocortisone 10 MG/ML Topical Cream"), Med("Loratadine 10 MG Oral Tablet")]
+    row = reconcile.reconcile_medications([reported("the steroid cream")], chart).rows[0]
+    assert row.chart is chart[0] and row.status == "confirmed"
+    two = [Med("Hydrocortisone 10 MG/ML Topical Cream"), Med("Clotrimazole 10 MG/ML Topical Cream")]
+    assert reconcile.reconcile_medications([reported("my cream")], two).rows[0].chart is None
